@@ -1,0 +1,2 @@
+//! Allocation benchmarks (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! marrow-gc: the mark-sweep collector for the Marrow heap (being built; see issue 3).

@@ -1,0 +1,311 @@
+//! The GC bitmap: pointer bits and mark bits for every word of the arena,
+//! and the word-level bit loops the hot paths need.
+//!
+//! Layout: one [`BitmapGroup`] per 64 arena words (512 bytes), holding a
+//! 64-bit word of pointer bits followed by a 64-bit word of mark bits, so one
+//! prefix of the bitmap grows with the arena and both bits of a word share a
+//! cache line. Bit `i` of a group describes arena word `group*64 + i`.
+//!
+//! - Pointer bit set: the word is a pointer slot of a scan object (it may
+//!   still hold a tagged immediate; the heap's tag rule decides).
+//! - Mark bit set on an object's first word: the object is marked.
+//!
+//! Bits are stored in atomics so that a collector thread can read them while
+//! a mutator writes bits of other objects. Writers of pointer bits use plain
+//! load/store (no read-modify-write): a group never spans two spans, and only
+//! the span's owner writes its pointer bits. Mark bits are set with
+//! `fetch_or` so that several markers can race on one word.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Arena bytes covered by one bitmap group.
+pub const GROUP_COVERS: usize = 64 * 8;
+/// Bitmap bytes per arena byte: 16 bytes of bitmap per 512 of arena (1/32).
+pub const BITMAP_DIVISOR: usize = GROUP_COVERS / std::mem::size_of::<BitmapGroup>();
+
+/// Pointer and mark bits for 64 consecutive arena words.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct BitmapGroup {
+    ptr: AtomicU64,
+    mark: AtomicU64,
+}
+
+/// A view of the GC bitmap for one arena.
+///
+/// Invariant: `groups` points to the bitmap region of a live heap
+/// reservation, and the groups for `[arena_base, arena_base + mapped)` are
+/// mapped whenever an address in that range is passed in; callers only pass
+/// addresses of arena pages that belong to in-use spans.
+#[derive(Clone, Copy, Debug)]
+pub struct GcBitmap {
+    groups: *const BitmapGroup,
+    arena_base: usize,
+}
+
+// SAFETY: the bitmap is only accessed through atomics, and the memory it
+// points to outlives every heap handle that holds a copy of it.
+unsafe impl Send for GcBitmap {}
+// SAFETY: as above; every access is atomic.
+unsafe impl Sync for GcBitmap {}
+
+impl GcBitmap {
+    /// # Safety
+    /// `groups` must point to a bitmap region covering the arena at
+    /// `arena_base` (see the type's invariant) for as long as the view is used.
+    pub(crate) unsafe fn new(groups: *const BitmapGroup, arena_base: usize) -> GcBitmap {
+        GcBitmap { groups, arena_base }
+    }
+
+    #[inline(always)]
+    fn locate(&self, addr: usize) -> (&BitmapGroup, u32) {
+        let word = (addr - self.arena_base) >> 3;
+        // SAFETY: by the type's invariant, `addr` lies in a mapped part of
+        // the arena, so its group lies in the mapped part of the bitmap.
+        let g = unsafe { &*self.groups.add(word >> 6) };
+        (g, (word & 63) as u32)
+    }
+
+    /// Whether the word at `addr` is a pointer slot.
+    #[inline]
+    pub fn is_pointer_slot(&self, addr: usize) -> bool {
+        let (g, bit) = self.locate(addr);
+        g.ptr.load(Relaxed) >> bit & 1 != 0
+    }
+
+    /// Writes the pointer bits for `nwords` words from `addr`: bit `i` of the
+    /// mask produced by `mask_word(k)` (the k-th group of 64 words of the
+    /// object) describes word `64k + i`. Bits beyond `nwords` are cleared.
+    #[inline]
+    pub fn write_ptr_bits(&self, addr: usize, nwords: usize, mut mask_word: impl FnMut(usize) -> u64) {
+        let mut done = 0;
+        let mut k = 0;
+        let mut pending = 0u64; // bits of chunk k not yet written
+        let mut pending_n = 0usize;
+        while done < nwords {
+            if pending_n == 0 {
+                pending = mask_word(k);
+                pending_n = (nwords - 64 * k).min(64);
+                if pending_n < 64 {
+                    pending &= (1u64 << pending_n) - 1;
+                }
+                k += 1;
+            }
+            let (g, bit) = self.locate(addr + done * 8);
+            let room = (64 - bit) as usize;
+            let n = room.min(pending_n);
+            let field = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            let bits = pending & field;
+            let old = g.ptr.load(Relaxed);
+            g.ptr.store((old & !(field << bit)) | (bits << bit), Relaxed);
+            pending = if n == 64 { 0 } else { pending >> n };
+            pending_n -= n;
+            done += n;
+        }
+    }
+
+    /// Clears the pointer bits of `nwords` words from `addr`.
+    #[inline]
+    pub fn clear_ptr_bits(&self, addr: usize, nwords: usize) {
+        self.write_ptr_bits(addr, nwords, |_| 0)
+    }
+
+    /// Calls `f(word_addr)` for each pointer slot among `nwords` words from `addr`.
+    #[inline]
+    pub fn for_each_pointer_slot(&self, addr: usize, nwords: usize, mut f: impl FnMut(usize)) {
+        let mut done = 0;
+        while done < nwords {
+            let (g, bit) = self.locate(addr + done * 8);
+            let n = ((64 - bit) as usize).min(nwords - done);
+            let mut bits = g.ptr.load(Relaxed) >> bit;
+            if n < 64 {
+                bits &= (1u64 << n) - 1;
+            }
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                f(addr + (done + i) * 8);
+                bits &= bits - 1;
+            }
+            done += n;
+        }
+    }
+
+    /// Whether the object starting at `addr` is marked.
+    #[inline]
+    pub fn is_marked(&self, addr: usize) -> bool {
+        let (g, bit) = self.locate(addr);
+        g.mark.load(Relaxed) >> bit & 1 != 0
+    }
+
+    /// Marks the object starting at `addr`; true if this call marked it
+    /// (exactly one of several racing callers sees true).
+    #[inline]
+    pub fn try_mark(&self, addr: usize) -> bool {
+        let (g, bit) = self.locate(addr);
+        let m = 1u64 << bit;
+        if g.mark.load(Relaxed) & m != 0 {
+            return false;
+        }
+        g.mark.fetch_or(m, Relaxed) & m == 0
+    }
+
+    /// Clears the mark bit of the object starting at `addr`.
+    #[inline]
+    pub fn clear_mark(&self, addr: usize) {
+        let (g, bit) = self.locate(addr);
+        g.mark.fetch_and(!(1u64 << bit), Relaxed);
+    }
+
+    /// Clears every mark bit for `[addr, addr + len)` (group aligned: spans are).
+    pub fn clear_marks(&self, addr: usize, len: usize) {
+        debug_assert_eq!((addr - self.arena_base) % GROUP_COVERS, 0);
+        let mut a = addr;
+        while a < addr + len {
+            let (g, _) = self.locate(a);
+            g.mark.store(0, Relaxed);
+            a += GROUP_COVERS;
+        }
+    }
+
+    /// Gathers the mark bits of `n` objects of `elemsize` bytes from `base`
+    /// into `out` (bit i = object i marked), clearing them in the bitmap.
+    /// Returns the number of marked objects.
+    pub fn take_marks(&self, base: usize, elemsize: usize, n: usize, out: &mut [u64]) -> usize {
+        for w in out.iter_mut() {
+            *w = 0;
+        }
+        let mut count = 0;
+        if elemsize == 8 {
+            // One mark bit per object: copy whole words.
+            let mut i = 0;
+            while i < n {
+                let (g, _) = self.locate(base + i * 8);
+                let mut w = g.mark.swap(0, Relaxed);
+                if n - i < 64 {
+                    w &= (1u64 << (n - i)) - 1;
+                }
+                out[i / 64] = w;
+                count += w.count_ones() as usize;
+                i += 64;
+            }
+            return count;
+        }
+        let end = base + n * elemsize;
+        let mut a = base;
+        while a < end {
+            // Visit each group once; pick out the object starts it holds.
+            let (g, _) = self.locate(a);
+            let w = g.mark.swap(0, Relaxed);
+            let group_end = (a - self.arena_base) / GROUP_COVERS * GROUP_COVERS + self.arena_base + GROUP_COVERS;
+            let mut bits = w;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let obj_addr = group_end - GROUP_COVERS + bit * 8;
+                if obj_addr < base || obj_addr >= end {
+                    continue;
+                }
+                let off = obj_addr - base;
+                if off % elemsize == 0 {
+                    let i = off / elemsize;
+                    out[i / 64] |= 1 << (i % 64);
+                    count += 1;
+                }
+            }
+            a = group_end;
+        }
+        count
+    }
+}
+
+/// Index of the lowest set bit at or after `from` in `words`, if any below `limit`.
+#[inline]
+pub fn next_set_bit(words: &[u64], from: usize, limit: usize) -> Option<usize> {
+    let mut i = from;
+    while i < limit {
+        let w = words[i / 64] >> (i % 64);
+        if w != 0 {
+            let r = i + w.trailing_zeros() as usize;
+            return (r < limit).then_some(r);
+        }
+        i = (i / 64 + 1) * 64;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_bitmap(f: impl FnOnce(GcBitmap, usize)) {
+        let groups: Vec<BitmapGroup> = (0..64).map(|_| BitmapGroup::default()).collect();
+        let base = 0x10_0000;
+        // SAFETY: the vector covers 64 groups = 32 KiB of pretend arena,
+        // and every address used below lies in it.
+        let bm = unsafe { GcBitmap::new(groups.as_ptr(), base) };
+        f(bm, base);
+    }
+
+    #[test]
+    fn pointer_bits_round_trip_across_groups() {
+        with_bitmap(|bm, base| {
+            let obj = base + 60 * 8; // straddles the first group boundary
+            bm.write_ptr_bits(obj, 10, |_| 0b10_1100_0101);
+            let mut seen = vec![];
+            bm.for_each_pointer_slot(obj, 10, |a| seen.push((a - obj) / 8));
+            assert_eq!(seen, vec![0, 2, 6, 7, 9]);
+            // Neighbours untouched; rewriting clears.
+            assert!(!bm.is_pointer_slot(obj - 8));
+            bm.clear_ptr_bits(obj, 10);
+            let mut n = 0;
+            bm.for_each_pointer_slot(obj, 10, |_| n += 1);
+            assert_eq!(n, 0);
+        });
+    }
+
+    #[test]
+    fn long_masks_use_every_chunk() {
+        with_bitmap(|bm, base| {
+            let obj = base + 8;
+            bm.write_ptr_bits(obj, 200, |k| if k % 2 == 0 { 1 } else { 1 << 63 });
+            let mut seen = vec![];
+            bm.for_each_pointer_slot(obj, 200, |a| seen.push((a - obj) / 8));
+            assert_eq!(seen, vec![0, 127, 128]);
+        });
+    }
+
+    #[test]
+    fn marks_are_taken_once() {
+        with_bitmap(|bm, base| {
+            assert!(bm.try_mark(base + 48));
+            assert!(!bm.try_mark(base + 48));
+            assert!(bm.is_marked(base + 48));
+            assert!(bm.try_mark(base + 48 * 5));
+            let mut out = [0u64; 16];
+            assert_eq!(bm.take_marks(base, 48, 100, &mut out), 2);
+            assert_eq!(out[0], 0b10_0010);
+            assert!(!bm.is_marked(base + 48));
+        });
+    }
+
+    #[test]
+    fn eight_byte_marks_copy_words() {
+        with_bitmap(|bm, base| {
+            for i in [0, 63, 64, 100] {
+                bm.try_mark(base + i * 8);
+            }
+            let mut out = [0u64; 16];
+            assert_eq!(bm.take_marks(base, 8, 101, &mut out), 4);
+            assert_eq!(out[0], 1 | 1 << 63);
+            assert_eq!(out[1], 1 | 1 << 36);
+        });
+    }
+
+    #[test]
+    fn next_set_bit_scans_words() {
+        let w = [0u64, 1 << 5, 0];
+        assert_eq!(next_set_bit(&w, 0, 192), Some(69));
+        assert_eq!(next_set_bit(&w, 70, 192), None);
+        assert_eq!(next_set_bit(&w, 0, 69), None);
+    }
+}

@@ -1,0 +1,678 @@
+//! The heap: one reservation `[span table | GC bitmap | arena]`, the page
+//! heap behind a lock, the central lists, address lookup, sweeping and stats.
+//!
+//! A `Heap` is shared (`Arc<Heap>`) by every mutator cache that allocates
+//! from it; several heaps may live in one process, each with its own
+//! reservation, and dropping the last handle returns everything to the OS.
+//!
+//! Sweeping follows Go's sweep generations. `sweepgen` advances by 2 when
+//! the collector finishes a mark ([`Heap::begin_sweep`]). A span's own
+//! `sweepgen` is `sg - 2` (needs sweeping), `sg - 1` (being swept), `sg`
+//! (swept). A sweeper claims a span with a compare-and-swap from `sg - 2` to
+//! `sg - 1`, so each span is swept exactly once per cycle.
+
+use crate::bitmap::GcBitmap;
+use crate::mcentral::MCentral;
+use crate::mem::{MemAccounting, MemError, Purpose, ReleaseMode};
+use crate::mheap::{GrowError, Layout, PageHeap};
+use crate::sizeclass::{SpanClass, CLASSES, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use crate::span::{LiveBits, MSpan, SpanState};
+use crate::stats::{Counters, GcRecord, MemStats};
+use crate::types::TagRule;
+use std::fmt;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Settings of a heap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeapConfig {
+    /// Address space reserved for the arena. Default 64 GiB: it costs
+    /// nothing while Reserved. If the OS refuses, halves down to `min_arena_size`.
+    pub arena_size: usize,
+    /// Smallest arena to fall back to before giving up. Default 16 MiB.
+    pub min_arena_size: usize,
+    /// Which pointer-slot words are real pointers.
+    pub tag_rule: TagRule,
+    /// How free pages are returned to the OS.
+    pub release_mode: ReleaseMode,
+    /// Fill freed objects with this byte when sweeping (debug mode).
+    pub clobber_free: Option<u8>,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig {
+            arena_size: 64 << 30,
+            min_arena_size: 16 << 20,
+            tag_rule: TagRule::default(),
+            release_mode: ReleaseMode::DontNeed,
+            clobber_free: None,
+        }
+    }
+}
+
+/// Why a heap could not be created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeapError {
+    /// A setting is out of range.
+    InvalidConfig(String),
+    /// Even the smallest arena could not be reserved; the last OS error.
+    Reserve {
+        /// The smallest size tried.
+        smallest_tried: usize,
+        /// What the OS said.
+        error: MemError,
+    },
+}
+
+impl fmt::Display for HeapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapError::InvalidConfig(m) => write!(f, "invalid heap configuration: {m}"),
+            HeapError::Reserve { smallest_tried, error } => write!(
+                f,
+                "cannot reserve address space for the heap (tried down to {} MiB): {error}",
+                smallest_tried >> 20
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HeapError {}
+
+/// Why an allocation was refused. The heap is unchanged and usable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// A request for zero bytes.
+    ZeroSize,
+    /// `count * element size` (or rounding it) overflows.
+    Overflow {
+        /// Element count asked for.
+        count: usize,
+        /// Element size.
+        elem_size: usize,
+    },
+    /// Larger than the whole arena could ever hold.
+    TooLarge {
+        /// Bytes asked for.
+        size: usize,
+        /// Arena size.
+        arena_size: usize,
+    },
+    /// The arena has no room left for this request.
+    OutOfMemory {
+        /// Bytes asked for.
+        size: usize,
+        /// Arena bytes mapped when it failed.
+        mapped: usize,
+    },
+    /// The OS refused to map memory.
+    Os(MemError),
+    /// The type's alignment cannot be honoured for this size.
+    Unaligned {
+        /// Alignment asked for.
+        align: usize,
+    },
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllocError::ZeroSize => write!(f, "allocation of zero bytes"),
+            AllocError::Overflow { count, elem_size } => {
+                write!(f, "allocation size overflows: {count} elements of {elem_size} bytes")
+            }
+            AllocError::TooLarge { size, arena_size } => {
+                write!(f, "allocation of {size} bytes exceeds the arena of {arena_size} bytes")
+            }
+            AllocError::OutOfMemory { size, mapped } => write!(
+                f,
+                "out of memory: cannot allocate {size} bytes ({} MiB of arena in use)",
+                mapped >> 20
+            ),
+            AllocError::Os(e) => write!(f, "out of memory: {e}"),
+            AllocError::Unaligned { align } => write!(f, "cannot honour alignment {align}"),
+        }
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+impl AllocError {
+    pub(crate) fn from_grow(e: GrowError, size: usize, mapped: usize) -> AllocError {
+        match e {
+            GrowError::ArenaExhausted => AllocError::OutOfMemory { size, mapped },
+            GrowError::Os(e) => AllocError::Os(e),
+        }
+    }
+}
+
+/// An object found by [`Heap::find_object`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// First byte of the object.
+    pub base: usize,
+    /// Size of its slot (the size class, or the pages of a large object).
+    pub size: usize,
+    /// Whether it holds no pointers.
+    pub noscan: bool,
+}
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepResult {
+    /// Spans swept.
+    pub spans: usize,
+    /// Objects freed.
+    pub objects_freed: usize,
+    /// Bytes freed.
+    pub bytes_freed: usize,
+    /// Spans whose pages went back to the page heap.
+    pub spans_freed: usize,
+}
+
+impl std::ops::AddAssign for SweepResult {
+    fn add_assign(&mut self, o: SweepResult) {
+        self.spans += o.spans;
+        self.objects_freed += o.objects_freed;
+        self.bytes_freed += o.bytes_freed;
+        self.spans_freed += o.spans_freed;
+    }
+}
+
+/// A garbage-collectable heap (see the module docs).
+///
+/// Invariants: `span_table` and `bitmap` point into the reservation owned by
+/// `mheap`, which lives as long as the heap; `mapped_bytes` never exceeds the
+/// mapped prefix of the arena, whose span table and bitmap are mapped.
+pub struct Heap {
+    mheap: Mutex<PageHeap>,
+    central: Box<[MCentral]>,
+    arena_base: usize,
+    arena_size: usize,
+    mapped_bytes: Arc<AtomicUsize>,
+    span_table: *const AtomicPtr<MSpan>,
+    bitmap: GcBitmap,
+    acct: Arc<MemAccounting>,
+    sweepgen: AtomicU32,
+    pub(crate) counters: Counters,
+    /// heap_live at which a collection is requested (u64::MAX: never).
+    trigger: AtomicU64,
+    config: HeapConfig,
+    gc_record: Mutex<GcRecord>,
+    layout: Layout,
+}
+
+// SAFETY: the raw `span_table` pointer is only read through atomics, and the
+// memory behind it lives as long as the heap; everything else is Sync.
+unsafe impl Sync for Heap {}
+// SAFETY: as above.
+unsafe impl Send for Heap {}
+
+impl fmt::Debug for Heap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heap")
+            .field("arena_base", &format_args!("{:#x}", self.arena_base))
+            .field("arena_size", &self.arena_size)
+            .field("mapped", &self.mapped_bytes.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Heap {
+    /// Creates a heap, reserving its address space. Falls back to smaller
+    /// arenas (halving) when the OS refuses, down to `min_arena_size`.
+    pub fn new(config: HeapConfig) -> Result<Arc<Heap>, HeapError> {
+        if config.min_arena_size < PAGE_SIZE * 128 {
+            return Err(HeapError::InvalidConfig(format!(
+                "min_arena_size {} is below 1 MiB",
+                config.min_arena_size
+            )));
+        }
+        if config.arena_size < config.min_arena_size {
+            return Err(HeapError::InvalidConfig(format!(
+                "arena_size {} is below min_arena_size {}",
+                config.arena_size, config.min_arena_size
+            )));
+        }
+        if config.tag_rule.value & !config.tag_rule.mask != 0 {
+            return Err(HeapError::InvalidConfig(
+                "tag value has bits outside the tag mask".into(),
+            ));
+        }
+        let acct = MemAccounting::new();
+        let mut size = config.arena_size;
+        let mheap = loop {
+            match PageHeap::reserve(size, acct.clone()) {
+                Ok(h) => break h,
+                Err(e) => {
+                    if size <= config.min_arena_size {
+                        return Err(HeapError::Reserve {
+                            smallest_tried: size,
+                            error: e,
+                        });
+                    }
+                    size = (size / 2).max(config.min_arena_size);
+                }
+            }
+        };
+        let layout = mheap.layout();
+        // SAFETY: the bitmap region covers the arena (Layout), lives in the
+        // reservation owned by `mheap`, and is mapped in step with the arena.
+        let bitmap = unsafe { GcBitmap::new(mheap.bitmap(), mheap.arena_base()) };
+        let central = (0..NUM_SPAN_CLASSES).map(|_| MCentral::default()).collect();
+        Ok(Arc::new(Heap {
+            arena_base: mheap.arena_base(),
+            arena_size: layout.arena_size,
+            mapped_bytes: mheap.mapped_bytes(),
+            span_table: mheap.span_table(),
+            bitmap,
+            mheap: Mutex::new(mheap),
+            central,
+            acct,
+            sweepgen: AtomicU32::new(0),
+            counters: Counters::default(),
+            trigger: AtomicU64::new(u64::MAX),
+            config,
+            gc_record: Mutex::new(GcRecord::default()),
+            layout,
+        }))
+    }
+
+    /// The heap's settings.
+    pub fn config(&self) -> &HeapConfig {
+        &self.config
+    }
+
+    /// The reservation's layout (sizes and offsets of the three regions).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// First byte of the arena.
+    pub fn arena_base(&self) -> usize {
+        self.arena_base
+    }
+
+    /// Bytes reserved for the arena (after any fallback).
+    pub fn arena_size(&self) -> usize {
+        self.arena_size
+    }
+
+    /// Bytes of the arena mapped so far.
+    pub fn arena_mapped(&self) -> usize {
+        self.mapped_bytes.load(Ordering::Acquire)
+    }
+
+    /// The memory accounting (mapped-ready bytes per purpose).
+    pub fn accounting(&self) -> &Arc<MemAccounting> {
+        &self.acct
+    }
+
+    /// The GC bitmap.
+    #[inline(always)]
+    pub fn bitmap(&self) -> &GcBitmap {
+        &self.bitmap
+    }
+
+    /// The tag rule for pointer slots.
+    #[inline(always)]
+    pub fn tag_rule(&self) -> TagRule {
+        self.config.tag_rule
+    }
+
+    pub(crate) fn lock_mheap(&self) -> MutexGuard<'_, PageHeap> {
+        // The page heap is only mutated through methods that restore its
+        // invariants before they can panic; recover from poisoning.
+        self.mheap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn central(&self, spc: SpanClass) -> &MCentral {
+        &self.central[spc.index()]
+    }
+
+    /// The current sweep generation.
+    pub fn sweepgen(&self) -> u32 {
+        self.sweepgen.load(Ordering::Acquire)
+    }
+
+    /// The span holding `addr`, if `addr` lies in an in-use span. O(1).
+    #[inline]
+    pub fn span_of(&self, addr: usize) -> Option<&MSpan> {
+        let off = addr.wrapping_sub(self.arena_base);
+        if off >= self.mapped_bytes.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `off` is below the mapped prefix, whose span table
+        // entries are mapped (type invariant).
+        let e = unsafe { &*self.span_table.add(off >> PAGE_SHIFT) }.load(Ordering::Acquire);
+        if e.is_null() {
+            return None;
+        }
+        // SAFETY: non-null entries point at span structures in the span
+        // pool, which lives as long as the heap.
+        let s = unsafe { &*e };
+        if s.state() != SpanState::InUse || addr < s.base() || addr >= s.end() {
+            return None;
+        }
+        Some(s)
+    }
+
+    /// The allocated object holding `addr` (interior pointers included), or
+    /// None for addresses outside the arena, in free pages, in free slots or
+    /// in a span's tail waste. O(1).
+    #[inline]
+    pub fn find_object(&self, addr: usize) -> Option<ObjectInfo> {
+        let s = self.span_of(addr)?;
+        let i = s.object_index(addr);
+        if i >= s.nelems() || !s.is_allocated(i) {
+            return None;
+        }
+        Some(ObjectInfo {
+            base: s.object_addr(i),
+            size: s.elemsize(),
+            noscan: s.spanclass().noscan(),
+        })
+    }
+
+    /// Sets the heap size at which allocation slow paths request a
+    /// collection (`u64::MAX` for never). This is the collector's hook: the
+    /// runtime only compares and raises a flag the mutator polls.
+    pub fn set_gc_trigger(&self, bytes: u64) {
+        self.trigger.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The current trigger.
+    pub fn gc_trigger(&self) -> u64 {
+        self.trigger.load(Ordering::Relaxed)
+    }
+
+    /// Go's heapLive: bytes in cached spans and allocated objects since the
+    /// last mark.
+    pub fn heap_live(&self) -> u64 {
+        self.counters.heap_live.load(Ordering::Relaxed)
+    }
+
+    /// Resets heapLive (the collector sets it to the marked bytes after a mark).
+    pub fn set_heap_live(&self, bytes: u64) {
+        self.counters.heap_live.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Adds to heapLive; returns whether the trigger is now reached.
+    pub(crate) fn add_heap_live(&self, bytes: u64) -> bool {
+        let live = self.counters.heap_live.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        live >= self.trigger.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn sub_heap_live(&self, bytes: u64) {
+        // Saturating: the collector may have reset heapLive meanwhile.
+        let _ = self
+            .counters
+            .heap_live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(bytes)));
+    }
+
+    /// Gets a span with free objects for a cache: a swept partial span, else
+    /// one swept now (lazily), else fresh pages.
+    pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
+        let c = self.central(spc);
+        let sg = self.sweepgen();
+        let s = match c.pop_partial_swept(sg) {
+            Some(s) => s,
+            None => match self.sweep_for_cache(spc, sg) {
+                Some(s) => s,
+                None => {
+                    let sc = CLASSES[spc.sizeclass() as usize];
+                    let mut h = self.lock_mheap();
+                    let mapped = h.mapped_pages() << PAGE_SHIFT;
+                    h.alloc_span(sc.npages, spc, 0, sg)
+                        .map_err(|e| AllocError::from_grow(e, sc.size, mapped))?
+                }
+            },
+        };
+        s.sweepgen.store(sg + 3, Ordering::Release);
+        // SAFETY: the span came off a central list or out of the page heap,
+        // so this thread owns it now.
+        unsafe { s.prepare_for_cache() };
+        Ok(s)
+    }
+
+    /// Lazy sweeping on the allocation path: sweep unswept spans of this
+    /// class until one has room (bounded, as in Go).
+    fn sweep_for_cache(&self, spc: SpanClass, sg: u32) -> Option<&'static MSpan> {
+        let c = self.central(spc);
+        let mut budget = 100;
+        while budget > 0 {
+            budget -= 1;
+            let s = c.pop_partial_unswept(sg).or_else(|| c.pop_full_unswept(sg))?;
+            if !self.claim(s, sg) {
+                continue;
+            }
+            // SAFETY: we popped and claimed the span, so we own it; the
+            // collector has marked everything reachable before advancing
+            // sweepgen (begin_sweep's contract).
+            let (kept, _) = unsafe { self.sweep_claimed(s, sg) };
+            if let Some(s) = kept {
+                // SAFETY: we still own the span.
+                if unsafe { s.alloc_count() } < s.nelems() {
+                    return Some(s);
+                }
+                c.push_swept(sg, s, false);
+            }
+        }
+        None
+    }
+
+    /// Returns a cached span to its central list.
+    ///
+    /// # Safety
+    /// The calling cache owns `s` and drops every reference to it.
+    pub(crate) unsafe fn uncache_span(&self, s: &'static MSpan) {
+        let sg = self.sweepgen();
+        // SAFETY: forwarded from the caller.
+        let (n, count) = unsafe { (s.take_new_allocs(), s.alloc_count()) };
+        let es = s.elemsize() as u64;
+        self.counters.add_allocs(n as u64, n as u64 * es);
+        let unused = (s.nelems() - count) as u64 * es;
+        self.sub_heap_live(unused);
+        s.sweepgen.store(sg, Ordering::Release);
+        self.central(s.spanclass()).push_swept(sg, s, count < s.nelems());
+    }
+
+    /// Allocates a large object's span of `npages` pages; returns the span
+    /// (already on its central list) and whether it needs zeroing.
+    pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
+        let spc = SpanClass::new(0, noscan);
+        let sg = self.sweepgen();
+        let s = {
+            let mut h = self.lock_mheap();
+            let mapped = h.mapped_pages() << PAGE_SHIFT;
+            h.alloc_span(npages, spc, npages << PAGE_SHIFT, sg)
+                .map_err(|e| AllocError::from_grow(e, size, mapped))?
+        };
+        // SAFETY: fresh from the page heap; we own it until it is pushed.
+        let needzero = unsafe {
+            s.mark_allocated(0);
+            let _ = s.take_new_allocs();
+            s.needzero()
+        };
+        let bytes = (npages << PAGE_SHIFT) as u64;
+        self.counters.add_allocs(1, bytes);
+        self.central(spc).push_swept(sg, s, false);
+        Ok((s, needzero))
+    }
+
+    /// Claims `s` for sweeping in generation `sg`; true if this caller won.
+    fn claim(&self, s: &MSpan, sg: u32) -> bool {
+        s.sweepgen
+            .compare_exchange(
+                sg.wrapping_sub(2),
+                sg.wrapping_sub(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Sweeps a claimed span by its mark bits. Returns the span if it still
+    /// holds objects (still owned by the caller) or None if its pages went
+    /// back to the page heap.
+    ///
+    /// # Safety
+    /// The caller owns `s` (claimed it), and marking has finished: every
+    /// reachable object in `s` is marked.
+    unsafe fn sweep_claimed(&self, s: &'static MSpan, sg: u32) -> (Option<&'static MSpan>, SweepResult) {
+        let (live, _) = s.take_marks(&self.bitmap);
+        // SAFETY: forwarded from the caller: unmarked objects are unreachable.
+        unsafe { self.sweep_span_with(s, &live, sg) }
+    }
+
+    /// The sweep primitive: objects of `s` whose bit is set in `live`
+    /// survive; the rest become free. If none survive the span returns to
+    /// the page heap. Updates the stats. Returns the span if it still holds
+    /// objects.
+    ///
+    /// # Safety
+    /// The caller owns `s` (it is on no list and in no cache) and every
+    /// object not in `live` is unreachable.
+    pub unsafe fn sweep_span_with(
+        &self,
+        s: &'static MSpan,
+        live: &LiveBits,
+        sg: u32,
+    ) -> (Option<&'static MSpan>, SweepResult) {
+        let es = s.elemsize();
+        // SAFETY: forwarded from the caller.
+        let freed = unsafe { s.sweep(live, self.config.clobber_free) };
+        self.counters.add_frees(freed as u64, (freed * es) as u64);
+        let mut r = SweepResult {
+            spans: 1,
+            objects_freed: freed,
+            bytes_freed: freed * es,
+            spans_freed: 0,
+        };
+        // SAFETY: we own the span.
+        if unsafe { s.alloc_count() } == 0 {
+            // SAFETY: owned, and no object in it is reachable.
+            unsafe { self.lock_mheap().free_span(s) };
+            r.spans_freed = 1;
+            return (None, r);
+        }
+        s.sweepgen.store(sg, Ordering::Release);
+        (Some(s), r)
+    }
+
+    /// Starts a sweep cycle: every span becomes unswept. Call after a mark,
+    /// with every cache flushed and the previous cycle fully swept.
+    ///
+    /// # Safety
+    /// Every reachable object must be marked in the GC bitmap, and no
+    /// object may be allocated between the mark and this call.
+    pub unsafe fn begin_sweep(&self) {
+        self.sweepgen.fetch_add(2, Ordering::AcqRel);
+    }
+
+    /// Sweeps one unswept span, if any remains; for proportional and
+    /// background sweeping. Returns what it did (`spans == 0`: nothing left).
+    pub fn sweep_one(&self) -> SweepResult {
+        let sg = self.sweepgen();
+        for c in self.central.iter() {
+            while let Some(s) = c.pop_partial_unswept(sg).or_else(|| c.pop_full_unswept(sg)) {
+                if !self.claim(s, sg) {
+                    continue;
+                }
+                // SAFETY: popped and claimed, so owned; sweep cycles only
+                // start after a complete mark (begin_sweep's contract).
+                let (kept, r) = unsafe { self.sweep_claimed(s, sg) };
+                if let Some(s) = kept {
+                    // SAFETY: still owned.
+                    let has_free = unsafe { s.alloc_count() } < s.nelems();
+                    c.push_swept(sg, s, has_free);
+                }
+                return r;
+            }
+        }
+        SweepResult::default()
+    }
+
+    /// Sweeps every unswept span (the sweep-everything path of a full `gc()`).
+    pub fn sweep_all(&self) -> SweepResult {
+        let mut total = SweepResult::default();
+        loop {
+            let r = self.sweep_one();
+            if r.spans == 0 {
+                return total;
+            }
+            total += r;
+        }
+    }
+
+    /// Calls `f` on every span on a central list (cached spans excluded).
+    pub fn for_each_listed_span(&self, mut f: impl FnMut(&MSpan)) {
+        for c in self.central.iter() {
+            c.for_each(|s| f(s));
+        }
+    }
+
+    /// Number of spans on central lists.
+    pub fn listed_spans(&self) -> usize {
+        self.central.iter().map(MCentral::len).sum()
+    }
+
+    /// Collector figures (NumGC, pauses, NextGC), for the gc crate to update.
+    pub fn gc_record(&self) -> MutexGuard<'_, GcRecord> {
+        self.gc_record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A statistics snapshot. Counts still held by mutator caches are not
+    /// included until they flush (refill, `flush_stats`, or drop).
+    pub fn mem_stats(&self) -> MemStats {
+        let (inuse, free, mapped) = {
+            let h = self.lock_mheap();
+            (h.inuse_pages, h.free_pages, h.mapped_pages())
+        };
+        let c = &self.counters;
+        let mallocs = c.mallocs.load(Ordering::Relaxed);
+        let frees = c.frees.load(Ordering::Relaxed);
+        let g = self.gc_record().clone();
+        MemStats {
+            heap_alloc: c.heap_alloc.load(Ordering::Relaxed),
+            total_alloc: c.total_alloc.load(Ordering::Relaxed),
+            heap_sys: (mapped << PAGE_SHIFT) as u64,
+            heap_idle: (free << PAGE_SHIFT) as u64,
+            heap_inuse: (inuse << PAGE_SHIFT) as u64,
+            heap_released: 0,
+            heap_objects: mallocs - frees,
+            mallocs,
+            frees,
+            sys: self.acct.mapped_ready(),
+            mspan_sys: self.acct.ready(Purpose::SpanTable) + self.acct.ready(Purpose::Metadata),
+            gc_sys: self.acct.ready(Purpose::GcBitmap),
+            reserved: self.acct.reserved(),
+            num_gc: g.num_gc,
+            num_forced_gc: g.num_forced_gc,
+            pause_total_ns: g.pause_total_ns,
+            pause_ns: g.pause_ns,
+            next_gc: g.next_gc,
+            gc_cpu_fraction: g.gc_cpu_fraction,
+            last_gc_unix_ns: g.last_gc_unix_ns,
+        }
+    }
+
+    /// Checks the page heap's and the central lists' invariants; panics with
+    /// a description on violation. For tests and debug modes.
+    pub fn check_invariants(&self) {
+        self.lock_mheap().check_invariants();
+        let sg = self.sweepgen();
+        for c in self.central.iter() {
+            c.for_each(|s| {
+                assert_eq!(s.state(), SpanState::InUse);
+                let g = s.sweepgen();
+                assert!(
+                    g == sg || g == sg.wrapping_sub(2),
+                    "listed span has sweepgen {g}, heap {sg}"
+                );
+            });
+        }
+    }
+}

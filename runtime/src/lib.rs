@@ -1,0 +1,41 @@
+//! marrow-runtime: the Go-style allocator under the Marrow heap.
+//!
+//! One reservation of address space holds `[span table | GC bitmap | arena]`
+//! ([`mem`] manages its states). The arena is carved into 8 KiB pages, runs
+//! of pages into spans ([`span`]) of size-classed objects ([`sizeclass`]),
+//! handed out through per-mutator caches ([`MCache`]) backed by central lists
+//! and a page heap. `mallocgc`, `newobject` and `newarray` are the entry
+//! points; [`Heap::find_object`] maps any address to its object in O(1).
+//!
+//! This crate knows nothing of marking: the collector (marrow-gc) sets mark
+//! bits in the [`bitmap::GcBitmap`], then calls [`Heap::begin_sweep`], and
+//! spans are swept lazily as caches ask for them.
+//!
+//! ```
+//! use marrow_runtime::{Heap, HeapConfig, Type, AllocFlags};
+//! let heap = Heap::new(HeapConfig::default()).unwrap();
+//! let mut cache = heap.new_cache();
+//! let pair = Type::new("pair", 16, 8, &[0, 8]).unwrap();
+//! let p = cache.newobject(&pair);
+//! let info = heap.find_object(p.as_ptr() as usize + 9).unwrap();
+//! assert_eq!(info.base, p.as_ptr() as usize);
+//! let bytes = cache.mallocgc(100, None, AllocFlags::NOSCAN);
+//! assert!(heap.find_object(bytes.as_ptr() as usize).unwrap().noscan);
+//! ```
+
+pub mod bitmap;
+mod heap;
+mod mcache;
+mod mcentral;
+pub mod mem;
+mod mheap;
+pub mod sizeclass;
+pub mod span;
+mod stats;
+mod types;
+
+pub use heap::{AllocError, Heap, HeapConfig, HeapError, ObjectInfo, SweepResult};
+pub use mcache::{MCache, TINY_SIZE};
+pub use mheap::{Layout, ARENA_ALIGN};
+pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
+pub use types::{AllocFlags, TagRule, Type, TypeError};

@@ -1,0 +1,377 @@
+//! The per-mutator cache (Go's `mcache`) and the allocation entry points
+//! `mallocgc`, `newobject` and `newarray`.
+//!
+//! A cache holds one current span per span class and the tiny block. The
+//! fast path (a free object in the current span's alloc cache) takes no lock
+//! and no atomic read-modify-write: a count-trailing-zeros, a few plain
+//! loads and stores, zeroing when the span was used before, and for scan
+//! objects the pointer bits. Everything else (a new span, a large object)
+//! goes to the central lists or the page heap, and publishes the cache's
+//! counts.
+//!
+//! The collector hook: the slow paths add to the heap's heapLive and, when
+//! it crosses the trigger the collector set, raise `gc_requested`, which the
+//! embedding mutator polls after allocating (`take_gc_request`). Calling
+//! back into the collector from inside the allocator would need the cache
+//! re-entrantly while it is borrowed; a polled flag costs one branch.
+
+use crate::heap::{AllocError, Heap};
+use crate::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use crate::span::{MSpan, EMPTY_SPAN};
+use crate::types::{AllocFlags, Type};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// No-scan objects smaller than this go through the tiny allocator.
+pub const TINY_SIZE: usize = 16;
+const TINY_SPAN_CLASS: SpanClass = SpanClass::new(2, true); // class 2 = 16 bytes
+
+/// A mutator's allocation cache. Not `Sync`: one thread allocates through it.
+///
+/// Invariants: every entry of `alloc` is `EMPTY_SPAN` or a span this cache
+/// owns, of that span class, swept for the current cycle; `tiny` is 0 or the
+/// address of a 16-byte block in a tiny-class span, of which the first
+/// `tiny_offset` bytes are handed out.
+pub struct MCache {
+    heap: Arc<Heap>,
+    alloc: [&'static MSpan; NUM_SPAN_CLASSES],
+    tiny: usize,
+    tiny_offset: usize,
+    tiny_allocs: u64,
+    gc_requested: bool,
+}
+
+// SAFETY: the cache owns its spans exclusively; moving it to another thread
+// moves that ownership along (no other thread refers to them).
+unsafe impl Send for MCache {}
+
+impl std::fmt::Debug for MCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MCache")
+            .field("tiny", &format_args!("{:#x}", self.tiny))
+            .field("tiny_offset", &self.tiny_offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Heap {
+    /// A new allocation cache for one mutator thread.
+    pub fn new_cache(self: &Arc<Heap>) -> MCache {
+        MCache {
+            heap: self.clone(),
+            alloc: [&EMPTY_SPAN; NUM_SPAN_CLASSES],
+            tiny: 0,
+            tiny_offset: 0,
+            tiny_allocs: 0,
+            gc_requested: false,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_failed(e: AllocError) -> ! {
+    panic!("marrow: fatal error: {e}")
+}
+
+impl MCache {
+    /// The heap this cache allocates from.
+    pub fn heap(&self) -> &Arc<Heap> {
+        &self.heap
+    }
+
+    /// Whether an allocation slow path found the heap past the collector's
+    /// trigger since the last call. Clears the flag.
+    #[inline(always)]
+    pub fn take_gc_request(&mut self) -> bool {
+        std::mem::take(&mut self.gc_requested)
+    }
+
+    /// The current tiny block, which the collector must keep alive (it is
+    /// reachable through the cache, not through any object).
+    pub fn tiny_block(&self) -> Option<usize> {
+        (self.tiny != 0).then_some(self.tiny)
+    }
+
+    /// Allocates `size` bytes of type `typ` (`None`: untyped, no pointers),
+    /// or an array when `size` is a multiple of the type's size. See
+    /// [`AllocFlags`]. Memory is zeroed unless `NOZERO` is given for a
+    /// no-scan object; alignment is at least 8 (or the size class's natural
+    /// alignment, or the type's).
+    #[inline]
+    pub fn try_mallocgc(
+        &mut self,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let noscan = flags.contains(AllocFlags::NOSCAN) || typ.map_or(true, |t| !t.has_pointers());
+        if size == 0 {
+            return Err(AllocError::ZeroSize);
+        }
+        let size = match typ {
+            Some(t) if t.align() > 8 => aligned_size(size, t.align())?,
+            _ => size,
+        };
+        if size > MAX_SMALL_SIZE {
+            return self.alloc_large(size, typ, noscan, flags);
+        }
+        if noscan && size < TINY_SIZE {
+            return self.alloc_tiny(size);
+        }
+        let spc = SpanClass::new(size_to_class(size), noscan);
+        let mut span = self.alloc[spc.index()];
+        // SAFETY: the cache owns its current spans (type invariant).
+        let idx = match unsafe { span.next_free_fast() } {
+            Some(i) => i,
+            None => {
+                let i = self.next_free(spc)?;
+                span = self.alloc[spc.index()];
+                i
+            }
+        };
+        let elemsize = span.elemsize();
+        let addr = span.base() + idx * elemsize;
+        // SAFETY: owned span; `addr` is object idx, just handed out, which
+        // lies inside the span's mapped pages.
+        unsafe {
+            if span.needzero() && !(noscan && flags.contains(AllocFlags::NOZERO)) {
+                std::ptr::write_bytes(addr as *mut u8, 0, elemsize);
+            }
+        }
+        if !noscan {
+            let t = typ.expect("scan objects have a type");
+            self.write_heap_bits(addr, elemsize, size, t);
+        }
+        // SAFETY: span bases are non-zero arena addresses.
+        Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
+    }
+
+    /// [`MCache::try_mallocgc`], failing with a fatal error message on a refusal.
+    #[inline]
+    pub fn mallocgc(&mut self, size: usize, typ: Option<&Type>, flags: AllocFlags) -> NonNull<u8> {
+        match self.try_mallocgc(size, typ, flags) {
+            Ok(p) => p,
+            Err(e) => alloc_failed(e),
+        }
+    }
+
+    /// Allocates one zeroed object of type `t`.
+    #[inline]
+    pub fn try_newobject(&mut self, t: &Type) -> Result<NonNull<u8>, AllocError> {
+        self.try_mallocgc(t.size(), Some(t), AllocFlags::NONE)
+    }
+
+    /// [`MCache::try_newobject`], failing with a fatal error message on a refusal.
+    #[inline]
+    pub fn newobject(&mut self, t: &Type) -> NonNull<u8> {
+        match self.try_newobject(t) {
+            Ok(p) => p,
+            Err(e) => alloc_failed(e),
+        }
+    }
+
+    /// Allocates a zeroed array of `n` elements of type `t` (overflow checked).
+    pub fn try_newarray(&mut self, t: &Type, n: usize) -> Result<NonNull<u8>, AllocError> {
+        let size = t.size().checked_mul(n).ok_or(AllocError::Overflow {
+            count: n,
+            elem_size: t.size(),
+        })?;
+        self.try_mallocgc(size, Some(t), AllocFlags::NONE)
+    }
+
+    /// [`MCache::try_newarray`], failing with a fatal error message on a refusal.
+    pub fn newarray(&mut self, t: &Type, n: usize) -> NonNull<u8> {
+        match self.try_newarray(t, n) {
+            Ok(p) => p,
+            Err(e) => alloc_failed(e),
+        }
+    }
+
+    /// Records the pointer words of a new scan object in the GC bitmap.
+    #[inline(always)]
+    fn write_heap_bits(&self, addr: usize, elemsize: usize, size: usize, t: &Type) {
+        let n = if t.size() == 0 { 1 } else { (size / t.size()).max(1) };
+        let bm = self.heap.bitmap();
+        if n == 1 && elemsize <= 64 * 8 {
+            let m = t.ptrmask()[0];
+            bm.write_ptr_bits(addr, elemsize / 8, |_| m);
+        } else {
+            bm.write_ptr_bits(addr, elemsize / 8, |k| t.mask_chunk(k, n));
+        }
+    }
+
+    /// The tiny allocator (Go's): packs no-scan objects under 16 bytes into
+    /// 16-byte blocks, aligned to their size's natural alignment.
+    #[inline]
+    fn alloc_tiny(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        let mut off = self.tiny_offset;
+        if size & 7 == 0 {
+            off = (off + 7) & !7;
+        } else if size & 3 == 0 {
+            off = (off + 3) & !3;
+        } else if size & 1 == 0 {
+            off = (off + 1) & !1;
+        }
+        if off + size <= TINY_SIZE && self.tiny != 0 {
+            let x = self.tiny + off;
+            self.tiny_offset = off + size;
+            self.tiny_allocs += 1;
+            // SAFETY: inside a live tiny block in the arena, non-zero.
+            return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
+        }
+        let mut span = self.alloc[TINY_SPAN_CLASS.index()];
+        // SAFETY: the cache owns its current spans.
+        let idx = match unsafe { span.next_free_fast() } {
+            Some(i) => i,
+            None => {
+                let i = self.next_free(TINY_SPAN_CLASS)?;
+                span = self.alloc[TINY_SPAN_CLASS.index()];
+                i
+            }
+        };
+        let x = span.base() + idx * TINY_SIZE;
+        // SAFETY: a fresh 16-byte object of an owned span.
+        unsafe { std::ptr::write_bytes(x as *mut u8, 0, TINY_SIZE) };
+        // Keep whichever block has more room left.
+        if size < self.tiny_offset || self.tiny == 0 {
+            self.tiny = x;
+            self.tiny_offset = size;
+        }
+        // SAFETY: arena addresses are non-zero.
+        Ok(unsafe { NonNull::new_unchecked(x as *mut u8) })
+    }
+
+    /// Slow path: the current span's alloc cache is empty. Refill it from
+    /// the span's alloc bits, or replace the span.
+    #[cold]
+    #[inline(never)]
+    fn next_free(&mut self, spc: SpanClass) -> Result<usize, AllocError> {
+        let span = self.alloc[spc.index()];
+        // SAFETY: the cache owns its current spans.
+        if let Some(i) = unsafe { span.next_free() } {
+            return Ok(i);
+        }
+        self.refill(spc)?;
+        let span = self.alloc[spc.index()];
+        // SAFETY: refill installed an owned span with a free object.
+        Ok(unsafe { span.next_free() }.expect("refilled span has a free object"))
+    }
+
+    /// Returns the current span of `spc` and takes one with free objects.
+    fn refill(&mut self, spc: SpanClass) -> Result<(), AllocError> {
+        let old = self.alloc[spc.index()];
+        if !std::ptr::eq(old, &EMPTY_SPAN) {
+            self.alloc[spc.index()] = &EMPTY_SPAN;
+            // SAFETY: we owned `old` and no longer refer to it.
+            unsafe { self.heap.uncache_span(old) };
+        }
+        let s = self.heap.cache_span(spc)?;
+        // SAFETY: cache_span hands ownership to us.
+        let free = (s.nelems() - unsafe { s.alloc_count() }) as u64;
+        if self.heap.add_heap_live(free * s.elemsize() as u64) {
+            self.gc_requested = true;
+        }
+        self.alloc[spc.index()] = s;
+        self.publish_tiny();
+        Ok(())
+    }
+
+    #[cold]
+    fn alloc_large(
+        &mut self,
+        size: usize,
+        typ: Option<&Type>,
+        noscan: bool,
+        flags: AllocFlags,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let arena = self.heap.arena_size();
+        if size > arena {
+            return Err(AllocError::TooLarge {
+                size,
+                arena_size: arena,
+            });
+        }
+        let npages = size.div_ceil(PAGE_SIZE);
+        let (s, needzero) = self.heap.alloc_large(npages, noscan, size)?;
+        let addr = s.base();
+        if needzero && !(noscan && flags.contains(AllocFlags::NOZERO)) {
+            // SAFETY: the span's pages are ours and mapped; nothing else
+            // refers to the new object yet.
+            unsafe { std::ptr::write_bytes(addr as *mut u8, 0, size) };
+        }
+        if !noscan {
+            let t = typ.expect("scan objects have a type");
+            self.write_heap_bits(addr, npages << PAGE_SHIFT, size, t);
+        }
+        if self.heap.add_heap_live((npages << PAGE_SHIFT) as u64) {
+            self.gc_requested = true;
+        }
+        // SAFETY: arena addresses are non-zero.
+        Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
+    }
+
+    fn publish_tiny(&mut self) {
+        self.heap.counters.add_tiny(std::mem::take(&mut self.tiny_allocs));
+    }
+
+    /// Publishes this cache's allocation counts to the heap's stats, so that
+    /// [`Heap::mem_stats`] is exact for it.
+    pub fn flush_stats(&mut self) {
+        for s in self.alloc {
+            if !std::ptr::eq(s, &EMPTY_SPAN) {
+                // SAFETY: owned span.
+                let n = unsafe { s.take_new_allocs() } as u64;
+                self.heap.counters.add_allocs(n, n * s.elemsize() as u64);
+            }
+        }
+        self.publish_tiny();
+    }
+
+    /// Returns every cached span to the central lists and drops the tiny
+    /// block (Go's `releaseAll`). The collector calls this on every cache
+    /// before sweeping; the cache refills itself on its next allocation.
+    pub fn release_all(&mut self) {
+        for i in 0..NUM_SPAN_CLASSES {
+            let s = std::mem::replace(&mut self.alloc[i], &EMPTY_SPAN);
+            if !std::ptr::eq(s, &EMPTY_SPAN) {
+                // SAFETY: we owned `s` and no longer refer to it.
+                unsafe { self.heap.uncache_span(s) };
+            }
+        }
+        self.tiny = 0;
+        self.tiny_offset = 0;
+        self.publish_tiny();
+    }
+}
+
+impl Drop for MCache {
+    fn drop(&mut self) {
+        self.release_all();
+    }
+}
+
+/// Size to request so that the object lands on an `align` boundary: size
+/// classes give objects the alignment of their size's largest power-of-two
+/// factor, and large objects are page aligned.
+#[cold]
+fn aligned_size(size: usize, align: usize) -> Result<usize, AllocError> {
+    let s = size.checked_add(align - 1).ok_or(AllocError::Overflow {
+        count: 1,
+        elem_size: size,
+    })? & !(align - 1);
+    if s > MAX_SMALL_SIZE {
+        return if align <= PAGE_SIZE {
+            Ok(s)
+        } else {
+            Err(AllocError::Unaligned { align })
+        };
+    }
+    let class_size = crate::sizeclass::CLASSES[size_to_class(s) as usize].size;
+    if 1 << class_size.trailing_zeros() >= align {
+        Ok(s)
+    } else {
+        // Powers of two up to 32 KiB are all size classes.
+        Ok(s.next_power_of_two())
+    }
+}

@@ -1,0 +1,559 @@
+//! Spans (Go's `mspan`): a run of pages carved into equal objects.
+//!
+//! A span in use for small objects holds `nelems` objects of `elemsize`
+//! bytes. Allocation state, as in Go:
+//!
+//! - `alloc_bits` (a `bitvec` array over atomic words): bit i set means object
+//!   i was allocated when the span was last swept (or initialised).
+//! - `freeindex`: every object below it has been handed out or is marked in
+//!   `alloc_bits`; the next free object is found at or after it.
+//! - `alloc_cache`: the complement of the 64 alloc bits starting at
+//!   `freeindex` rounded down to 64, shifted so bit 0 is `freeindex`; the
+//!   fast path takes the lowest set bit.
+//!
+//! Object i is allocated iff `i < freeindex || alloc_bits[i]`.
+//!
+//! Ownership protocol (what makes the `unsafe` accessors sound): a span is
+//! owned by exactly one of the page heap (state Free), a central list
+//! (under that list's lock), or one mutator cache. Only the owner writes the
+//! owner fields (`alloc_cache`, `alloc_count`, `needzero`, `alloc_bits`,
+//! `freeindex`). Fields that other threads may read at any time through the
+//! span table (`state`, geometry, `freeindex`, `alloc_bits`) are atomics, so
+//! a concurrent lookup never races; it validates what it reads.
+
+use crate::bitmap::GcBitmap;
+use crate::sizeclass::{div_by_class, SpanClass, CLASSES, PAGE_SHIFT};
+use bitvec::prelude::*;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+
+/// Words of alloc bits per span: enough for the 1024 8-byte objects of a
+/// one-page span, the most any size class puts in a span.
+pub const ALLOC_WORDS: usize = 16;
+/// Most objects a span can hold.
+pub const MAX_SPAN_OBJECTS: usize = ALLOC_WORDS * 64;
+
+/// One bit per object of a span: the survivors handed to [`MSpan::sweep`].
+pub type LiveBits = BitArray<[u64; ALLOC_WORDS], Lsb0>;
+
+/// Where a span is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SpanState {
+    /// In the span pool, or describing free pages; not an object span.
+    Dead = 0,
+    /// Holding objects.
+    InUse = 1,
+}
+
+/// A span (see the module docs for the invariants and ownership protocol).
+#[derive(Debug)]
+pub struct MSpan {
+    // Geometry: written only while the span is Dead; atomics so a stale
+    // lookup never races.
+    base: AtomicUsize,
+    npages: AtomicUsize,
+    elemsize: AtomicUsize,
+    nelems: AtomicUsize,
+    div_mul: AtomicU32,
+    spanclass: AtomicU8,
+    state: AtomicU8,
+    /// Sweep generation (Go's rules: sweepgen == heap's − 2 needs sweeping,
+    /// − 1 being swept, == swept; +1/+3 cached before/after sweep).
+    pub(crate) sweepgen: AtomicU32,
+    freeindex: AtomicUsize,
+    alloc_bits: BitArray<[AtomicU64; ALLOC_WORDS], Lsb0>,
+    owner: UnsafeCell<OwnerFields>,
+}
+
+/// Fields only the span's owner touches (plain memory, no atomics: this is
+/// the allocation fast path).
+#[derive(Debug, Default)]
+struct OwnerFields {
+    alloc_cache: u64,
+    alloc_count: usize,
+    /// Objects handed out when the current owner (a cache) took the span.
+    alloc_count_at_cache: usize,
+    /// Free objects may hold old data and must be zeroed when allocated.
+    needzero: bool,
+    /// Next span in the page heap's span pool free list.
+    next_free: usize,
+}
+
+// SAFETY: shared fields are atomics; `owner` is touched only by the span's
+// unique owner (module docs), which moves between threads only through
+// locks or other synchronising handoffs.
+unsafe impl Sync for MSpan {}
+// SAFETY: as above.
+unsafe impl Send for MSpan {}
+
+/// A span never handed out: nelems 0 and an empty alloc cache, so the fast
+/// path falls through to the refill path without a null check (Go's `emptymspan`).
+pub static EMPTY_SPAN: MSpan = MSpan::new_dead();
+
+impl MSpan {
+    /// A dead span with no pages.
+    pub const fn new_dead() -> MSpan {
+        MSpan {
+            base: AtomicUsize::new(0),
+            npages: AtomicUsize::new(0),
+            elemsize: AtomicUsize::new(0),
+            nelems: AtomicUsize::new(0),
+            div_mul: AtomicU32::new(0),
+            spanclass: AtomicU8::new(0),
+            state: AtomicU8::new(SpanState::Dead as u8),
+            sweepgen: AtomicU32::new(0),
+            freeindex: AtomicUsize::new(0),
+            alloc_bits: BitArray {
+                _ord: std::marker::PhantomData,
+                data: [const { AtomicU64::new(0) }; ALLOC_WORDS],
+            },
+            owner: UnsafeCell::new(OwnerFields {
+                alloc_cache: 0,
+                alloc_count: 0,
+                alloc_count_at_cache: 0,
+                needzero: false,
+                next_free: 0,
+            }),
+        }
+    }
+
+    /// First byte of the span.
+    #[inline(always)]
+    pub fn base(&self) -> usize {
+        self.base.load(Relaxed)
+    }
+
+    /// Pages in the span.
+    #[inline(always)]
+    pub fn npages(&self) -> usize {
+        self.npages.load(Relaxed)
+    }
+
+    /// One past the last byte of the span's pages.
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.base() + (self.npages() << PAGE_SHIFT)
+    }
+
+    /// Object size (for a large span, the whole object's size).
+    #[inline(always)]
+    pub fn elemsize(&self) -> usize {
+        self.elemsize.load(Relaxed)
+    }
+
+    /// Number of object slots.
+    #[inline(always)]
+    pub fn nelems(&self) -> usize {
+        self.nelems.load(Relaxed)
+    }
+
+    /// The span class.
+    #[inline(always)]
+    pub fn spanclass(&self) -> SpanClass {
+        SpanClass(self.spanclass.load(Relaxed))
+    }
+
+    /// The span's state.
+    #[inline]
+    pub fn state(&self) -> SpanState {
+        if self.state.load(std::sync::atomic::Ordering::Acquire) == SpanState::InUse as u8 {
+            SpanState::InUse
+        } else {
+            SpanState::Dead
+        }
+    }
+
+    /// Current sweep generation.
+    pub fn sweepgen(&self) -> u32 {
+        self.sweepgen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The index of the object holding `addr` (which must lie in the span's objects).
+    #[inline]
+    pub fn object_index(&self, addr: usize) -> usize {
+        let off = addr - self.base();
+        if self.spanclass().sizeclass() == 0 {
+            0
+        } else {
+            div_by_class(off, self.div_mul.load(Relaxed))
+        }
+    }
+
+    /// Whether object `i` is allocated (see the module docs).
+    #[inline]
+    pub fn is_allocated(&self, i: usize) -> bool {
+        i < self.freeindex.load(Relaxed) || self.alloc_bits[i]
+    }
+
+    /// Object `i`'s address.
+    #[inline]
+    pub fn object_addr(&self, i: usize) -> usize {
+        self.base() + i * self.elemsize()
+    }
+
+    /// Alloc bit words, for sweepers and tests.
+    pub fn alloc_bit(&self, i: usize) -> bool {
+        self.alloc_bits[i]
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    /// # Safety
+    /// The caller owns the span (module docs) and holds no other reference
+    /// to its owner fields.
+    #[inline(always)]
+    unsafe fn owner(&self) -> &mut OwnerFields {
+        // SAFETY: the caller is the unique owner, so no other reference to
+        // the owner fields exists.
+        unsafe { &mut *self.owner.get() }
+    }
+
+    /// Objects allocated in the span.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub unsafe fn alloc_count(&self) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().alloc_count }
+    }
+
+    /// Whether free slots may hold old data.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub unsafe fn needzero(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().needzero }
+    }
+
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn set_pool_next(&self, next: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().next_free = next }
+    }
+
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn pool_next(&self) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().next_free }
+    }
+
+    /// Initialises a dead span for `npages` pages at `base`, as class
+    /// `spanclass` (size class 0: one large object of `large_size` bytes).
+    /// All objects start free.
+    ///
+    /// # Safety
+    /// The caller owns the span, which is Dead.
+    pub(crate) unsafe fn init(
+        &self,
+        base: usize,
+        npages: usize,
+        spanclass: SpanClass,
+        large_size: usize,
+        needzero: bool,
+        sweepgen: u32,
+    ) {
+        let sc = spanclass.sizeclass() as usize;
+        let (elemsize, nelems, div_mul) = if sc == 0 {
+            (large_size, 1, 0)
+        } else {
+            let c = CLASSES[sc];
+            (c.size, c.nobjs, c.div_mul)
+        };
+        self.base.store(base, Relaxed);
+        self.npages.store(npages, Relaxed);
+        self.elemsize.store(elemsize, Relaxed);
+        self.nelems.store(nelems, Relaxed);
+        self.div_mul.store(div_mul, Relaxed);
+        self.spanclass.store(spanclass.0, Relaxed);
+        self.freeindex.store(0, Relaxed);
+        self.sweepgen.store(sweepgen, Relaxed);
+        for w in self.alloc_bits.as_raw_slice() {
+            w.store(0, Relaxed);
+        }
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { self.owner() };
+        o.alloc_cache = !0;
+        o.alloc_count = 0;
+        o.alloc_count_at_cache = 0;
+        o.needzero = needzero;
+        self.state
+            .store(SpanState::InUse as u8, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Marks the span dead (its pages are going back to the page heap).
+    ///
+    /// # Safety
+    /// The caller owns the span and no object in it is live.
+    pub(crate) unsafe fn kill(&self) {
+        self.state
+            .store(SpanState::Dead as u8, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Takes the next free object's index by the alloc cache alone, or
+    /// `None` when the cache is exhausted (Go's `nextFreeFast`).
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    #[inline(always)]
+    pub unsafe fn next_free_fast(&self) -> Option<usize> {
+        // Read through a raw pointer, not a reference: EMPTY_SPAN is shared
+        // by every cache and must never be borrowed mutably.
+        let o = self.owner.get();
+        // SAFETY: the caller owns the span (or it is EMPTY_SPAN, which is
+        // only ever read), so no write races with this read.
+        let bit = unsafe { (*o).alloc_cache }.trailing_zeros() as usize;
+        if bit < 64 {
+            let freeindex = self.freeindex.load(Relaxed);
+            let result = freeindex + bit;
+            let nelems = self.nelems.load(Relaxed);
+            if result < nelems {
+                let next = result + 1;
+                if next % 64 == 0 && next != nelems {
+                    return None;
+                }
+                // SAFETY: a real span (nelems > 0), owned by the caller.
+                unsafe {
+                    (*o).alloc_cache >>= bit + 1;
+                    (*o).alloc_count += 1;
+                }
+                self.freeindex.store(next, Relaxed);
+                return Some(result);
+            }
+        }
+        None
+    }
+
+    /// Loads the alloc cache with the complement of the alloc bits from
+    /// object `from` (a multiple of 64).
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    unsafe fn refill_alloc_cache(&self, from: usize) {
+        let w = self.alloc_bits.as_raw_slice()[from / 64].load(Relaxed);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().alloc_cache = !w };
+    }
+
+    /// Takes the next free object's index, refilling the alloc cache from
+    /// the alloc bits as needed; `None` when the span is full (Go's
+    /// `nextFreeIndex`).
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub unsafe fn next_free(&self) -> Option<usize> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if let Some(i) = self.next_free_fast() {
+                return Some(i);
+            }
+            let nelems = self.nelems();
+            let mut freeindex = self.freeindex.load(Relaxed);
+            if freeindex >= nelems {
+                return None;
+            }
+            let o = self.owner();
+            let mut bit = o.alloc_cache.trailing_zeros() as usize;
+            while bit == 64 {
+                freeindex = (freeindex + 64) & !63;
+                if freeindex >= nelems {
+                    self.freeindex.store(nelems, Relaxed);
+                    return None;
+                }
+                self.refill_alloc_cache(freeindex);
+                bit = self.owner().alloc_cache.trailing_zeros() as usize;
+            }
+            let result = freeindex + bit;
+            if result >= nelems {
+                self.freeindex.store(nelems, Relaxed);
+                return None;
+            }
+            let o = self.owner();
+            o.alloc_cache = if bit == 63 { 0 } else { o.alloc_cache >> (bit + 1) };
+            let next = result + 1;
+            if next % 64 == 0 && next != nelems {
+                self.refill_alloc_cache(next);
+            }
+            self.freeindex.store(next, Relaxed);
+            self.owner().alloc_count += 1;
+            Some(result)
+        }
+    }
+
+    /// Makes the span ready for a new owner cache: positions the alloc cache
+    /// at `freeindex` and records the count for stats.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn prepare_for_cache(&self) {
+        let freeindex = self.freeindex.load(Relaxed);
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.refill_alloc_cache(freeindex & !63);
+            let o = self.owner();
+            o.alloc_cache >>= freeindex % 64;
+            o.alloc_count_at_cache = o.alloc_count;
+        }
+    }
+
+    /// Objects allocated since the current owner took the span (or since the
+    /// last call); resets the base.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn take_new_allocs(&self) -> usize {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { self.owner() };
+        let n = o.alloc_count - o.alloc_count_at_cache;
+        o.alloc_count_at_cache = o.alloc_count;
+        n
+    }
+
+    /// Marks object `i` allocated directly (large spans, tests).
+    ///
+    /// # Safety
+    /// The caller owns the span and object `i` is free.
+    pub(crate) unsafe fn mark_allocated(&self, i: usize) {
+        self.alloc_bits.as_bitslice().set_aliased(i, true);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().alloc_count += 1 };
+    }
+
+    /// The sweep primitive: objects whose bit is set in `live` survive, every
+    /// other object becomes free. Returns the number of objects freed. The
+    /// alloc bits become `live`, `freeindex` restarts at 0, and the span
+    /// needs zeroing from now on if anything was freed. If `clobber` is
+    /// given, freed objects are filled with that byte.
+    ///
+    /// # Safety
+    /// The caller owns the span (no cache holds it), and every object not in
+    /// `live` is unreachable.
+    pub unsafe fn sweep(&self, live: &LiveBits, clobber: Option<u8>) -> usize {
+        let nelems = self.nelems();
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { self.owner() };
+        let old_count = o.alloc_count;
+        let mut new_count = 0;
+        let raw = live.as_raw_slice();
+        for (k, w) in self.alloc_bits.as_raw_slice().iter().enumerate() {
+            let mut bits = raw.get(k).copied().unwrap_or(0);
+            let lo = k * 64;
+            if lo >= nelems {
+                bits = 0;
+            } else if nelems - lo < 64 {
+                bits &= (1u64 << (nelems - lo)) - 1;
+            }
+            if let Some(byte) = clobber {
+                // Fill every object that was allocated and is now dead.
+                let fi = self.freeindex.load(Relaxed);
+                for i in lo..(lo + 64).min(nelems) {
+                    let was = i < fi || w.load(Relaxed) >> (i - lo) & 1 != 0;
+                    if was && bits >> (i - lo) & 1 == 0 {
+                        let a = self.object_addr(i);
+                        // SAFETY: object i lies inside this in-use span's
+                        // pages, and the caller guarantees it is unreachable.
+                        unsafe { std::ptr::write_bytes(a as *mut u8, byte, self.elemsize()) };
+                    }
+                }
+            }
+            new_count += bits.count_ones() as usize;
+            w.store(bits, Relaxed);
+        }
+        self.freeindex.store(0, Relaxed);
+        o.alloc_count = new_count;
+        o.alloc_count_at_cache = new_count;
+        o.alloc_cache = !self.alloc_bits.as_raw_slice()[0].load(Relaxed);
+        let freed = old_count.saturating_sub(new_count);
+        if freed > 0 {
+            o.needzero = true;
+        }
+        freed
+    }
+
+    /// Gathers this span's mark bits (clearing them) into a live set for
+    /// [`MSpan::sweep`]; returns the set and the number marked.
+    pub fn take_marks(&self, bitmap: &GcBitmap) -> (LiveBits, usize) {
+        let mut live = LiveBits::ZERO;
+        let n = bitmap.take_marks(self.base(), self.elemsize(), self.nelems(), live.as_raw_mut_slice());
+        (live, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizeclass::{size_to_class, PAGE_SIZE};
+
+    fn span_of_class(size: usize) -> (MSpan, Vec<u8>) {
+        let sc = size_to_class(size);
+        let c = CLASSES[sc as usize];
+        let mem = vec![0u8; c.npages * PAGE_SIZE];
+        let s = MSpan::new_dead();
+        // SAFETY: the test owns the span.
+        unsafe {
+            s.init(mem.as_ptr() as usize, c.npages, SpanClass::new(sc, true), 0, false, 0);
+            s.prepare_for_cache();
+        }
+        (s, mem)
+    }
+
+    #[test]
+    fn hands_out_every_object_once_in_order() {
+        for size in [8, 16, 48, 1024, 32768] {
+            let (s, _m) = span_of_class(size);
+            let mut got = vec![];
+            // SAFETY: the test owns the span.
+            while let Some(i) = unsafe { s.next_free() } {
+                got.push(i);
+            }
+            assert_eq!(got, (0..s.nelems()).collect::<Vec<_>>(), "size {size}");
+            // SAFETY: the test owns the span.
+            assert_eq!(unsafe { s.alloc_count() }, s.nelems());
+            assert!((0..s.nelems()).all(|i| s.is_allocated(i)));
+        }
+    }
+
+    #[test]
+    fn sweep_frees_the_dead_and_reuses_them() {
+        let (s, _m) = span_of_class(16);
+        let n = s.nelems();
+        // SAFETY: the test owns the span.
+        unsafe {
+            while s.next_free().is_some() {}
+            let mut live = LiveBits::ZERO;
+            for i in (0..n).filter(|i| i % 3 == 0) {
+                live.set(i, true);
+            }
+            let freed = s.sweep(&live, Some(0xAB));
+            assert_eq!(freed, n - n.div_ceil(3));
+            assert!(s.needzero());
+            assert_eq!(*(s.object_addr(1) as *const u8), 0xAB);
+            s.prepare_for_cache();
+            let mut got = vec![];
+            while let Some(i) = s.next_free() {
+                got.push(i);
+            }
+            assert_eq!(got, (0..n).filter(|i| i % 3 != 0).collect::<Vec<_>>());
+            assert_eq!(s.alloc_count(), n);
+        }
+    }
+
+    #[test]
+    fn object_index_is_exact() {
+        let (s, _m) = span_of_class(48);
+        for i in 0..s.nelems() {
+            for d in [0, 1, 47] {
+                assert_eq!(s.object_index(s.object_addr(i) + d), i);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_span_never_allocates() {
+        // SAFETY: EMPTY_SPAN is never written: its alloc cache is zero, so
+        // next_free_fast returns before touching anything.
+        assert_eq!(unsafe { EMPTY_SPAN.next_free_fast() }, None);
+    }
+}
