@@ -39,6 +39,8 @@ pub struct MCache {
     tiny_offset: usize,
     tiny_allocs: u64,
     gc_requested: bool,
+    /// The heap's clobber byte (debug mode), copied here for the slow check.
+    clobber: Option<u8>,
 }
 
 // SAFETY: the cache owns its spans exclusively; moving it to another thread
@@ -64,7 +66,24 @@ impl Heap {
             tiny_offset: 0,
             tiny_allocs: 0,
             gc_requested: false,
+            clobber: self.config().clobber_free,
         }
+    }
+}
+
+/// Clobber mode: a free slot about to be handed out must still hold the
+/// poison; anything else means a write after free.
+#[cold]
+#[inline(never)]
+fn check_poison(addr: usize, len: usize, poison: Option<u8>) {
+    let Some(p) = poison else { return };
+    // SAFETY: the slot lies in an owned, mapped span and is not yet handed out.
+    let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+    if let Some(i) = bytes.iter().position(|&b| b != p) {
+        panic!(
+            "marrow: clobber check failed: free object at {addr:#x} ({len} bytes) was written after it was freed: byte {i} is {:#04x}, not {p:#04x}",
+            bytes[i]
+        );
     }
 }
 
@@ -135,8 +154,13 @@ impl MCache {
         // SAFETY: owned span; `addr` is object idx, just handed out, which
         // lies inside the span's mapped pages.
         unsafe {
-            if span.needzero() && !(noscan && flags.contains(AllocFlags::NOZERO)) {
-                std::ptr::write_bytes(addr as *mut u8, 0, elemsize);
+            if span.needzero() {
+                if self.clobber.is_some() && span.poisoned() {
+                    check_poison(addr, elemsize, self.clobber);
+                }
+                if !(noscan && flags.contains(AllocFlags::NOZERO)) {
+                    std::ptr::write_bytes(addr as *mut u8, 0, elemsize);
+                }
             }
         }
         if !noscan {

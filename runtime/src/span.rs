@@ -76,6 +76,9 @@ struct OwnerFields {
     alloc_count_at_cache: usize,
     /// Free objects may hold old data and must be zeroed when allocated.
     needzero: bool,
+    /// Clobber mode: every free slot holds the poison byte (set by a
+    /// clobbering sweep; a fresh span's free slots hold zeros or old data).
+    poisoned: bool,
     /// Next span in the page heap's span pool free list.
     next_free: usize,
 }
@@ -113,6 +116,7 @@ impl MSpan {
                 alloc_count: 0,
                 alloc_count_at_cache: 0,
                 needzero: false,
+                poisoned: false,
                 next_free: 0,
             }),
         }
@@ -226,6 +230,15 @@ impl MSpan {
         unsafe { self.owner().needzero }
     }
 
+    /// Whether every free slot holds the clobber poison.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub unsafe fn poisoned(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().poisoned }
+    }
+
     /// # Safety
     /// The caller owns the span.
     pub(crate) unsafe fn set_pool_next(&self, next: usize) {
@@ -279,6 +292,7 @@ impl MSpan {
         o.alloc_count = 0;
         o.alloc_count_at_cache = 0;
         o.needzero = needzero;
+        o.poisoned = false;
         self.state
             .store(SpanState::InUse as u8, std::sync::atomic::Ordering::Release);
     }
@@ -446,14 +460,13 @@ impl MSpan {
                 bits &= (1u64 << (nelems - lo)) - 1;
             }
             if let Some(byte) = clobber {
-                // Fill every object that was allocated and is now dead.
-                let fi = self.freeindex.load(Relaxed);
+                // Fill every free slot, newly dead or never used, so that
+                // allocation can check the poison is intact.
                 for i in lo..(lo + 64).min(nelems) {
-                    let was = i < fi || w.load(Relaxed) >> (i - lo) & 1 != 0;
-                    if was && bits >> (i - lo) & 1 == 0 {
+                    if bits >> (i - lo) & 1 == 0 {
                         let a = self.object_addr(i);
-                        // SAFETY: object i lies inside this in-use span's
-                        // pages, and the caller guarantees it is unreachable.
+                        // SAFETY: slot i lies inside this in-use span's
+                        // pages and holds no reachable object (caller).
                         unsafe { std::ptr::write_bytes(a as *mut u8, byte, self.elemsize()) };
                     }
                 }
@@ -468,6 +481,10 @@ impl MSpan {
         let freed = old_count.saturating_sub(new_count);
         if freed > 0 {
             o.needzero = true;
+        }
+        if clobber.is_some() {
+            o.needzero = true;
+            o.poisoned = true;
         }
         freed
     }

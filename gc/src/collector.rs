@@ -1,0 +1,481 @@
+//! The collector ([`Gc`], shared) and the mutator ([`Mutator`], one per
+//! allocating thread): allocation with GC triggers, the write path, and the
+//! stop-the-world cycle.
+//!
+//! The life of a cycle (see docs/gc-cycle.md):
+//! 1. A trigger fires: an allocation slow path found heapLive past the
+//!    pacer's trigger (the runtime raises a flag the mutator polls before
+//!    its next allocation), stress mode counted N allocations, an
+//!    allocation failed (emergency collection), or the program called `gc()`.
+//! 2. The world stops (today: the single mutator is inside the collector).
+//!    Its cache returns every span to the central lists.
+//! 3. Sweeping of the previous cycle is finished, so every span's mark bits
+//!    are clear.
+//! 4. Mark: roots (the caller's [`RootSource`], the handle table, the tiny
+//!    block) are marked, then the grey stack is drained.
+//! 5. Checkmark mode re-marks from scratch into a private bitmap and
+//!    panics with a report if the real mark missed anything.
+//! 6. heapLive becomes the marked bytes; the pacer sets the next goal and
+//!    trigger; the sweep generation advances, making every span unswept.
+//! 7. The world restarts. Spans are swept lazily as caches ask for them
+//!    (or all at once for an explicit `gc()`).
+
+use crate::config::{GcConfig, CLOBBER_BYTE};
+use crate::mark::{MarkBits, Marker};
+use crate::pacer::Pacer;
+use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use marrow_runtime::mem::Purpose;
+use marrow_runtime::{AllocError, AllocFlags, Heap, HeapError, MCache, MemStats, Type};
+use std::fmt;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Why the collector could not be created or used.
+#[derive(Debug)]
+pub enum GcError {
+    /// The heap could not be created.
+    Heap(HeapError),
+    /// This collector already has a mutator. Until several mutators are
+    /// supported (stop-the-world across threads), a heap has one.
+    MutatorExists,
+}
+
+impl fmt::Display for GcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GcError::Heap(e) => write!(f, "{e}"),
+            GcError::MutatorExists => write!(f, "this heap already has a mutator"),
+        }
+    }
+}
+
+impl std::error::Error for GcError {}
+
+/// What started a cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcReason {
+    /// heapLive reached the pacer's trigger.
+    Heap,
+    /// The program asked (`gc()`).
+    Forced,
+    /// Stress mode: every N allocations.
+    Stress,
+    /// An allocation failed; collect and retry once.
+    Emergency,
+}
+
+/// Figures from one cycle, for gctrace and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CycleReport {
+    /// Cycle number (1-based).
+    pub n: u32,
+    /// Heap objects' bytes before the cycle.
+    pub heap_before: u64,
+    /// Bytes marked live.
+    pub live: u64,
+    /// Objects marked live.
+    pub live_objects: u64,
+    /// The next goal.
+    pub goal: u64,
+    /// Stop-the-world pause in nanoseconds.
+    pub pause_ns: u64,
+    /// Time marking (ns).
+    pub mark_ns: u64,
+    /// Time sweeping inside the pause (ns): the rest of the last cycle, and
+    /// everything for forced cycles.
+    pub sweep_ns: u64,
+}
+
+#[derive(Debug)]
+struct GcState {
+    pacer: Pacer,
+    gc_time_ns: u64,
+    last: CycleReport,
+}
+
+/// The collector of one heap, shared by its mutators.
+pub struct Gc {
+    heap: Arc<Heap>,
+    config: GcConfig,
+    state: Mutex<GcState>,
+    created: Instant,
+    mutators: AtomicUsize,
+    /// True while marking is in progress (the write barrier's fast-path test).
+    marking: AtomicBool,
+}
+
+impl fmt::Debug for Gc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gc")
+            .field("heap", &self.heap)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gc {
+    /// Creates a heap and its collector.
+    pub fn new(config: GcConfig) -> Result<Arc<Gc>, GcError> {
+        let heap = Heap::new(config.heap_config()).map_err(GcError::Heap)?;
+        let pacer = Pacer::new(config.gogc, config.memlimit, config.min_heap);
+        heap.set_gc_trigger(pacer.trigger());
+        heap.gc_record().next_gc = pacer.goal();
+        Ok(Arc::new(Gc {
+            heap,
+            config,
+            state: Mutex::new(GcState {
+                pacer,
+                gc_time_ns: 0,
+                last: CycleReport::default(),
+            }),
+            created: Instant::now(),
+            mutators: AtomicUsize::new(0),
+            marking: AtomicBool::new(false),
+        }))
+    }
+
+    /// The heap.
+    pub fn heap(&self) -> &Arc<Heap> {
+        &self.heap
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GcConfig {
+        &self.config
+    }
+
+    fn state(&self) -> MutexGuard<'_, GcState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The last cycle's figures.
+    pub fn last_cycle(&self) -> CycleReport {
+        self.state().last
+    }
+
+    /// Changes GOGC at run time (None: off).
+    pub fn set_gogc(&self, gogc: Option<u32>) {
+        let mut st = self.state();
+        st.pacer.set_gogc(gogc);
+        self.heap.set_gc_trigger(st.pacer.trigger());
+        self.heap.gc_record().next_gc = st.pacer.goal();
+    }
+
+    /// Changes the soft memory limit at run time.
+    pub fn set_memlimit(&self, limit: Option<u64>) {
+        let mut st = self.state();
+        st.pacer.set_memlimit(limit);
+        self.heap.set_gc_trigger(st.pacer.trigger());
+        self.heap.gc_record().next_gc = st.pacer.goal();
+    }
+
+    /// Whether marking is in progress.
+    #[inline(always)]
+    pub fn is_marking(&self) -> bool {
+        self.marking.load(Ordering::Relaxed)
+    }
+}
+
+/// A thread's handle for allocating from a collected heap: its cache, its
+/// handle table, and its share of the collector's work.
+pub struct Mutator {
+    gc: Arc<Gc>,
+    cache: MCache,
+    handles: Rc<HandleTable>,
+    allocs_until_stress: u64,
+}
+
+impl fmt::Debug for Mutator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutator")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Visits the collector's own roots and the caller's.
+struct AllRoots<'a> {
+    user: &'a dyn RootSource,
+    handles: &'a HandleTable,
+    tiny: Option<usize>,
+}
+
+impl RootSource for AllRoots<'_> {
+    fn visit_roots(&self, v: &mut dyn RootVisitor) {
+        self.user.visit_roots(v);
+        self.handles.visit(v);
+        if let Some(t) = self.tiny {
+            v.visit(t);
+        }
+    }
+}
+
+impl Mutator {
+    /// A mutator for the calling thread.
+    pub fn new(gc: &Arc<Gc>) -> Result<Mutator, GcError> {
+        if gc
+            .mutators
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(GcError::MutatorExists);
+        }
+        Ok(Mutator {
+            gc: gc.clone(),
+            cache: gc.heap.new_cache(),
+            handles: Rc::new(HandleTable::default()),
+            allocs_until_stress: gc.config.stress,
+        })
+    }
+
+    /// The collector.
+    pub fn gc_handle(&self) -> &Arc<Gc> {
+        &self.gc
+    }
+
+    /// The heap.
+    pub fn heap(&self) -> &Arc<Heap> {
+        &self.gc.heap
+    }
+
+    /// Roots `word` with an RAII handle, so it survives collections while
+    /// native code holds it.
+    pub fn root(&self, word: usize) -> Root {
+        self.handles.new_root(word)
+    }
+
+    /// Number of live RAII handles.
+    pub fn live_handles(&self) -> usize {
+        self.handles.live()
+    }
+
+    /// Allocates `size` bytes with type `typ` (see `MCache::try_mallocgc`).
+    /// May collect first, with `roots` as the caller's roots: every pointer
+    /// the caller holds must be reachable from `roots` or a handle.
+    #[inline]
+    pub fn mallocgc(
+        &mut self,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+        roots: &dyn RootSource,
+    ) -> Result<NonNull<u8>, AllocError> {
+        if self.cache.take_gc_request() {
+            self.collect(roots, GcReason::Heap);
+        }
+        if self.gc.config.stress != 0 {
+            self.allocs_until_stress -= 1;
+            if self.allocs_until_stress == 0 {
+                self.allocs_until_stress = self.gc.config.stress;
+                self.collect(roots, GcReason::Stress);
+            }
+        }
+        match self.cache.try_mallocgc(size, typ, flags) {
+            Err(AllocError::OutOfMemory { .. }) | Err(AllocError::Os(_)) => {
+                self.collect(roots, GcReason::Emergency);
+                self.cache.try_mallocgc(size, typ, flags)
+            }
+            r => r,
+        }
+    }
+
+    /// Allocates one zeroed object of type `t`.
+    #[inline]
+    pub fn alloc(&mut self, t: &Type, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        self.mallocgc(t.size(), Some(t), AllocFlags::NONE, roots)
+    }
+
+    /// Allocates a zeroed array of `n` elements of type `t`.
+    pub fn alloc_array(&mut self, t: &Type, n: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        let size = t.size().checked_mul(n).ok_or(AllocError::Overflow {
+            count: n,
+            elem_size: t.size(),
+        })?;
+        self.mallocgc(size, Some(t), AllocFlags::NONE, roots)
+    }
+
+    /// Allocates `size` bytes that hold no pointers (zeroed).
+    #[inline]
+    pub fn alloc_bytes(&mut self, size: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        self.mallocgc(size, None, AllocFlags::NOSCAN, roots)
+    }
+
+    /// The write path: stores `val` into word `slot` of object `obj`. Every
+    /// pointer store into a heap object must come through here, so that
+    /// incremental and concurrent marking can keep their invariant.
+    ///
+    /// # Safety
+    /// `obj` must be a live object of this heap with more than `slot` words.
+    #[inline(always)]
+    pub unsafe fn write_ptr(&mut self, obj: NonNull<u8>, slot: usize, val: usize) {
+        debug_assert!(self
+            .gc
+            .heap
+            .find_object(obj.as_ptr() as usize + slot * 8)
+            .is_some_and(|o| o.base == obj.as_ptr() as usize));
+        if self.gc.is_marking() {
+            self.write_barrier_slow(obj, slot, val);
+        }
+        // SAFETY: the caller guarantees the slot lies in a live object.
+        unsafe { (obj.as_ptr() as *mut usize).add(slot).write(val) };
+    }
+
+    #[cold]
+    fn write_barrier_slow(&mut self, _obj: NonNull<u8>, _slot: usize, _val: usize) {
+        // Marking is stop-the-world today: a mutator never runs while the
+        // flag is set. Incremental marking shades the old value here.
+    }
+
+    /// Runs a full collection now and sweeps everything (Go's `runtime.GC`).
+    pub fn gc(&mut self, roots: &dyn RootSource) -> CycleReport {
+        self.collect(roots, GcReason::Forced)
+    }
+
+    /// A statistics snapshot, exact for this mutator.
+    pub fn stats(&mut self) -> MemStats {
+        self.cache.flush_stats();
+        self.gc.heap.mem_stats()
+    }
+
+    /// One stop-the-world cycle.
+    fn collect(&mut self, roots: &dyn RootSource, reason: GcReason) -> CycleReport {
+        let gc = self.gc.clone();
+        let heap = &gc.heap;
+        let t0 = Instant::now();
+        self.cache.flush_stats();
+        let heap_before = heap.mem_stats().heap_alloc;
+        let tiny = self.cache.tiny_block();
+        self.cache.release_all();
+
+        // Finish the previous cycle's sweep: every mark bit is then clear.
+        let sweep_start = Instant::now();
+        heap.sweep_all();
+        let mut sweep_ns = sweep_start.elapsed().as_nanos() as u64;
+
+        let all = AllRoots {
+            user: roots,
+            handles: &self.handles,
+            tiny,
+        };
+        let mark_start = Instant::now();
+        gc.marking.store(true, Ordering::Relaxed);
+        let mut m = Marker::new(heap, MarkBits::Heap);
+        all.visit_roots(&mut m);
+        m.drain();
+        gc.marking.store(false, Ordering::Relaxed);
+        let mark_ns = mark_start.elapsed().as_nanos() as u64;
+        let (live, live_objects) = (m.marked_bytes, m.marked_objects);
+        drop(m);
+
+        if gc.config.checkmark {
+            let mut c = Marker::new(heap, Marker::check_bits(heap));
+            all.visit_roots(&mut c);
+            c.drain();
+            let missed = c.missed_by_heap_mark(16);
+            if !missed.is_empty() {
+                let list: Vec<String> = missed
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "  object {:#x} ({} bytes, {})",
+                            o.base,
+                            o.size,
+                            if o.noscan { "noscan" } else { "scan" }
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "marrow: checkmark failed: {} reachable object(s) were not marked, e.g.:\n{}",
+                    missed.len(),
+                    list.join("\n")
+                );
+            }
+        }
+
+        heap.set_heap_live(live);
+        let acct = heap.accounting();
+        let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
+        let report = {
+            let mut st = gc.state();
+            let goal = st.pacer.end_cycle(live, overhead);
+            heap.set_gc_trigger(st.pacer.trigger());
+            // SAFETY: the mark above reached every object reachable from
+            // the roots (all mutators' roots: this is the only mutator), and
+            // nothing was allocated since.
+            unsafe { heap.begin_sweep() };
+            if reason == GcReason::Forced || reason == GcReason::Emergency {
+                let s = Instant::now();
+                heap.sweep_all();
+                sweep_ns += s.elapsed().as_nanos() as u64;
+            }
+            let pause_ns = t0.elapsed().as_nanos() as u64;
+            st.gc_time_ns += pause_ns;
+            let mut rec = heap.gc_record();
+            rec.record_pause(pause_ns);
+            if reason == GcReason::Forced {
+                rec.num_forced_gc += 1;
+            }
+            rec.next_gc = goal;
+            rec.gc_cpu_fraction = st.gc_time_ns as f64 / gc.created.elapsed().as_nanos().max(1) as f64;
+            rec.last_gc_unix_ns = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let r = CycleReport {
+                n: rec.num_gc,
+                heap_before,
+                live,
+                live_objects,
+                goal,
+                pause_ns,
+                mark_ns,
+                sweep_ns,
+            };
+            st.last = r;
+            r
+        };
+        if gc.config.gctrace {
+            self.trace(&report, reason);
+        }
+        report
+    }
+
+    fn trace(&mut self, r: &CycleReport, reason: GcReason) {
+        let after = self.stats().heap_alloc;
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        let gc = &self.gc;
+        let frac = gc.heap.gc_record().gc_cpu_fraction;
+        eprintln!(
+            "gc {} @{:.3}s {:.0}%: {:.3} ms pause (mark {:.3} + sweep {:.3}), {:.1}->{:.1}->{:.1} MB, {:.1} MB goal, {} objects live{}",
+            r.n,
+            gc.created.elapsed().as_secs_f64(),
+            frac * 100.0,
+            r.pause_ns as f64 / 1e6,
+            r.mark_ns as f64 / 1e6,
+            r.sweep_ns as f64 / 1e6,
+            mb(r.heap_before),
+            mb(after),
+            mb(r.live),
+            if r.goal == u64::MAX { f64::INFINITY } else { mb(r.goal) },
+            r.live_objects,
+            match reason {
+                GcReason::Heap => "",
+                GcReason::Forced => " (forced)",
+                GcReason::Stress => " (stress)",
+                GcReason::Emergency => " (emergency)",
+            }
+        );
+    }
+}
+
+impl Drop for Mutator {
+    fn drop(&mut self) {
+        self.cache.release_all();
+        self.gc.mutators.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The poison byte freed objects hold in clobber mode.
+pub const POISON: u8 = CLOBBER_BYTE;

@@ -1,0 +1,170 @@
+//! Marking: tri-colour tracing from the roots through the GC bitmap.
+//!
+//! White objects have a clear mark bit; grey objects are marked and on the
+//! work list; black objects are marked and scanned. The work list is an
+//! explicit stack (no recursion), so a list of ten million pairs needs no
+//! native stack. Scanning reads an object's pointer bits from the GC bitmap
+//! (no type information needed), filters each word through the heap's tag
+//! rule and resolves it (interior pointers included) with `find_object`.
+//! No-scan objects are marked but never pushed. Objects larger than
+//! [`CHUNK_WORDS`] words are scanned a chunk at a time: the rest of the
+//! object goes back on the stack, so one huge array cannot monopolise a step.
+//!
+//! The same tracer runs over a second, private bitmap for checkmark mode
+//! ([`MarkBits::Check`]): after the real mark, re-mark from scratch and
+//! report any object the re-mark reached that the real mark missed.
+
+use crate::roots::RootVisitor;
+use bitvec::prelude::*;
+use marrow_runtime::bitmap::GcBitmap;
+use marrow_runtime::{Heap, ObjectInfo, TagRule};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Words scanned in one piece of a large object (128 KiB).
+pub const CHUNK_WORDS: usize = 16 << 10;
+
+/// A piece of an object still to scan.
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    addr: usize,
+    nwords: usize,
+}
+
+/// Where mark bits go.
+#[derive(Debug)]
+pub(crate) enum MarkBits {
+    /// The heap's GC bitmap.
+    Heap,
+    /// A private bit per arena word, for checkmark mode.
+    Check(BitVec<u64, Lsb0>),
+}
+
+/// A tracer.
+///
+/// Invariant: every object on `grey` is marked in `bits`; an object is
+/// pushed at most once per mark (only by the call that marked it).
+#[derive(Debug)]
+pub(crate) struct Marker<'h> {
+    heap: &'h Heap,
+    bitmap: GcBitmap,
+    tag: TagRule,
+    arena_base: usize,
+    grey: Vec<Work>,
+    bits: MarkBits,
+    /// Bytes of objects marked (slot sizes).
+    pub(crate) marked_bytes: u64,
+    /// Objects marked.
+    pub(crate) marked_objects: u64,
+    /// Words scanned.
+    pub(crate) scanned_words: u64,
+}
+
+impl<'h> Marker<'h> {
+    pub(crate) fn new(heap: &'h Heap, bits: MarkBits) -> Marker<'h> {
+        Marker {
+            heap,
+            bitmap: *heap.bitmap(),
+            tag: heap.tag_rule(),
+            arena_base: heap.arena_base(),
+            grey: Vec::with_capacity(1024),
+            bits,
+            marked_bytes: 0,
+            marked_objects: 0,
+            scanned_words: 0,
+        }
+    }
+
+    /// A private bitmap large enough for the arena mapped now.
+    pub(crate) fn check_bits(heap: &Heap) -> MarkBits {
+        MarkBits::Check(bitvec![u64, Lsb0; 0; heap.arena_mapped() / 8])
+    }
+
+    #[inline]
+    fn try_mark(&mut self, base: usize) -> bool {
+        match &mut self.bits {
+            MarkBits::Heap => self.bitmap.try_mark(base),
+            MarkBits::Check(b) => {
+                let i = (base - self.arena_base) / 8;
+                !b.replace(i, true)
+            }
+        }
+    }
+
+    /// Marks the object `word` points into, if it is one; greys it if it may
+    /// hold pointers.
+    #[inline]
+    pub(crate) fn mark_word(&mut self, word: usize) {
+        if !self.tag.may_be_pointer(word) {
+            return;
+        }
+        if let Some(obj) = self.heap.find_object(word) {
+            self.mark_object(obj);
+        }
+    }
+
+    #[inline]
+    fn mark_object(&mut self, obj: ObjectInfo) {
+        if !self.try_mark(obj.base) {
+            return;
+        }
+        self.marked_bytes += obj.size as u64;
+        self.marked_objects += 1;
+        if !obj.noscan {
+            self.grey.push(Work {
+                addr: obj.base,
+                nwords: obj.size / 8,
+            });
+        }
+    }
+
+    /// Scans grey objects until none is left.
+    pub(crate) fn drain(&mut self) {
+        let bitmap = self.bitmap;
+        while let Some(Work { addr, nwords }) = self.grey.pop() {
+            let n = nwords.min(CHUNK_WORDS);
+            if nwords > n {
+                self.grey.push(Work {
+                    addr: addr + n * 8,
+                    nwords: nwords - n,
+                });
+            }
+            self.scanned_words += n as u64;
+            bitmap.for_each_pointer_slot(addr, n, |slot| {
+                // SAFETY: `slot` is a word of an allocated object in a mapped
+                // span (the object was found by find_object and stays
+                // allocated while marking). Read atomically: a mutator may
+                // store to it concurrently once marking is concurrent.
+                let w = unsafe { (*(slot as *const AtomicUsize)).load(Relaxed) };
+                self.mark_word(w);
+            });
+        }
+    }
+
+    /// Objects marked in this private bitmap but not in the heap's mark
+    /// bits (checkmark failures), up to `limit` of them.
+    pub(crate) fn missed_by_heap_mark(&self, limit: usize) -> Vec<ObjectInfo> {
+        let MarkBits::Check(b) = &self.bits else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for i in b.iter_ones() {
+            let base = self.arena_base + i * 8;
+            if !self.bitmap.is_marked(base) {
+                if let Some(o) = self.heap.find_object(base) {
+                    out.push(o);
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl RootVisitor for Marker<'_> {
+    #[inline]
+    fn visit(&mut self, word: usize) {
+        self.mark_word(word);
+    }
+}

@@ -1,0 +1,181 @@
+//! The pacer: a pure state machine that turns what a mark found into the
+//! next heap goal and trigger. It reads no clock and no heap; tests feed it
+//! simulated cycles.
+//!
+//! Goal, as in Go: `live × (1 + GOGC/100)`, at least `min_heap`; with
+//! GOGC=off, no goal (unless a memory limit is set). A soft memory limit
+//! lowers the goal to `limit − overhead`, where overhead is mapped memory
+//! that is not heap objects (span table, bitmap, metadata, idle pages), so
+//! the whole process stays under the limit. The goal never falls below
+//! `live + min(live/16, 1 MiB)` (and 256 KiB at least): a limit set below the live heap
+//! makes collections frequent, not continuous. (The CPU cap against death
+//! spirals near the limit belongs to the memory-limit work.)
+//!
+//! In the stop-the-world collector the trigger equals the goal: a cycle
+//! starts when heapLive reaches it.
+
+/// Pacer state.
+///
+/// Invariant: `goal >= live` and `trigger <= goal` after every call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pacer {
+    gogc: Option<u32>,
+    memlimit: Option<u64>,
+    min_heap: u64,
+    live: u64,
+    overhead: u64,
+    goal: u64,
+    cycles: u64,
+}
+
+/// The heap size the collector never aims below.
+const MIN_RUNWAY: u64 = 256 << 10;
+
+impl Pacer {
+    /// A pacer for a fresh heap.
+    pub fn new(gogc: Option<u32>, memlimit: Option<u64>, min_heap: u64) -> Pacer {
+        let mut p = Pacer {
+            gogc,
+            memlimit,
+            min_heap,
+            live: 0,
+            overhead: 0,
+            goal: 0,
+            cycles: 0,
+        };
+        p.recompute();
+        p
+    }
+
+    fn recompute(&mut self) {
+        let by_gogc = match self.gogc {
+            Some(g) => self
+                .live
+                .saturating_add(self.live.saturating_mul(g as u64) / 100)
+                .max(self.min_heap),
+            None => u64::MAX,
+        };
+        let by_limit = match self.memlimit {
+            Some(l) => l.saturating_sub(self.overhead),
+            None => u64::MAX,
+        };
+        let floor = self.live + (self.live / 16).clamp(MIN_RUNWAY, 1 << 20);
+        self.goal = by_gogc.min(by_limit).max(floor);
+    }
+
+    /// Records the end of a mark that found `live` bytes reachable, with
+    /// `overhead` bytes of mapped memory that are not heap objects. Returns
+    /// the new goal.
+    pub fn end_cycle(&mut self, live: u64, overhead: u64) -> u64 {
+        self.live = live;
+        self.overhead = overhead;
+        self.cycles += 1;
+        self.recompute();
+        self.goal
+    }
+
+    /// Changes GOGC (None: off) and recomputes the goal from the last mark.
+    pub fn set_gogc(&mut self, gogc: Option<u32>) {
+        self.gogc = gogc;
+        self.recompute();
+    }
+
+    /// Changes the memory limit and recomputes the goal.
+    pub fn set_memlimit(&mut self, limit: Option<u64>) {
+        self.memlimit = limit;
+        self.recompute();
+    }
+
+    /// The heap size at which the next cycle must be finished.
+    pub fn goal(&self) -> u64 {
+        self.goal
+    }
+
+    /// The heap size at which the next cycle starts (equal to the goal
+    /// while marking is stop-the-world; `u64::MAX` if there is no goal).
+    pub fn trigger(&self) -> u64 {
+        self.goal
+    }
+
+    /// Live bytes found by the last mark.
+    pub fn live(&self) -> u64 {
+        self.live
+    }
+
+    /// Completed cycles.
+    pub fn cycles(&self) -> u64 {
+        self.cycles
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A program with `live` bytes reachable that allocates `step` bytes at a
+    /// time; returns the heap peaks of the last cycles.
+    fn simulate(p: &mut Pacer, live: impl Fn(u64) -> u64, step: u64, cycles: u64) -> Vec<(u64, u64, u64)> {
+        let mut heap = 0;
+        let mut out = vec![];
+        for c in 0..cycles {
+            while heap < p.trigger() {
+                heap += step;
+            }
+            let peak = heap;
+            let l = live(c);
+            let goal_before = p.goal();
+            p.end_cycle(l, 0);
+            heap = l; // swept: what remains is the live heap
+            out.push((peak, goal_before, l));
+        }
+        out
+    }
+
+    #[test]
+    fn settles_at_the_goal_for_a_steady_live_heap() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        let runs = simulate(&mut p, |_| 50 * MIB, 64 << 10, 20);
+        for &(peak, goal, _) in &runs[2..] {
+            assert_eq!(goal, 100 * MIB);
+            assert!(peak >= goal && peak < goal + (64 << 10), "peak {peak} goal {goal}");
+        }
+        let mut p = Pacer::new(Some(50), None, 4 * MIB);
+        p.end_cycle(40 * MIB, 0);
+        assert_eq!(p.goal(), 60 * MIB);
+    }
+
+    #[test]
+    fn follows_a_growing_heap_and_respects_the_minimum() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        assert_eq!(p.goal(), 4 * MIB);
+        let runs = simulate(&mut p, |c| (c + 1) * 10 * MIB, 4096, 10);
+        for w in runs.windows(2) {
+            // Each cycle's goal is twice the previous cycle's live heap.
+            assert_eq!(w[1].1, (2 * w[0].2).max(4 * MIB));
+        }
+        p.end_cycle(MIB, 0);
+        assert_eq!(p.goal(), 4 * MIB);
+    }
+
+    #[test]
+    fn gogc_off_means_no_goal_unless_limited() {
+        let mut p = Pacer::new(None, None, 4 * MIB);
+        p.end_cycle(100 * MIB, 0);
+        assert_eq!(p.goal(), u64::MAX);
+        p.set_memlimit(Some(512 * MIB));
+        p.end_cycle(100 * MIB, 12 * MIB);
+        assert_eq!(p.goal(), 500 * MIB);
+    }
+
+    #[test]
+    fn memory_limit_lowers_the_goal_but_not_below_live() {
+        let mut p = Pacer::new(Some(100), Some(150 * MIB), 4 * MIB);
+        p.end_cycle(100 * MIB, 10 * MIB);
+        assert_eq!(p.goal(), 140 * MIB);
+        p.end_cycle(145 * MIB, 10 * MIB);
+        assert_eq!(p.goal(), 146 * MIB, "floor: live + 1 MiB");
+        assert!(p.trigger() <= p.goal() && p.goal() >= p.live());
+    }
+}
