@@ -79,10 +79,12 @@ impl<'h> Marker<'h> {
         MarkBits::Check(bitvec![u64, Lsb0; 0; heap.arena_mapped() / 8])
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_mark(&mut self, base: usize) -> bool {
         match &mut self.bits {
-            MarkBits::Heap => self.bitmap.try_mark(base),
+            // Marking is stop-the-world on one thread: no other marker can
+            // race on the mark words, so skip the atomic read-modify-write.
+            MarkBits::Heap => self.bitmap.try_mark_exclusive(base),
             MarkBits::Check(b) => {
                 let i = (base - self.arena_base) / 8;
                 !b.replace(i, true)
@@ -92,7 +94,7 @@ impl<'h> Marker<'h> {
 
     /// Marks the object `word` points into, if it is one; greys it if it may
     /// hold pointers.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mark_word(&mut self, word: usize) {
         if !self.tag.may_be_pointer(word) {
             return;
@@ -102,7 +104,7 @@ impl<'h> Marker<'h> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mark_object(&mut self, obj: ObjectInfo) {
         if !self.try_mark(obj.base) {
             return;

@@ -78,6 +78,15 @@ impl GcBitmap {
     /// object) describes word `64k + i`. Bits beyond `nwords` are cleared.
     #[inline]
     pub fn write_ptr_bits(&self, addr: usize, nwords: usize, mut mask_word: impl FnMut(usize) -> u64) {
+        let (g, bit) = self.locate(addr);
+        if bit as usize + nwords <= 64 {
+            // The common case: a small object inside one group.
+            let field = if nwords == 64 { u64::MAX } else { (1u64 << nwords) - 1 };
+            let bits = mask_word(0) & field;
+            let old = g.ptr.load(Relaxed);
+            g.ptr.store((old & !(field << bit)) | (bits << bit), Relaxed);
+            return;
+        }
         let mut done = 0;
         let mut k = 0;
         let mut pending = 0u64; // bits of chunk k not yet written
@@ -169,10 +178,20 @@ impl GcBitmap {
 
     /// Gathers the mark bits of `n` objects of `elemsize` bytes from `base`
     /// into `out` (bit i = object i marked), clearing them in the bitmap.
+    /// `div_mul` is the size class's multiply-shift divisor (see
+    /// `sizeclass::div_by_class`); marks only ever sit on object starts.
     /// Returns the number of marked objects.
-    pub fn take_marks(&self, base: usize, elemsize: usize, n: usize, out: &mut [u64]) -> usize {
+    pub fn take_marks(&self, base: usize, elemsize: usize, div_mul: u32, n: usize, out: &mut [u64]) -> usize {
         for w in out.iter_mut() {
             *w = 0;
+        }
+        if n == 1 {
+            // A large object: only its first word can carry a mark.
+            let (g, bit) = self.locate(base);
+            let m = 1u64 << bit;
+            let was = g.mark.fetch_and(!m, Relaxed) & m != 0;
+            out[0] = was as u64;
+            return was as usize;
         }
         let mut count = 0;
         if elemsize == 8 {
@@ -190,31 +209,41 @@ impl GcBitmap {
             }
             return count;
         }
+        debug_assert_eq!((base - self.arena_base) % GROUP_COVERS, 0);
         let end = base + n * elemsize;
         let mut a = base;
         while a < end {
-            // Visit each group once; pick out the object starts it holds.
             let (g, _) = self.locate(a);
-            let w = g.mark.swap(0, Relaxed);
-            let group_end = (a - self.arena_base) / GROUP_COVERS * GROUP_COVERS + self.arena_base + GROUP_COVERS;
-            let mut bits = w;
+            let mut bits = g.mark.swap(0, Relaxed);
             while bits != 0 {
                 let bit = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let obj_addr = group_end - GROUP_COVERS + bit * 8;
-                if obj_addr < base || obj_addr >= end {
-                    continue;
-                }
-                let off = obj_addr - base;
-                if off % elemsize == 0 {
-                    let i = off / elemsize;
+                let off = a - base + bit * 8;
+                let i = crate::sizeclass::div_by_class(off, div_mul);
+                debug_assert_eq!(off % elemsize, 0, "mark bit off an object start");
+                if i < n {
                     out[i / 64] |= 1 << (i % 64);
                     count += 1;
                 }
             }
-            a = group_end;
+            a += GROUP_COVERS;
         }
         count
+    }
+
+    /// Marks the object starting at `addr` without a read-modify-write;
+    /// true if it was unmarked. Only for a marker that runs alone (no other
+    /// thread sets mark bits meanwhile).
+    #[inline]
+    pub fn try_mark_exclusive(&self, addr: usize) -> bool {
+        let (g, bit) = self.locate(addr);
+        let m = 1u64 << bit;
+        let old = g.mark.load(Relaxed);
+        if old & m != 0 {
+            return false;
+        }
+        g.mark.store(old | m, Relaxed);
+        true
     }
 }
 
@@ -282,7 +311,7 @@ mod tests {
             assert!(bm.is_marked(base + 48));
             assert!(bm.try_mark(base + 48 * 5));
             let mut out = [0u64; 16];
-            assert_eq!(bm.take_marks(base, 48, 100, &mut out), 2);
+            assert_eq!(bm.take_marks(base, 48, u32::MAX / 48 + 1, 100, &mut out), 2);
             assert_eq!(out[0], 0b10_0010);
             assert!(!bm.is_marked(base + 48));
         });
@@ -295,7 +324,7 @@ mod tests {
                 bm.try_mark(base + i * 8);
             }
             let mut out = [0u64; 16];
-            assert_eq!(bm.take_marks(base, 8, 101, &mut out), 4);
+            assert_eq!(bm.take_marks(base, 8, u32::MAX / 8 + 1, 101, &mut out), 4);
             assert_eq!(out[0], 1 | 1 << 63);
             assert_eq!(out[1], 1 | 1 << 36);
         });

@@ -128,12 +128,15 @@ impl MCache {
         if size == 0 {
             return Err(AllocError::ZeroSize);
         }
+        // Pointer bits cover the bytes asked for, not the padding that an
+        // over-aligned type adds.
+        let asked = size;
         let size = match typ {
             Some(t) if t.align() > 8 => aligned_size(size, t.align())?,
             _ => size,
         };
         if size > MAX_SMALL_SIZE {
-            return self.alloc_large(size, typ, noscan, flags);
+            return self.alloc_large(size, asked, typ, noscan, flags);
         }
         if noscan && size < TINY_SIZE {
             return self.alloc_tiny(size);
@@ -165,7 +168,7 @@ impl MCache {
         }
         if !noscan {
             let t = typ.expect("scan objects have a type");
-            self.write_heap_bits(addr, elemsize, size, t);
+            self.write_heap_bits(addr, elemsize, asked, t);
         }
         // SAFETY: span bases are non-zero arena addresses.
         Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
@@ -215,12 +218,12 @@ impl MCache {
     /// Records the pointer words of a new scan object in the GC bitmap.
     #[inline(always)]
     fn write_heap_bits(&self, addr: usize, elemsize: usize, size: usize, t: &Type) {
-        let n = if t.size() == 0 { 1 } else { (size / t.size()).max(1) };
         let bm = self.heap.bitmap();
-        if n == 1 && elemsize <= 64 * 8 {
+        if size == t.size() && elemsize <= 64 * 8 {
             let m = t.ptrmask()[0];
             bm.write_ptr_bits(addr, elemsize / 8, |_| m);
         } else {
+            let n = if t.size() == 0 { 1 } else { (size / t.size()).max(1) };
             bm.write_ptr_bits(addr, elemsize / 8, |k| t.mask_chunk(k, n));
         }
     }
@@ -305,6 +308,7 @@ impl MCache {
     fn alloc_large(
         &mut self,
         size: usize,
+        asked: usize,
         typ: Option<&Type>,
         noscan: bool,
         flags: AllocFlags,
@@ -326,7 +330,7 @@ impl MCache {
         }
         if !noscan {
             let t = typ.expect("scan objects have a type");
-            self.write_heap_bits(addr, npages << PAGE_SHIFT, size, t);
+            self.write_heap_bits(addr, npages << PAGE_SHIFT, asked, t);
         }
         if self.heap.add_heap_live((npages << PAGE_SHIFT) as u64) {
             self.gc_requested = true;

@@ -330,7 +330,9 @@ impl MSpan {
                 }
                 // SAFETY: a real span (nelems > 0), owned by the caller.
                 unsafe {
-                    (*o).alloc_cache >>= bit + 1;
+                    // Two shifts: `bit + 1` is 64 when the last object of a
+                    // word is taken, and one shift by 64 overflows.
+                    (*o).alloc_cache = (*o).alloc_cache >> bit >> 1;
                     (*o).alloc_count += 1;
                 }
                 self.freeindex.store(next, Relaxed);
@@ -493,7 +495,13 @@ impl MSpan {
     /// [`MSpan::sweep`]; returns the set and the number marked.
     pub fn take_marks(&self, bitmap: &GcBitmap) -> (LiveBits, usize) {
         let mut live = LiveBits::ZERO;
-        let n = bitmap.take_marks(self.base(), self.elemsize(), self.nelems(), live.as_raw_mut_slice());
+        let n = bitmap.take_marks(
+            self.base(),
+            self.elemsize(),
+            self.div_mul.load(Relaxed),
+            self.nelems(),
+            live.as_raw_mut_slice(),
+        );
         (live, n)
     }
 }
