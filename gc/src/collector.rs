@@ -345,6 +345,8 @@ impl Mutator {
         let gc = self.gc.clone();
         let heap = &gc.heap;
         let t0 = Instant::now();
+        // A trigger raised before this cycle is answered by it.
+        self.cache.take_gc_request();
         self.cache.flush_stats();
         let heap_before = heap.mem_stats().heap_alloc;
         let tiny = self.cache.tiny_block();

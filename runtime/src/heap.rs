@@ -610,7 +610,7 @@ impl Heap {
     /// Calls `f` on every span on a central list (cached spans excluded).
     pub fn for_each_listed_span(&self, mut f: impl FnMut(&MSpan)) {
         for c in self.central.iter() {
-            c.for_each(|s| f(s));
+            c.for_each(&mut f);
         }
     }
 

@@ -220,7 +220,7 @@ fn errno() -> i32 {
 
 fn check_aligned(op: &'static str, addr: usize, len: usize) -> Result<(), MemError> {
     let ps = os_page_size();
-    if len == 0 || addr % ps != 0 || len % ps != 0 {
+    if len == 0 || !addr.is_multiple_of(ps) || !len.is_multiple_of(ps) {
         return Err(MemError::Misaligned { op, addr, len });
     }
     Ok(())
@@ -512,7 +512,7 @@ impl Reservation {
     }
 
     fn check(&self, op: &'static str, offset: usize, len: usize) -> Result<usize, MemError> {
-        if offset.checked_add(len).map_or(true, |e| e > self.size) {
+        if offset.checked_add(len).is_none_or(|e| e > self.size) {
             return Err(MemError::OutOfRange {
                 op,
                 offset,
@@ -801,7 +801,7 @@ mod tests {
             r.map(0, 8 * ps, Purpose::Heap),
             Err(MemError::OutOfRange { .. })
         ));
-        assert!(matches!(r.map(usize::MAX - ps + 1, ps, Purpose::Heap), Err(_)));
+        assert!(r.map(usize::MAX - ps + 1, ps, Purpose::Heap).is_err());
     }
 
     #[test]

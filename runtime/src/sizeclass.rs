@@ -167,9 +167,9 @@ const SIZE_TO_CLASS128: [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV 
 pub fn size_to_class(size: usize) -> u8 {
     debug_assert!(size > 0 && size <= MAX_SMALL_SIZE);
     if size <= SMALL_SIZE_MAX {
-        SIZE_TO_CLASS8[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV]
+        SIZE_TO_CLASS8[size.div_ceil(SMALL_SIZE_DIV)]
     } else {
-        SIZE_TO_CLASS128[(size - SMALL_SIZE_MAX + LARGE_SIZE_DIV - 1) / LARGE_SIZE_DIV]
+        SIZE_TO_CLASS128[(size - SMALL_SIZE_MAX).div_ceil(LARGE_SIZE_DIV)]
     }
 }
 

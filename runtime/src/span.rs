@@ -325,7 +325,7 @@ impl MSpan {
             let nelems = self.nelems.load(Relaxed);
             if result < nelems {
                 let next = result + 1;
-                if next % 64 == 0 && next != nelems {
+                if next.is_multiple_of(64) && next != nelems {
                     return None;
                 }
                 // SAFETY: a real span (nelems > 0), owned by the caller.
@@ -389,7 +389,7 @@ impl MSpan {
             let o = self.owner();
             o.alloc_cache = if bit == 63 { 0 } else { o.alloc_cache >> (bit + 1) };
             let next = result + 1;
-            if next % 64 == 0 && next != nelems {
+            if next.is_multiple_of(64) && next != nelems {
                 self.refill_alloc_cache(next);
             }
             self.freeindex.store(next, Relaxed);

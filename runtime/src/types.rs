@@ -101,7 +101,7 @@ impl Type {
         let mut ptrmask: SmallVec<[u64; 1]> = SmallVec::from_slice(mask);
         ptrmask.resize(nwords.div_ceil(64).max(1), 0);
         let any = mask.iter().any(|&w| w != 0);
-        if any && size % 8 != 0 {
+        if any && !size.is_multiple_of(8) {
             return Err(TypeError::SizeNotWords(size));
         }
         for (k, &w) in mask.iter().enumerate() {

@@ -1,0 +1,292 @@
+//! Collector behaviour: deep structures without native recursion, memory
+//! reuse under a steady garbage stream, pacing, handles, chunked scanning of
+//! huge arrays, tagged immediates, and the debug modes catching real faults
+//! (checkmark against a root set that changes under the collector's feet,
+//! clobber-on-free against a write after free).
+
+use marrow_gc::runtime::{AllocFlags, TagRule, Type};
+use marrow_gc::{Gc, GcConfig, Mutator, RootSource, RootVisitor};
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+fn pair() -> Type {
+    Type::new("pair", 16, 8, &[0, 8]).unwrap()
+}
+
+fn mutator(config: GcConfig) -> Mutator {
+    let gc = Gc::new(config).unwrap();
+    Mutator::new(&gc).unwrap()
+}
+
+fn word(p: usize, k: usize) -> usize {
+    // SAFETY: callers pass live objects with more than k words.
+    unsafe { (p as *const usize).add(k).read() }
+}
+
+fn set(m: &mut Mutator, p: usize, k: usize, v: usize) {
+    // SAFETY: callers pass live objects with more than k words.
+    unsafe { m.write_ptr(NonNull::new(p as *mut u8).unwrap(), k, v) }
+}
+
+#[test]
+fn a_list_of_ten_million_pairs_collects_without_recursion() {
+    let mut m = mutator(GcConfig::default());
+    let t = pair();
+    let mut head = [0usize; 1];
+    for i in 0..10_000_000usize {
+        let p = m.alloc(&t, &head).unwrap().as_ptr() as usize;
+        set(&mut m, p, 0, i << 1 | 1);
+        set(&mut m, p, 1, head[0]);
+        head[0] = p;
+    }
+    let r = m.gc(&head);
+    assert_eq!(r.live_objects, 10_000_000);
+    // Walk it: intact and in order.
+    let (mut p, mut n) = (head[0], 10_000_000usize);
+    while p != 0 {
+        n -= 1;
+        assert_eq!(word(p, 0), n << 1 | 1);
+        p = word(p, 1);
+    }
+    assert_eq!(n, 0);
+    head[0] = 0;
+    m.gc(&head);
+    assert_eq!(m.stats().heap_objects, 0);
+}
+
+#[test]
+fn garbage_far_beyond_the_goal_keeps_the_heap_bounded() {
+    let mut m = mutator(GcConfig::default());
+    let t = Type::new("node", 48, 8, &[0, 8]).unwrap();
+    let mut live = vec![0usize; 256];
+    let mut max_inuse = 0;
+    // 2 GiB of allocation with a small live set.
+    for i in 0..(2usize << 30) / 48 {
+        let p = m.alloc(&t, &live).unwrap().as_ptr() as usize;
+        if i % 1000 == 0 {
+            live[(i / 1000) % 256] = p;
+        }
+        if i % 100_000 == 0 {
+            max_inuse = max_inuse.max(m.stats().heap_inuse);
+        }
+    }
+    let s = m.stats();
+    assert!(s.num_gc > 50, "only {} collections", s.num_gc);
+    assert!(max_inuse < 32 << 20, "HeapInuse grew to {max_inuse}");
+    assert!(s.heap_sys < 48 << 20, "HeapSys grew to {}", s.heap_sys);
+    s.check().unwrap();
+}
+
+#[test]
+fn the_pacer_holds_the_heap_near_its_goal() {
+    let mut m = mutator(GcConfig::default());
+    let t = pair();
+    // A live list of ~32 MiB (2M pairs), then garbage.
+    let mut head = [0usize; 1];
+    for _ in 0..2_000_000 {
+        let p = m.alloc(&t, &head).unwrap().as_ptr() as usize;
+        set(&mut m, p, 1, head[0]);
+        head[0] = p;
+    }
+    let before = m.stats().num_gc;
+    let mut peak = 0;
+    for i in 0..8_000_000 {
+        m.alloc(&t, &head).unwrap();
+        if i % 10_000 == 0 {
+            let s = m.stats();
+            peak = peak.max(s.heap_alloc);
+        }
+    }
+    let s = m.stats();
+    assert!(s.num_gc > before + 2);
+    let live = 2_000_000u64 * 16;
+    assert!(
+        s.next_gc >= 2 * live && s.next_gc < 2 * live + (4 << 20),
+        "goal {} for live {live}",
+        s.next_gc
+    );
+    assert!(
+        peak <= s.next_gc + (1 << 20),
+        "heap_alloc peaked at {peak}, goal {}",
+        s.next_gc
+    );
+    let g = m.gc_handle().clone();
+    g.set_gogc(None);
+    let n = m.stats().num_gc;
+    for _ in 0..4_000_000 {
+        m.alloc(&t, &head).unwrap();
+    }
+    assert_eq!(m.stats().num_gc, n, "GOGC=off still collected");
+}
+
+#[test]
+fn handles_keep_objects_alive_and_release_them() {
+    let mut m = mutator(GcConfig::default());
+    let t = pair();
+    let a = m.alloc(&t, &()).unwrap().as_ptr() as usize;
+    let h = m.root(a);
+    let b = m.alloc(&t, &()).unwrap().as_ptr() as usize;
+    set(&mut m, a, 0, b);
+    m.gc(&());
+    assert_eq!(m.stats().heap_objects, 2);
+    assert_eq!(h.get(), a);
+    assert_eq!(word(a, 0), b);
+    assert_eq!(m.live_handles(), 1);
+    drop(h);
+    assert_eq!(m.live_handles(), 0);
+    m.gc(&());
+    assert_eq!(m.stats().heap_objects, 0);
+}
+
+#[test]
+fn huge_arrays_are_scanned_in_chunks_to_the_end() {
+    let mut m = mutator(GcConfig {
+        checkmark: true,
+        ..GcConfig::default()
+    });
+    let slot = Type::new("slot", 8, 8, &[0]).unwrap();
+    let t = pair();
+    // 4 million slots (32 MiB): far more than one chunk.
+    let arr = m.alloc_array(&slot, 4_000_000, &()).unwrap().as_ptr() as usize;
+    let roots = [arr];
+    let mut kept = vec![];
+    for i in [0usize, 1, 16 << 10, 3_999_999] {
+        let p = m.alloc(&t, &roots).unwrap().as_ptr() as usize;
+        set(&mut m, arr, i, p);
+        kept.push(p);
+    }
+    m.alloc(&t, &roots).unwrap(); // garbage
+    m.gc(&roots);
+    assert_eq!(m.stats().heap_objects, 5);
+    for p in kept {
+        assert!(m.heap().find_object(p).is_some());
+    }
+}
+
+#[test]
+fn tagged_immediates_and_noscan_words_do_not_keep_objects_alive() {
+    let mut config = GcConfig::default();
+    config.heap.tag_rule = TagRule::low_bits(3, 0);
+    let mut m = mutator(config);
+    let t = pair();
+    let target = m.alloc(&t, &()).unwrap().as_ptr() as usize;
+    // A pointer with a tag (fails the rule), and a noscan object holding the
+    // exact address.
+    let holder = m.alloc(&t, &()).unwrap().as_ptr() as usize;
+    set(&mut m, holder, 0, target | 1);
+    let bytes = m.mallocgc(64, None, AllocFlags::NOSCAN, &[holder]).unwrap().as_ptr() as usize;
+    // SAFETY: 64-byte object.
+    unsafe { (bytes as *mut usize).write(target) };
+    m.gc(&[holder, bytes]);
+    assert_eq!(m.stats().heap_objects, 2, "only holder and bytes survive");
+    assert!(m.heap().find_object(target).is_none());
+    // Interior pointers do keep objects alive.
+    let t2 = m.alloc(&t, &[holder]).unwrap().as_ptr() as usize;
+    m.gc(&[t2 + 8]);
+    assert!(m.heap().find_object(t2).is_some());
+}
+
+/// Roots that report an object only the second time they are asked: the
+/// real mark misses it, the checkmark re-mark finds it.
+struct Fickle {
+    calls: Cell<u32>,
+    word: usize,
+}
+
+impl RootSource for Fickle {
+    fn visit_roots(&self, v: &mut dyn RootVisitor) {
+        let n = self.calls.get();
+        self.calls.set(n + 1);
+        if n % 2 == 1 {
+            v.visit(self.word);
+        }
+    }
+}
+
+#[test]
+fn checkmark_reports_objects_the_mark_missed() {
+    let mut m = mutator(GcConfig {
+        checkmark: true,
+        ..GcConfig::default()
+    });
+    let p = m.alloc(&pair(), &()).unwrap().as_ptr() as usize;
+    let roots = Fickle {
+        calls: Cell::new(0),
+        word: p,
+    };
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.gc(&roots);
+    }))
+    .expect_err("checkmark must fail");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("checkmark failed") && msg.contains(&format!("{p:#x}")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn clobber_catches_a_write_after_free() {
+    let mut m = mutator(GcConfig {
+        clobber: true,
+        ..GcConfig::default()
+    });
+    let t = Type::new("n", 32, 8, &[0]).unwrap();
+    let mut objs = vec![];
+    for _ in 0..100 {
+        objs.push(m.alloc(&t, &objs).unwrap().as_ptr() as usize);
+    }
+    let keep = vec![objs[0]];
+    m.gc(&keep);
+    // A dangling write into a freed object...
+    // SAFETY: the memory is still mapped (its span holds a live object);
+    // this is the bug the mode exists to catch.
+    unsafe { ((objs[50] + 8) as *mut u64).write(42) };
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for _ in 0..200 {
+            m.alloc(&t, &keep).unwrap();
+        }
+    }))
+    .expect_err("clobber check must fail");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("written after it was freed") && msg.contains(&format!("{:#x}", objs[50])),
+        "{msg}"
+    );
+}
+
+#[test]
+fn stress_mode_collects_every_n_allocations() {
+    let mut m = mutator(GcConfig {
+        stress: 10,
+        ..GcConfig::default()
+    });
+    let t = pair();
+    for _ in 0..1000 {
+        m.alloc(&t, &()).unwrap();
+    }
+    assert_eq!(m.stats().num_gc, 100);
+}
+
+#[test]
+fn one_mutator_per_heap_until_threads_land() {
+    let gc = Gc::new(GcConfig::default()).unwrap();
+    let m = Mutator::new(&gc).unwrap();
+    assert!(Mutator::new(&gc).is_err());
+    drop(m);
+    assert!(Mutator::new(&gc).is_ok());
+}
+
+#[test]
+fn stats_record_pauses_and_forced_cycles() {
+    let mut m = mutator(GcConfig::default());
+    m.gc(&());
+    m.gc(&());
+    let s = m.stats();
+    assert_eq!(s.num_gc, 2);
+    assert_eq!(s.num_forced_gc, 2);
+    assert!(s.pause_total_ns > 0);
+    assert_eq!(s.pause_ns.len(), marrow_gc::runtime::PAUSE_HISTORY);
+    assert_eq!(s.pause_ns[0] + s.pause_ns[1], s.pause_total_ns);
+    assert!(s.next_gc >= 4 << 20);
+}
