@@ -131,6 +131,7 @@ impl<'h> Marker<'h> {
                 });
             }
             self.scanned_words += n as u64;
+            let first_pushed = self.grey.len();
             bitmap.for_each_pointer_slot(addr, n, |slot| {
                 // SAFETY: `slot` is a word of an allocated object in a mapped
                 // span (the object was found by find_object and stays
@@ -139,6 +140,16 @@ impl<'h> Marker<'h> {
                 let w = unsafe { (*(slot as *const AtomicUsize)).load(Relaxed) };
                 self.mark_word(w);
             });
+            // Visit the nearest child first (push it last): programs build
+            // structures in some order, and following the allocation order
+            // through memory, up or down, is what keeps marking in cache.
+            // Bottom-up trees put a node's right child just below it,
+            // top-down ones its left child just above: nearest-first finds
+            // the sequential walk in both.
+            let pushed = &mut self.grey[first_pushed..];
+            if (2..=16).contains(&pushed.len()) {
+                pushed.sort_unstable_by_key(|w| std::cmp::Reverse(w.addr.abs_diff(addr)));
+            }
         }
     }
 
