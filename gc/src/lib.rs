@@ -35,3 +35,8 @@ pub use collector::{CycleReport, Gc, GcError, GcReason, Mutator, POISON};
 pub use config::{parse_size, ConfigError, GcConfig, CLOBBER_BYTE};
 pub use marrow_runtime as runtime;
 pub use roots::{Root, RootSource, RootVisitor};
+
+/// The README's embedding example, compiled and run as a doc test.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# compare-gc.sh: runs binary-trees and gcbench on the Marrow heap beside the
+# same programs in Go (GOMAXPROCS=1), C on the Boehm collector and C with
+# malloc/free, in one run, and prints a markdown table (wall time, peak RSS,
+# GC count, ratio to Go and to Boehm). Every output is checked against
+# benches/peers/expected/.
+#
+# Usage: benches/compare-gc.sh [DEPTH] [RUNS]   (defaults: 21, 1)
+# Needs: go, gcc, libgc-dev, GNU time (apt-get install golang-go libgc-dev time).
+set -euo pipefail
+DEPTH=${1:-21}
+RUNS=${2:-1}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${PEERS_DIR:-/tmp/marrow-peers}
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "compare-gc.sh: GNU time not found (apt-get install time)" >&2; exit 1; }
+
+"$ROOT/benches/peers/build.sh" "$OUT" >/dev/null
+(cd "$ROOT" && cargo build --release -q -p marrow-suite --bin binary-trees --bin gcbench)
+MARROW="$ROOT/target/release"
+
+# run NAME EXPECTED CMD...: prints "seconds kb gcs" (median wall of RUNS runs).
+run() {
+    local name=$1 expected=$2
+    shift 2
+    local times=() kb=0 gcs="-"
+    for _ in $(seq "$RUNS"); do
+        local log
+        log=$(mktemp)
+        "$TIME" -f '%e %M' -o "$log.time" "$@" >"$log.out" 2>"$log.err" || {
+            echo "compare-gc.sh: $name failed:" >&2
+            cat "$log.err" >&2
+            exit 1
+        }
+        if ! cmp -s "$log.out" "$expected"; then
+            echo "compare-gc.sh: $name printed the wrong output" >&2
+            diff "$log.out" "$expected" | head >&2
+            exit 1
+        fi
+        read -r secs mem <"$log.time"
+        times+=("$secs")
+        kb=$mem
+        case $name in
+        marrow*) gcs=$(grep -o '[0-9]* GCs' "$log.err" | grep -o '[0-9]*' || echo -) ;;
+        go*) gcs=$(grep -c '^gc [0-9]' "$log.err" || true) ;;
+        boehm*) gcs=$(grep -c 'Collection [0-9]* reclaimed\|^--> Marking for collection' "$log.err" || true) ;;
+        esac
+        rm -f "$log" "$log.out" "$log.err" "$log.time"
+    done
+    local med
+    med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    echo "$med $kb $gcs"
+}
+
+bt_expected=$(mktemp)
+if [ -f "$ROOT/benches/peers/expected/binary-trees-$DEPTH.txt" ]; then
+    cp "$ROOT/benches/peers/expected/binary-trees-$DEPTH.txt" "$bt_expected"
+else
+    "$OUT/binary_trees_malloc" "$DEPTH" >"$bt_expected"
+fi
+gc_expected="$ROOT/benches/peers/expected/gcbench.txt"
+
+declare -A R
+R[bt_marrow]=$(run marrow-bt "$bt_expected" "$MARROW/binary-trees" --stats "$DEPTH")
+R[bt_go]=$(GOMAXPROCS=1 GODEBUG=gctrace=1 run go-bt "$bt_expected" "$OUT/binary_trees_go" "$DEPTH")
+R[bt_boehm]=$(GC_PRINT_STATS=1 run boehm-bt "$bt_expected" "$OUT/binary_trees_boehm" "$DEPTH")
+R[bt_malloc]=$(run malloc-bt "$bt_expected" "$OUT/binary_trees_malloc" "$DEPTH")
+R[gb_marrow]=$(run marrow-gb "$gc_expected" "$MARROW/gcbench" --stats)
+R[gb_go]=$(GOMAXPROCS=1 GODEBUG=gctrace=1 run go-gb "$gc_expected" "$OUT/gcbench_go")
+R[gb_boehm]=$(GC_PRINT_STATS=1 run boehm-gb "$gc_expected" "$OUT/gcbench_boehm")
+R[gb_malloc]=$(run malloc-gb "$gc_expected" "$OUT/gcbench_malloc")
+rm -f "$bt_expected"
+
+row() { # row LABEL KEY PREFIX
+    local label=$1 key=$2 p=$3
+    read -r s kb g <<<"${R[$key]}"
+    read -r sgo _ _ <<<"${R[${p}_go]}"
+    read -r sbo _ _ <<<"${R[${p}_boehm]}"
+    awk -v l="$label" -v s="$s" -v kb="$kb" -v g="$g" -v go="$sgo" -v bo="$sbo" \
+        'BEGIN { printf "| %s | %.2f | %d | %s | %.2f | %.2f |\n", l, s, kb/1024, g, s/go, s/bo }'
+}
+
+echo "binary-trees $DEPTH and gcbench, median of $RUNS run(s), $(date -u +%Y-%m-%d), $(nproc) cores"
+echo
+echo "| program | wall s | peak RSS MiB | GCs | vs Go | vs Boehm |"
+echo "|---|---|---|---|---|---|"
+for impl in marrow go boehm malloc; do row "binary-trees $DEPTH, $impl" "bt_$impl" bt; done
+for impl in marrow go boehm malloc; do row "gcbench, $impl" "gb_$impl" gb; done
