@@ -17,7 +17,8 @@
 use crate::roots::RootVisitor;
 use bitvec::prelude::*;
 use marrow_runtime::bitmap::GcBitmap;
-use marrow_runtime::{Heap, ObjectInfo, TagRule};
+use marrow_runtime::span::EMPTY_SPAN;
+use marrow_runtime::{Heap, MSpan, ObjectInfo, TagRule};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Words scanned in one piece of a large object (128 KiB).
@@ -51,6 +52,10 @@ pub(crate) struct Marker<'h> {
     arena_base: usize,
     grey: Vec<Work>,
     bits: MarkBits,
+    /// The span the last pointer resolved to, and its page range.
+    last_span: &'h MSpan,
+    last_base: usize,
+    last_len: usize,
     /// Bytes of objects marked (slot sizes).
     pub(crate) marked_bytes: u64,
     /// Objects marked.
@@ -68,6 +73,9 @@ impl<'h> Marker<'h> {
             arena_base: heap.arena_base(),
             grey: Vec::with_capacity(1024),
             bits,
+            last_span: &EMPTY_SPAN,
+            last_base: 0,
+            last_len: 0,
             marked_bytes: 0,
             marked_objects: 0,
             scanned_words: 0,
@@ -99,7 +107,20 @@ impl<'h> Marker<'h> {
         if !self.tag.may_be_pointer(word) {
             return;
         }
-        if let Some(obj) = self.heap.find_object(word) {
+        // Consecutive pointers mostly land in the span the last one did
+        // (structures are allocated together): keep it, and skip the span
+        // table and the span's state for them. Spans are neither freed nor
+        // reused while marking.
+        let span = if word.wrapping_sub(self.last_base) < self.last_len {
+            self.last_span
+        } else {
+            let Some(s) = self.heap.span_of(word) else { return };
+            self.last_base = s.base();
+            self.last_len = s.end() - s.base();
+            self.last_span = s;
+            s
+        };
+        if let Some(obj) = span.object_at(word) {
             self.mark_object(obj);
         }
     }

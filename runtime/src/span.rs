@@ -36,6 +36,17 @@ pub const MAX_SPAN_OBJECTS: usize = ALLOC_WORDS * 64;
 /// One bit per object of a span: the survivors handed to [`MSpan::sweep`].
 pub type LiveBits = BitArray<[u64; ALLOC_WORDS], Lsb0>;
 
+/// An object found by [`crate::Heap::find_object`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// First byte of the object.
+    pub base: usize,
+    /// Size of its slot (the size class, or the pages of a large object).
+    pub size: usize,
+    /// Whether it holds no pointers.
+    pub noscan: bool,
+}
+
 /// Where a span is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -71,10 +82,11 @@ pub struct MSpan {
 #[derive(Debug, Default)]
 struct OwnerFields {
     alloc_cache: u64,
-    alloc_count: usize,
-    /// Objects handed out when the current owner (a cache) took the span.
+    /// Allocated objects when the current owner (a cache) took the span, or
+    /// when its counts were last published.
     alloc_count_at_cache: usize,
-    /// Free objects may hold old data and must be zeroed when allocated.
+    /// Free slots may hold old data: they are zeroed before a cache
+    /// allocates from the span (`prepare_for_cache`).
     needzero: bool,
     /// Clobber mode: every free slot holds the poison byte (set by a
     /// clobbering sweep; a fresh span's free slots hold zeros or old data).
@@ -113,7 +125,6 @@ impl MSpan {
             },
             owner: UnsafeCell::new(OwnerFields {
                 alloc_cache: 0,
-                alloc_count: 0,
                 alloc_count_at_cache: 0,
                 needzero: false,
                 poisoned: false,
@@ -190,6 +201,23 @@ impl MSpan {
         i < self.freeindex.load(Relaxed) || self.alloc_bits[i]
     }
 
+    /// The allocated object holding `addr`, which must lie inside this
+    /// in-use span's pages; None for a free slot or the tail waste. The
+    /// second half of [`crate::Heap::find_object`], for callers that already
+    /// know the span (a marker caching the last span it saw).
+    #[inline(always)]
+    pub fn object_at(&self, addr: usize) -> Option<ObjectInfo> {
+        let i = self.object_index(addr);
+        if i >= self.nelems() || !self.is_allocated(i) {
+            return None;
+        }
+        Some(ObjectInfo {
+            base: self.object_addr(i),
+            size: self.elemsize(),
+            noscan: self.spanclass().noscan(),
+        })
+    }
+
     /// Object `i`'s address.
     #[inline]
     pub fn object_addr(&self, i: usize) -> usize {
@@ -217,8 +245,26 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span.
     pub unsafe fn alloc_count(&self) -> usize {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.owner().alloc_count }
+        // Every object below freeindex is allocated (module docs); above
+        // it, the alloc bits say. Counting here keeps the fast path free of
+        // a counter update.
+        let nelems = self.nelems();
+        let fi = self.freeindex.load(Relaxed);
+        let words = self.alloc_bits.as_raw_slice();
+        let mut n = fi;
+        let mut k = fi / 64;
+        while k * 64 < nelems {
+            let mut w = words[k].load(Relaxed);
+            if k * 64 < fi {
+                w &= !0u64 << (fi % 64);
+            }
+            if nelems - k * 64 < 64 {
+                w &= (1u64 << (nelems - k * 64)) - 1;
+            }
+            n += w.count_ones() as usize;
+            k += 1;
+        }
+        n
     }
 
     /// Whether free slots may hold old data.
@@ -289,7 +335,6 @@ impl MSpan {
         // SAFETY: forwarded from the caller.
         let o = unsafe { self.owner() };
         o.alloc_cache = !0;
-        o.alloc_count = 0;
         o.alloc_count_at_cache = 0;
         o.needzero = needzero;
         o.poisoned = false;
@@ -333,7 +378,6 @@ impl MSpan {
                     // Two shifts: `bit + 1` is 64 when the last object of a
                     // word is taken, and one shift by 64 overflows.
                     (*o).alloc_cache = (*o).alloc_cache >> bit >> 1;
-                    (*o).alloc_count += 1;
                 }
                 self.freeindex.store(next, Relaxed);
                 return Some(result);
@@ -393,24 +437,62 @@ impl MSpan {
                 self.refill_alloc_cache(next);
             }
             self.freeindex.store(next, Relaxed);
-            self.owner().alloc_count += 1;
             Some(result)
         }
     }
 
-    /// Makes the span ready for a new owner cache: positions the alloc cache
-    /// at `freeindex` and records the count for stats.
+    /// Makes the span ready for a new owner cache: zeroes its free slots if
+    /// they may hold old data (so the allocation fast path never zeroes),
+    /// positions the alloc cache at `freeindex`, and records the count for
+    /// stats. In clobber mode (`clobber` is the poison byte) free slots of a
+    /// swept span are first checked to still hold the poison: anything else
+    /// is a write after free, reported with a panic naming the object.
     ///
     /// # Safety
     /// The caller owns the span.
-    pub(crate) unsafe fn prepare_for_cache(&self) {
+    pub(crate) unsafe fn prepare_for_cache(&self, clobber: Option<u8>) {
         let freeindex = self.freeindex.load(Relaxed);
         // SAFETY: forwarded from the caller.
         unsafe {
+            let count = self.alloc_count();
+            let o = self.owner();
+            if o.needzero {
+                let check = if o.poisoned { clobber } else { None };
+                self.zero_free_slots(freeindex, check);
+                o.needzero = false;
+                o.poisoned = false;
+            }
             self.refill_alloc_cache(freeindex & !63);
             let o = self.owner();
             o.alloc_cache >>= freeindex % 64;
-            o.alloc_count_at_cache = o.alloc_count;
+            o.alloc_count_at_cache = count;
+        }
+    }
+
+    /// Zeroes every free slot at or after `from`, in runs of adjacent free
+    /// slots, after checking each holds `poison` if given.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    unsafe fn zero_free_slots(&self, from: usize, poison: Option<u8>) {
+        let (nelems, es) = (self.nelems(), self.elemsize());
+        let mut i = from;
+        while i < nelems {
+            if self.alloc_bits[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < nelems && !self.alloc_bits[i] {
+                i += 1;
+            }
+            let (a, len) = (self.object_addr(start), (i - start) * es);
+            if let Some(p) = poison {
+                check_poison(a, len, es, p);
+            }
+            // SAFETY: slots start..i are free slots of this owned span,
+            // inside its mapped pages.
+            unsafe { std::ptr::write_bytes(a as *mut u8, 0, len) };
         }
     }
 
@@ -421,10 +503,13 @@ impl MSpan {
     /// The caller owns the span.
     pub(crate) unsafe fn take_new_allocs(&self) -> usize {
         // SAFETY: forwarded from the caller.
-        let o = unsafe { self.owner() };
-        let n = o.alloc_count - o.alloc_count_at_cache;
-        o.alloc_count_at_cache = o.alloc_count;
-        n
+        unsafe {
+            let count = self.alloc_count();
+            let o = self.owner();
+            let n = count - o.alloc_count_at_cache;
+            o.alloc_count_at_cache = count;
+            n
+        }
     }
 
     /// Marks object `i` allocated directly (large spans, tests).
@@ -433,8 +518,6 @@ impl MSpan {
     /// The caller owns the span and object `i` is free.
     pub(crate) unsafe fn mark_allocated(&self, i: usize) {
         self.alloc_bits.as_bitslice().set_aliased(i, true);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.owner().alloc_count += 1 };
     }
 
     /// The sweep primitive: objects whose bit is set in `live` survive, every
@@ -449,8 +532,9 @@ impl MSpan {
     pub unsafe fn sweep(&self, live: &LiveBits, clobber: Option<u8>) -> usize {
         let nelems = self.nelems();
         // SAFETY: forwarded from the caller.
+        let old_count = unsafe { self.alloc_count() };
+        // SAFETY: forwarded from the caller.
         let o = unsafe { self.owner() };
-        let old_count = o.alloc_count;
         let mut new_count = 0;
         let raw = live.as_raw_slice();
         for (k, w) in self.alloc_bits.as_raw_slice().iter().enumerate() {
@@ -477,7 +561,6 @@ impl MSpan {
             w.store(bits, Relaxed);
         }
         self.freeindex.store(0, Relaxed);
-        o.alloc_count = new_count;
         o.alloc_count_at_cache = new_count;
         o.alloc_cache = !self.alloc_bits.as_raw_slice()[0].load(Relaxed);
         let freed = old_count.saturating_sub(new_count);
@@ -506,6 +589,24 @@ impl MSpan {
     }
 }
 
+/// Clobber mode: free memory about to be handed out must still hold the
+/// poison; anything else means a write after free. `len` bytes from `addr`
+/// are slots of `elemsize` bytes.
+#[cold]
+#[inline(never)]
+fn check_poison(addr: usize, len: usize, elemsize: usize, poison: u8) {
+    // SAFETY: the caller passes free slots of a span it owns, in mapped pages.
+    let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+    if let Some(i) = bytes.iter().position(|&b| b != poison) {
+        let obj = addr + i / elemsize * elemsize;
+        panic!(
+            "marrow: clobber check failed: free object at {obj:#x} ({elemsize} bytes) was written after it was freed: byte {} is {:#04x}, not {poison:#04x}",
+            i % elemsize,
+            bytes[i]
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,7 +620,7 @@ mod tests {
         // SAFETY: the test owns the span.
         unsafe {
             s.init(mem.as_ptr() as usize, c.npages, SpanClass::new(sc, true), 0, false, 0);
-            s.prepare_for_cache();
+            s.prepare_for_cache(None);
         }
         (s, mem)
     }
@@ -555,7 +656,7 @@ mod tests {
             assert_eq!(freed, n - n.div_ceil(3));
             assert!(s.needzero());
             assert_eq!(*(s.object_addr(1) as *const u8), 0xAB);
-            s.prepare_for_cache();
+            s.prepare_for_cache(None);
             let mut got = vec![];
             while let Some(i) = s.next_free() {
                 got.push(i);

@@ -83,7 +83,7 @@ impl Type {
         let nwords = size.div_ceil(8);
         let mut mask: SmallVec<[u64; 1]> = SmallVec::from_elem(0, nwords.div_ceil(64).max(1));
         for &off in pointer_offsets {
-            if off % 8 != 0 || off + 8 > size {
+            if off % 8 != 0 || off.checked_add(8).map_or(true, |end| end > size) {
                 return Err(TypeError::BadPointerOffset(off));
             }
             mask[off / 64 / 8] |= 1 << ((off / 8) % 64);
