@@ -19,8 +19,10 @@ impl AllocFlags {
     /// The object holds no pointers: it goes to a no-scan span and is never
     /// scanned. Under 16 bytes it is packed by the tiny allocator.
     pub const NOSCAN: AllocFlags = AllocFlags(1);
-    /// Do not zero the memory. Honoured for no-scan objects only: a scan
-    /// object must start zeroed, or the collector could follow stale words.
+    /// The memory need not be zeroed. Honoured for large no-scan objects,
+    /// where zeroing costs most; small objects come from slots zeroed in
+    /// bulk when their span was cached, and a scan object must start zeroed
+    /// or the collector could follow stale words.
     pub const NOZERO: AllocFlags = AllocFlags(2);
 
     /// Whether all of `other`'s flags are set.
