@@ -186,6 +186,8 @@ pub struct Mutator {
     cache: MCache,
     handles: Rc<HandleTable>,
     allocs_until_stress: u64,
+    /// Stress mode is on (`stress > 0`): every allocation takes the poll path.
+    stress_on: bool,
 }
 
 impl fmt::Debug for Mutator {
@@ -228,6 +230,7 @@ impl Mutator {
             cache: gc.heap.new_cache(),
             handles: Rc::new(HandleTable::default()),
             allocs_until_stress: gc.config.stress,
+            stress_on: gc.config.stress != 0,
         })
     }
 
@@ -255,7 +258,7 @@ impl Mutator {
     /// Allocates `size` bytes with type `typ` (see `MCache::try_mallocgc`).
     /// May collect first, with `roots` as the caller's roots: every pointer
     /// the caller holds must be reachable from `roots` or a handle.
-    #[inline]
+    #[inline(always)]
     pub fn mallocgc(
         &mut self,
         size: usize,
@@ -263,22 +266,49 @@ impl Mutator {
         flags: AllocFlags,
         roots: &dyn RootSource,
     ) -> Result<NonNull<u8>, AllocError> {
+        if self.cache.gc_requested() | self.stress_on {
+            self.poll_slow(roots);
+        }
+        match self.cache.try_mallocgc(size, typ, flags) {
+            Ok(p) => Ok(p),
+            Err(e) => self.alloc_failed(e, size, typ, flags, roots),
+        }
+    }
+
+    /// A collection is due (the trigger fired) or stress mode counts.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(&mut self, roots: &dyn RootSource) {
         if self.cache.take_gc_request() {
             self.collect(roots, GcReason::Heap);
         }
-        if self.gc.config.stress != 0 {
+        if self.stress_on {
             self.allocs_until_stress -= 1;
             if self.allocs_until_stress == 0 {
                 self.allocs_until_stress = self.gc.config.stress;
                 self.collect(roots, GcReason::Stress);
             }
         }
-        match self.cache.try_mallocgc(size, typ, flags) {
-            Err(AllocError::OutOfMemory { .. }) | Err(AllocError::Os(_)) => {
+    }
+
+    /// An allocation was refused: if memory ran out, collect (sweeping
+    /// everything) and try once more.
+    #[cold]
+    #[inline(never)]
+    fn alloc_failed(
+        &mut self,
+        e: AllocError,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+        roots: &dyn RootSource,
+    ) -> Result<NonNull<u8>, AllocError> {
+        match e {
+            AllocError::OutOfMemory { .. } | AllocError::Os(_) => {
                 self.collect(roots, GcReason::Emergency);
                 self.cache.try_mallocgc(size, typ, flags)
             }
-            r => r,
+            e => Err(e),
         }
     }
 

@@ -92,6 +92,13 @@ impl MCache {
         false
     }
 
+    /// Whether an allocation slow path found the heap past the collector's
+    /// trigger (without clearing the flag).
+    #[inline(always)]
+    pub fn gc_requested(&self) -> bool {
+        self.gc_requested
+    }
+
     /// The current tiny block, which the collector must keep alive (it is
     /// reachable through the cache, not through any object).
     pub fn tiny_block(&self) -> Option<usize> {

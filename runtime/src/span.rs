@@ -198,7 +198,8 @@ impl MSpan {
     /// Whether object `i` is allocated (see the module docs).
     #[inline]
     pub fn is_allocated(&self, i: usize) -> bool {
-        i < self.freeindex.load(Relaxed) || self.alloc_bits[i]
+        // Word access rather than bitvec indexing: this is on the marker's path.
+        i < self.freeindex.load(Relaxed) || self.alloc_bits.as_raw_slice()[i / 64].load(Relaxed) >> (i % 64) & 1 != 0
     }
 
     /// The allocated object holding `addr`, which must lie inside this
@@ -476,23 +477,30 @@ impl MSpan {
     /// The caller owns the span.
     unsafe fn zero_free_slots(&self, from: usize, poison: Option<u8>) {
         let (nelems, es) = (self.nelems(), self.elemsize());
-        let mut i = from;
+        let words = self.alloc_bits.as_raw_slice();
+        // The first index at or after `i` whose alloc bit is `set`, or nelems.
+        let next = |mut i: usize, set: bool| -> usize {
+            while i < nelems {
+                let w = words[i / 64].load(Relaxed);
+                let w = if set { w } else { !w } >> (i % 64);
+                if w != 0 {
+                    return (i + w.trailing_zeros() as usize).min(nelems);
+                }
+                i = (i / 64 + 1) * 64;
+            }
+            nelems
+        };
+        let mut i = next(from, false);
         while i < nelems {
-            if self.alloc_bits[i] {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < nelems && !self.alloc_bits[i] {
-                i += 1;
-            }
-            let (a, len) = (self.object_addr(start), (i - start) * es);
+            let end = next(i, true);
+            let (a, len) = (self.object_addr(i), (end - i) * es);
             if let Some(p) = poison {
                 check_poison(a, len, es, p);
             }
-            // SAFETY: slots start..i are free slots of this owned span,
-            // inside its mapped pages.
+            // SAFETY: slots i..end are free slots of this owned span, inside
+            // its mapped pages.
             unsafe { std::ptr::write_bytes(a as *mut u8, 0, len) };
+            i = next(end, false);
         }
     }
 
