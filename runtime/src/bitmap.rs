@@ -210,11 +210,36 @@ impl GcBitmap {
             return count;
         }
         debug_assert_eq!((base - self.arena_base) % GROUP_COVERS, 0);
+        // Objects of 2^k words start at the same bit positions in every
+        // group; a group whose objects are all marked (long-lived data)
+        // becomes a run of set bits without visiting each object.
+        let e = elemsize / 8;
+        let (all, per_group) = if e <= 64 && e.is_power_of_two() && elemsize % 8 == 0 {
+            let mut m = 0u64;
+            let mut b = 0;
+            while b < 64 {
+                m |= 1 << b;
+                b += e;
+            }
+            (m, 64 / e)
+        } else {
+            (0, 0)
+        };
         let end = base + n * elemsize;
         let mut a = base;
         while a < end {
             let (g, _) = self.locate(a);
             let mut bits = g.mark.swap(0, Relaxed);
+            if all != 0 && bits == all {
+                let first = (a - base) / GROUP_COVERS * per_group;
+                if first + per_group <= n {
+                    let run = if per_group == 64 { u64::MAX } else { (1u64 << per_group) - 1 };
+                    out[first / 64] |= run << (first % 64);
+                    count += per_group;
+                    a += GROUP_COVERS;
+                    continue;
+                }
+            }
             while bits != 0 {
                 let bit = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -314,6 +339,23 @@ mod tests {
             assert_eq!(bm.take_marks(base, 48, u32::MAX / 48 + 1, 100, &mut out), 2);
             assert_eq!(out[0], 0b10_0010);
             assert!(!bm.is_marked(base + 48));
+        });
+    }
+
+    #[test]
+    fn fully_marked_groups_become_runs() {
+        with_bitmap(|bm, base| {
+            // 16-byte objects: 32 per group. Mark all of group 1 and one in group 0.
+            for i in 32..64 {
+                bm.try_mark(base + i * 16);
+            }
+            bm.try_mark(base + 5 * 16);
+            let mut out = [0u64; 16];
+            assert_eq!(bm.take_marks(base, 16, u32::MAX / 16 + 1, 512, &mut out), 33);
+            assert_eq!(out[0], 0xFFFF_FFFF_0000_0000 | 1 << 5);
+            assert_eq!(out[1..], [0; 15]);
+            // Marks were taken.
+            assert_eq!(bm.take_marks(base, 16, u32::MAX / 16 + 1, 512, &mut out), 0);
         });
     }
 
