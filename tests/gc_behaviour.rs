@@ -317,8 +317,29 @@ fn tiny_objects_survive_through_their_block() {
     // (a root while the cache holds it), and nothing else.
     let blocks: std::collections::HashSet<usize> = kept.iter().map(|p| p & !15).collect();
     let live = m.stats().heap_objects as usize;
-    assert!(live == blocks.len() || live == blocks.len() + 1, "{live} live, {} blocks", blocks.len());
+    assert!(
+        live == blocks.len() || live == blocks.len() + 1,
+        "{live} live, {} blocks",
+        blocks.len()
+    );
     kept.clear();
     m.gc(&kept);
     assert_eq!(m.stats().heap_objects, 0);
+}
+
+#[test]
+fn gctrace_line_reports_the_cycle() {
+    let mut m = mutator(GcConfig::default());
+    let t = pair();
+    let mut keep = vec![];
+    for _ in 0..1000 {
+        keep.push(m.alloc(&t, &keep).unwrap().as_ptr() as usize);
+    }
+    let r = m.gc(&keep);
+    let line = r.to_string();
+    assert!(line.starts_with("gc 1 @"), "{line}");
+    assert!(line.contains("ms pause (mark "), "{line}");
+    assert!(line.contains("MB goal, 1000 objects live (forced)"), "{line}");
+    assert_eq!(r.live, 16_000);
+    assert_eq!(m.gc_handle().last_cycle(), r);
 }

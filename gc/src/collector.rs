@@ -67,13 +67,23 @@ pub enum GcReason {
     Emergency,
 }
 
-/// Figures from one cycle, for gctrace and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Figures from one cycle, for gctrace and tests. Its `Display` is the
+/// gctrace line.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CycleReport {
     /// Cycle number (1-based).
     pub n: u32,
+    /// What started the cycle.
+    pub reason: GcReason,
+    /// Seconds since the heap was created, at the end of the cycle.
+    pub at_secs: f64,
+    /// Share of time spent in the collector since the heap was created.
+    pub cpu_fraction: f64,
     /// Heap objects' bytes before the cycle.
     pub heap_before: u64,
+    /// Heap objects' bytes after the cycle (before lazy sweeping, unless
+    /// the cycle swept everything).
+    pub heap_after: u64,
     /// Bytes marked live.
     pub live: u64,
     /// Objects marked live.
@@ -87,6 +97,59 @@ pub struct CycleReport {
     /// Time sweeping inside the pause (ns): the rest of the last cycle, and
     /// everything for forced cycles.
     pub sweep_ns: u64,
+}
+
+impl Default for CycleReport {
+    fn default() -> Self {
+        CycleReport {
+            n: 0,
+            reason: GcReason::Heap,
+            at_secs: 0.0,
+            cpu_fraction: 0.0,
+            heap_before: 0,
+            heap_after: 0,
+            live: 0,
+            live_objects: 0,
+            goal: 0,
+            pause_ns: 0,
+            mark_ns: 0,
+            sweep_ns: 0,
+        }
+    }
+}
+
+impl fmt::Display for CycleReport {
+    /// One line in the spirit of Go's gctrace: cycle, time, GC share,
+    /// pause (mark + sweep), heap before -> after -> live, goal, live
+    /// objects, and why the cycle ran if not the pacer.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        write!(
+            f,
+            "gc {} @{:.3}s {:.0}%: {:.3} ms pause (mark {:.3} + sweep {:.3}), {:.1}->{:.1}->{:.1} MB, ",
+            self.n,
+            self.at_secs,
+            self.cpu_fraction * 100.0,
+            self.pause_ns as f64 / 1e6,
+            self.mark_ns as f64 / 1e6,
+            self.sweep_ns as f64 / 1e6,
+            mb(self.heap_before),
+            mb(self.heap_after),
+            mb(self.live),
+        )?;
+        if self.goal == u64::MAX {
+            write!(f, "no goal")?;
+        } else {
+            write!(f, "{:.1} MB goal", mb(self.goal))?;
+        }
+        write!(f, ", {} objects live", self.live_objects)?;
+        match self.reason {
+            GcReason::Heap => Ok(()),
+            GcReason::Forced => write!(f, " (forced)"),
+            GcReason::Stress => write!(f, " (stress)"),
+            GcReason::Emergency => write!(f, " (emergency)"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -457,7 +520,11 @@ impl Mutator {
                 .map_or(0, |d| d.as_nanos() as u64);
             let r = CycleReport {
                 n: rec.num_gc,
+                reason,
+                at_secs: gc.created.elapsed().as_secs_f64(),
+                cpu_fraction: rec.gc_cpu_fraction,
                 heap_before,
+                heap_after: 0,
                 live,
                 live_objects,
                 goal,
@@ -465,40 +532,15 @@ impl Mutator {
                 mark_ns,
                 sweep_ns,
             };
-            st.last = r;
             r
         };
+        let mut report = report;
+        report.heap_after = self.stats().heap_alloc;
+        gc.state().last = report;
         if gc.config.gctrace {
-            self.trace(&report, reason);
+            eprintln!("{report}");
         }
         report
-    }
-
-    fn trace(&mut self, r: &CycleReport, reason: GcReason) {
-        let after = self.stats().heap_alloc;
-        let mb = |b: u64| b as f64 / (1 << 20) as f64;
-        let gc = &self.gc;
-        let frac = gc.heap.gc_record().gc_cpu_fraction;
-        eprintln!(
-            "gc {} @{:.3}s {:.0}%: {:.3} ms pause (mark {:.3} + sweep {:.3}), {:.1}->{:.1}->{:.1} MB, {:.1} MB goal, {} objects live{}",
-            r.n,
-            gc.created.elapsed().as_secs_f64(),
-            frac * 100.0,
-            r.pause_ns as f64 / 1e6,
-            r.mark_ns as f64 / 1e6,
-            r.sweep_ns as f64 / 1e6,
-            mb(r.heap_before),
-            mb(after),
-            mb(r.live),
-            if r.goal == u64::MAX { f64::INFINITY } else { mb(r.goal) },
-            r.live_objects,
-            match reason {
-                GcReason::Heap => "",
-                GcReason::Forced => " (forced)",
-                GcReason::Stress => " (stress)",
-                GcReason::Emergency => " (emergency)",
-            }
-        );
     }
 }
 
