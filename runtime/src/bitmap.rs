@@ -214,7 +214,7 @@ impl GcBitmap {
         // group; a group whose objects are all marked (long-lived data)
         // becomes a run of set bits without visiting each object.
         let e = elemsize / 8;
-        let (all, per_group) = if e <= 64 && e.is_power_of_two() && elemsize % 8 == 0 {
+        let (all, per_group) = if e <= 64 && e.is_power_of_two() && elemsize.is_multiple_of(8) {
             let mut m = 0u64;
             let mut b = 0;
             while b < 64 {
