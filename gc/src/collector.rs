@@ -493,7 +493,7 @@ impl Mutator {
         heap.set_heap_live(live);
         let acct = heap.accounting();
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
-        let report = {
+        let mut report = {
             let mut st = gc.state();
             let goal = st.pacer.end_cycle(live, overhead);
             heap.set_gc_trigger(st.pacer.trigger());
@@ -518,7 +518,7 @@ impl Mutator {
             rec.last_gc_unix_ns = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            let r = CycleReport {
+            CycleReport {
                 n: rec.num_gc,
                 reason,
                 at_secs: gc.created.elapsed().as_secs_f64(),
@@ -531,10 +531,8 @@ impl Mutator {
                 pause_ns,
                 mark_ns,
                 sweep_ns,
-            };
-            r
+            }
         };
-        let mut report = report;
         report.heap_after = self.stats().heap_alloc;
         gc.state().last = report;
         if gc.config.gctrace {
