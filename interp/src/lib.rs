@@ -1,1 +1,157 @@
-//! marrow-interp: the Scheme interpreter whose values live in the Marrow heap (being built; see issue 4).
+//! marrow-interp: a compact Scheme whose every value lives in the Marrow
+//! heap. [`Interp`] is the embedding API: create one with a [`GcConfig`],
+//! then evaluate source text or run files; errors come back typed
+//! ([`Failure`]) and the binary prints them.
+//!
+//! Pipeline: reader.rs (text -> data with positions) -> compile.rs (macro
+//! expansion via expand.rs and syntax_rules.rs, closure conversion,
+//! bytecode) -> vm.rs (the loop, calls, continuations, errors), with
+//! builtins/ for the library, heap.rs for object layouts, value.rs for the
+//! tagged representation and printer.rs for output.
+
+pub mod builtins;
+pub mod compile;
+pub mod expand;
+pub mod heap;
+pub mod numbers;
+pub mod printer;
+pub mod reader;
+pub mod syntax_rules;
+pub mod value;
+pub mod vm;
+
+use marrow_gc::{Gc, GcConfig, Mutator};
+use marrow_runtime::TagRule;
+use reader::{file_id, Reader};
+use std::sync::Arc;
+pub use value::Value;
+pub use vm::{Failure, Vm};
+
+const PRELUDE: &str = include_str!("prelude.scm");
+
+/// Default limit on the depth of non-tail calls.
+pub const DEFAULT_MAX_DEPTH: usize = 10_000_000;
+
+/// An interpreter with its own heap.
+#[derive(Debug)]
+pub struct Interp {
+    pub vm: Vm,
+    gc: Arc<Gc>,
+}
+
+/// Reads a source file, refusing directories and binary data with a clear message.
+pub fn read_source(name: &str) -> Result<String, String> {
+    let meta = std::fs::metadata(name).map_err(|e| format!("cannot open {name}: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!("cannot load {name}: it is a directory"));
+    }
+    let bytes = std::fs::read(name).map_err(|e| format!("cannot read {name}: {e}"))?;
+    if bytes.contains(&0) {
+        return Err(format!("cannot load {name}: it is a binary file, not Scheme source"));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("cannot load {name}: not valid UTF-8 text"))
+}
+
+impl Interp {
+    /// Creates a heap with `config` (its tag rule is set for Marrow values)
+    /// and an interpreter with the standard library loaded.
+    pub fn new(mut config: GcConfig, max_depth: usize) -> Result<Interp, String> {
+        config.heap.tag_rule = TagRule { mask: 1, value: 0 };
+        let gc = Gc::new(config).map_err(|e| format!("cannot create the heap: {e}"))?;
+        let m = Mutator::new(&gc).map_err(|e| e.to_string())?;
+        let vm = Vm::new(heap::Heap::new(m), max_depth);
+        let mut it = Interp { vm, gc };
+        it.boot().map_err(|e| format!("prelude failed: {}", it.describe(&e)))?;
+        Ok(it)
+    }
+
+    fn boot(&mut self) -> Result<(), Failure> {
+        // The standard ports.
+        for (i, name) in [(0, "%stdin"), (1, "%stdout"), (2, "%stderr")] {
+            let p = self
+                .vm
+                .make_obj(heap::Kind::Port, &[Value::fix(i)])
+                .map_err(|_| Failure::Exit(70))?;
+            let g = self.vm.comp.global(name) as usize;
+            self.vm.set_global_raw(g, p);
+        }
+        self.vm.comp.in_prelude = true;
+        let r = self.eval_str(PRELUDE, "<prelude>");
+        self.vm.comp.in_prelude = false;
+        r.map(|_| ())
+    }
+
+    /// The collector.
+    pub fn gc(&self) -> &Arc<Gc> {
+        &self.gc
+    }
+
+    /// Sets `(command-line)`.
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.vm.args = args;
+    }
+
+    /// Reads and evaluates every form of `src`; returns the last value.
+    pub fn eval_str(&mut self, src: &str, file: &str) -> Result<Value, Failure> {
+        let chars: Vec<char> = src.chars().collect();
+        let fid = file_id(file);
+        let mut r = Reader::new(&chars, fid);
+        let mut last = value::UNSPEC;
+        loop {
+            let d = match r.read() {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failure::Error {
+                        pos: Some(e.pos),
+                        msg: e.msg,
+                        trace: vec![],
+                    })
+                }
+            };
+            last = self.vm.eval_datum(&d)?;
+        }
+        Ok(last)
+    }
+
+    /// Runs a script file.
+    pub fn run_file(&mut self, name: &str) -> Result<Value, Failure> {
+        let text = read_source(name).map_err(|msg| Failure::Error {
+            pos: None,
+            msg,
+            trace: vec![],
+        })?;
+        self.eval_str(&text, name)
+    }
+
+    /// The `write` representation of a value.
+    pub fn write(&self, v: Value) -> String {
+        self.vm.write_string(v, false)
+    }
+
+    /// Flushes buffered standard output.
+    pub fn flush(&mut self) {
+        builtins::system::flush(&mut self.vm);
+    }
+
+    /// A failure as the text the binary prints (`FILE:LINE:COL: message` and a backtrace).
+    pub fn describe(&self, f: &Failure) -> String {
+        match f {
+            Failure::Exit(c) => format!("exit {c}"),
+            Failure::Error { pos, msg, trace } => {
+                let mut s = match pos {
+                    Some(p) => format!("{p}: {msg}"),
+                    None => msg.clone(),
+                };
+                if !trace.is_empty() {
+                    s.push_str("\nbacktrace:");
+                    for t in trace {
+                        s.push_str("\n  in ");
+                        s.push_str(t);
+                    }
+                }
+                s
+            }
+        }
+    }
+}

@@ -1,5 +1,236 @@
-//! The `marrow` binary: runs Scheme scripts on the Marrow heap (being built; see issue 4).
-fn main() {
-    eprintln!("marrow: the Scheme interpreter is not built yet");
+//! The `marrow` binary: runs Scheme scripts, `-e` expressions or a REPL on
+//! the Marrow heap, with the collector's settings as flags.
+
+use marrow_gc::{parse_size, GcConfig};
+use marrow_interp::{Failure, Interp, DEFAULT_MAX_DEPTH};
+
+mod repl;
+
+const HELP: &str = "\
+marrow: a Scheme interpreter on the Marrow heap
+
+usage:
+  marrow [FLAGS] FILE.scm [ARGS...]   run a script ((command-line) = (FILE ARGS...))
+  marrow [FLAGS] -e EXPR              evaluate EXPR and print the result with write
+  marrow [FLAGS]                      interactive REPL (line editing and history)
+
+flags:
+  --gogc N          heap growth % between collections, or off (env MARROW_GOGC)
+  --memlimit SIZE   memory limit, e.g. 256MiB; the heap cannot grow past it
+                    (env MARROW_MEMLIMIT)
+  --gctrace         one line per collection on stderr (env MARROW_GCTRACE=1)
+  --stats           print a MemStats summary on stderr at exit
+  --heap-check      checkmark mode: verify every mark (env MARROW_CHECKMARK=1)
+  --gc-stress N     collect every N allocations (env MARROW_GCSTRESS)
+  --max-depth N     limit on non-tail call depth (default 10000000)
+  -h, --help        this text
+
+exit status: 0 on success, 1 on an uncaught error, 2 on a usage error,
+or the value given to (exit).";
+
+struct Opts {
+    config: GcConfig,
+    stats: bool,
+    max_depth: usize,
+    expr: Option<String>,
+    file: Option<String>,
+    args: Vec<String>,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("marrow: {msg}\nTry 'marrow --help'.");
     std::process::exit(2);
+}
+
+fn parse_args() -> Opts {
+    let mut config = match GcConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => usage(&e.to_string()),
+    };
+    let mut o = Opts {
+        config: GcConfig::default(),
+        stats: false,
+        max_depth: DEFAULT_MAX_DEPTH,
+        expr: None,
+        file: None,
+        args: Vec::new(),
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    let value = |i: &mut usize, flag: &str| -> String {
+        *i += 1;
+        match argv.get(*i) {
+            Some(v) => v.clone(),
+            None => usage(&format!("{flag} needs a value")),
+        }
+    };
+    while i < argv.len() {
+        let a = argv[i].clone();
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let get = |i: &mut usize| inline.clone().unwrap_or_else(|| value(i, &flag));
+        match flag.as_str() {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            "--gogc" => {
+                let v = get(&mut i);
+                if let Err(e) = config.set("gogc", &v) {
+                    usage(&e.to_string());
+                }
+            }
+            "--memlimit" => {
+                let v = get(&mut i);
+                if let Err(e) = config.set("memlimit", &v) {
+                    usage(&e.to_string());
+                }
+            }
+            "--gc-stress" => {
+                let v = get(&mut i);
+                if let Err(e) = config.set("stress", &v) {
+                    usage(&e.to_string());
+                }
+            }
+            "--max-depth" => {
+                let v = get(&mut i);
+                o.max_depth = match v.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => usage(&format!("--max-depth: expected a positive number, got {v:?}")),
+                };
+            }
+            "--gctrace" => config.gctrace = true,
+            "--stats" => o.stats = true,
+            "--heap-check" => config.checkmark = true,
+            "-e" => {
+                o.expr = Some(value(&mut i, "-e"));
+            }
+            _ if a.starts_with('-') && a.len() > 1 => usage(&format!("unknown flag {a}")),
+            _ => {
+                o.file = Some(a.clone());
+                o.args = argv[i + 1..].to_vec();
+                break;
+            }
+        }
+        i += 1;
+    }
+    if let Some(limit) = config.memlimit {
+        // The limit is also the arena size, so exhausting it is a clean
+        // Scheme error rather than unbounded growth.
+        let align = marrow_runtime::ARENA_ALIGN as u64;
+        let size = limit.max(16 << 20).div_ceil(align) * align;
+        config.heap.arena_size = size as usize;
+        config.heap.min_arena_size = size as usize;
+    }
+    let _ = parse_size;
+    o.config = config;
+    o
+}
+
+fn main() {
+    let o = parse_args();
+    // The interpreter runs on a thread with a large stack: the reader and
+    // compiler recurse (bounded by their nesting limits).
+    let child = std::thread::Builder::new()
+        .name("marrow".into())
+        .stack_size(1 << 30)
+        .spawn(move || run(o));
+    let code = match child {
+        Ok(h) => h.join().unwrap_or_else(|_| {
+            eprintln!("marrow: internal error (panic)");
+            70
+        }),
+        Err(e) => {
+            eprintln!("marrow: cannot start the interpreter thread: {e}");
+            70
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(o: Opts) -> i32 {
+    let mut it = match Interp::new(o.config, o.max_depth) {
+        Ok(it) => it,
+        Err(e) => {
+            eprintln!("marrow: {e}");
+            return 1;
+        }
+    };
+    let code = if let Some(e) = &o.expr {
+        it.set_args(vec!["-e".into()]);
+        match it.eval_str(e, "<command line>") {
+            Ok(v) => {
+                let s = it.write(v);
+                it.flush();
+                if v != marrow_interp::value::UNSPEC {
+                    println!("{s}");
+                }
+                0
+            }
+            Err(f) => report(&mut it, f),
+        }
+    } else if let Some(file) = &o.file {
+        let mut args = vec![file.clone()];
+        args.extend(o.args.iter().cloned());
+        it.set_args(args);
+        match it.run_file(file) {
+            Ok(_) => 0,
+            Err(f) => report(&mut it, f),
+        }
+    } else {
+        it.set_args(vec!["marrow".into()]);
+        repl::repl(&mut it)
+    };
+    it.flush();
+    if o.stats {
+        print_stats(&mut it);
+    }
+    code
+}
+
+/// Prints an uncaught error or returns the exit code of `(exit)`.
+pub fn report(it: &mut Interp, f: Failure) -> i32 {
+    it.flush();
+    match f {
+        Failure::Exit(c) => c,
+        f => {
+            eprintln!("{}", it.describe(&f));
+            1
+        }
+    }
+}
+
+fn print_stats(it: &mut Interp) {
+    let s = it.vm.h.m.stats();
+    let elapsed = it.vm.start.elapsed().as_secs_f64();
+    let gc_s = s.pause_total_ns as f64 / 1e9;
+    eprintln!("marrow stats:");
+    eprintln!("  run time        {elapsed:.3} s");
+    eprintln!(
+        "  gc time         {gc_s:.3} s ({:.1}% of run time) in {} collections",
+        100.0 * gc_s / elapsed.max(1e-9),
+        s.num_gc
+    );
+    eprintln!(
+        "  total alloc     {:.1} MiB in {} objects",
+        s.total_alloc as f64 / 1048576.0,
+        s.mallocs
+    );
+    eprintln!(
+        "  heap alloc      {:.1} MiB ({} objects live)",
+        s.heap_alloc as f64 / 1048576.0,
+        s.heap_objects
+    );
+    eprintln!(
+        "  heap sys        {:.1} MiB, in use {:.1} MiB",
+        s.heap_sys as f64 / 1048576.0,
+        s.heap_inuse as f64 / 1048576.0
+    );
+    eprintln!("  next gc         {:.1} MiB", s.next_gc as f64 / 1048576.0);
+    eprintln!(
+        "  max pause       {:.3} ms",
+        s.pause_ns.iter().copied().max().unwrap_or(0) as f64 / 1e6
+    );
 }

@@ -233,7 +233,11 @@ impl GcBitmap {
             if all != 0 && bits == all {
                 let first = (a - base) / GROUP_COVERS * per_group;
                 if first + per_group <= n {
-                    let run = if per_group == 64 { u64::MAX } else { (1u64 << per_group) - 1 };
+                    let run = if per_group == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << per_group) - 1
+                    };
                     out[first / 64] |= run << (first % 64);
                     count += per_group;
                     a += GROUP_COVERS;

@@ -1,0 +1,873 @@
+//! System builtins: ports and I/O, errors and conditions, records,
+//! promises, parameters, SRFI 69 hash tables (on the Marrow heap, address
+//! hashing is safe because objects never move), the collector interface,
+//! `load`, `exit`, time and the command line.
+
+use super::data::{equal, eqv, list_items};
+use super::{arg, Prim, PrimKind::Fn as F};
+use crate::heap::*;
+use crate::printer::big_of;
+use crate::reader::{file_id, Reader};
+use crate::value::*;
+use crate::vm::{PortState, Vm};
+use std::io::{Read, Write};
+
+// ---------------------------------------------------------------- ports
+
+fn port_index(vm: &Vm, who: &str, p: Value) -> R<usize> {
+    if is_kind(p, Kind::Port) {
+        Ok(slot(p, 0).fixval() as usize)
+    } else {
+        Err(vm.type_err(who, "a port", p))
+    }
+}
+
+/// The current output port's index (the `current-output-port` parameter).
+fn current_port(vm: &Vm, name: &str) -> usize {
+    let p = vm.global_value(name);
+    let p = if is_kind(p, Kind::Param) { slot(p, 0) } else { p };
+    if is_kind(p, Kind::Port) {
+        slot(p, 0).fixval() as usize
+    } else if name == "current-input-port" {
+        0
+    } else {
+        1
+    }
+}
+
+fn out_port(vm: &Vm, who: &str, a: usize, n: usize, i: usize) -> R<usize> {
+    if n > i {
+        port_index(vm, who, arg(vm, a, i))
+    } else {
+        Ok(current_port(vm, "current-output-port"))
+    }
+}
+
+pub fn emit(vm: &mut Vm, port: usize, s: &str) -> R<()> {
+    match vm.ports.get_mut(port) {
+        Some(PortState::Stdout) => {
+            vm.out.extend_from_slice(s.as_bytes());
+            if vm.out.len() > 1 << 16 {
+                flush(vm);
+            }
+            Ok(())
+        }
+        Some(PortState::Stderr) => {
+            flush(vm);
+            let _ = std::io::stderr().write_all(s.as_bytes());
+            Ok(())
+        }
+        Some(PortState::StrOut(b)) => {
+            b.push_str(s);
+            Ok(())
+        }
+        _ => Err(SErr::Msg("write: not an open output port".into())),
+    }
+}
+
+/// Writes buffered standard output.
+pub fn flush(vm: &mut Vm) {
+    if !vm.out.is_empty() {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(&vm.out);
+        let _ = o.flush();
+        vm.out.clear();
+    }
+}
+
+fn p_display(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = out_port(vm, "display", a, n, 1)?;
+    let s = vm.write_string(arg(vm, a, 0), true);
+    emit(vm, p, &s)?;
+    Ok(UNSPEC)
+}
+fn p_write(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = out_port(vm, "write", a, n, 1)?;
+    let s = vm.write_string(arg(vm, a, 0), false);
+    emit(vm, p, &s)?;
+    Ok(UNSPEC)
+}
+fn p_newline(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = out_port(vm, "newline", a, n, 0)?;
+    emit(vm, p, "\n")?;
+    Ok(UNSPEC)
+}
+fn p_write_char(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = out_port(vm, "write-char", a, n, 1)?;
+    let c = arg(vm, a, 0)
+        .as_char()
+        .ok_or_else(|| vm.type_err("write-char", "a character", arg(vm, a, 0)))?;
+    emit(vm, p, &c.to_string())?;
+    Ok(UNSPEC)
+}
+fn p_write_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = out_port(vm, "write-string", a, n, 1)?;
+    let s = arg(vm, a, 0);
+    if !is_kind(s, Kind::String) {
+        return Err(vm.type_err("write-string", "a string", s));
+    }
+    let s = string_of(s);
+    emit(vm, p, &s)?;
+    Ok(UNSPEC)
+}
+fn p_flush(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    flush(vm);
+    Ok(UNSPEC)
+}
+
+fn make_port(vm: &mut Vm, st: PortState) -> R<Value> {
+    vm.ports.push(st);
+    let i = vm.ports.len() - 1;
+    vm.make_obj(Kind::Port, &[Value::fix(i as i64)])
+}
+fn p_open_input_string(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let s = arg(vm, a, 0);
+    if !is_kind(s, Kind::String) {
+        return Err(vm.type_err("open-input-string", "a string", s));
+    }
+    let chars: Vec<char> = string_of(s).chars().collect();
+    make_port(vm, PortState::StrIn(chars, 0))
+}
+fn p_open_output_string(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    make_port(vm, PortState::StrOut(String::new()))
+}
+fn p_get_output_string(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let i = port_index(vm, "get-output-string", arg(vm, a, 0))?;
+    let s = match &vm.ports[i] {
+        PortState::StrOut(s) => s.clone(),
+        _ => return Err(SErr::Msg("get-output-string: not a string output port".into())),
+    };
+    vm.string(&s)
+}
+fn p_close_port(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let i = port_index(vm, "close-port", arg(vm, a, 0))?;
+    if i > 2 {
+        vm.ports[i] = PortState::Closed;
+    }
+    Ok(UNSPEC)
+}
+fn p_portp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Port)))
+}
+
+/// Reads (or peeks) one character from an input port.
+fn in_char(vm: &mut Vm, port: usize, peek: bool) -> R<Option<char>> {
+    match &mut vm.ports[port] {
+        PortState::StrIn(chars, pos) => {
+            let c = chars.get(*pos).copied();
+            if !peek && c.is_some() {
+                *pos += 1;
+            }
+            Ok(c)
+        }
+        PortState::Stdin => {
+            if vm.stdin_pos >= vm.stdin_buf.len() && !vm.stdin_eof {
+                flush(vm);
+                let mut s = String::new();
+                let mut buf = Vec::new();
+                let _ = std::io::stdin().lock().read_to_end(&mut buf);
+                s.push_str(&String::from_utf8_lossy(&buf));
+                vm.stdin_buf.extend(s.chars());
+                vm.stdin_eof = true;
+            }
+            let c = vm.stdin_buf.get(vm.stdin_pos).copied();
+            if !peek && c.is_some() {
+                vm.stdin_pos += 1;
+            }
+            Ok(c)
+        }
+        _ => Err(SErr::Msg("read: not an open input port".into())),
+    }
+}
+fn in_port(vm: &Vm, who: &str, a: usize, n: usize) -> R<usize> {
+    if n > 0 {
+        port_index(vm, who, arg(vm, a, 0))
+    } else {
+        Ok(current_port(vm, "current-input-port"))
+    }
+}
+fn p_read_char(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = in_port(vm, "read-char", a, n)?;
+    Ok(in_char(vm, p, false)?.map_or(EOF, Value::chr))
+}
+fn p_peek_char(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = in_port(vm, "peek-char", a, n)?;
+    Ok(in_char(vm, p, true)?.map_or(EOF, Value::chr))
+}
+fn p_read_line(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = in_port(vm, "read-line", a, n)?;
+    let mut s = String::new();
+    let mut any = false;
+    while let Some(c) = in_char(vm, p, false)? {
+        any = true;
+        if c == '\n' {
+            break;
+        }
+        s.push(c);
+    }
+    if !any {
+        return Ok(EOF);
+    }
+    vm.string(&s)
+}
+fn p_read_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let k = arg(vm, a, 0).as_fix().unwrap_or(0);
+    let p = if n > 1 {
+        port_index(vm, "read-string", arg(vm, a, 1))?
+    } else {
+        current_port(vm, "current-input-port")
+    };
+    let mut s = String::new();
+    for _ in 0..k {
+        match in_char(vm, p, false)? {
+            Some(c) => s.push(c),
+            None => break,
+        }
+    }
+    if s.is_empty() && k > 0 {
+        return Ok(EOF);
+    }
+    vm.string(&s)
+}
+fn p_read(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let p = in_port(vm, "read", a, n)?;
+    // Gather the rest of the port's text, read one datum, and advance.
+    let _ = in_char(vm, p, true)?;
+    let (chars, start): (Vec<char>, usize) = match &vm.ports[p] {
+        PortState::StrIn(c, pos) => (c.clone(), *pos),
+        PortState::Stdin => (vm.stdin_buf.clone(), vm.stdin_pos),
+        _ => return Err(SErr::Msg("read: not an input port".into())),
+    };
+    let rest = &chars[start..];
+    let mut r = Reader::new(rest, file_id("<input>"));
+    let d = r.read().map_err(|e| SErr::Msg(format!("read: {}", e.msg)))?;
+    let used = r.consumed();
+    match &mut vm.ports[p] {
+        PortState::StrIn(_, pos) => *pos += used,
+        _ => vm.stdin_pos += used,
+    }
+    match d {
+        None => Ok(EOF),
+        Some(d) => vm.datum_to_value(&d),
+    }
+}
+fn p_eof_object(_: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(EOF)
+}
+fn p_eof_objectp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(arg(vm, a, 0) == EOF))
+}
+fn p_char_ready(_: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(TRUE)
+}
+
+// ---------------------------------------------------------------- errors
+
+fn p_error(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let msg = arg(vm, a, 0);
+    let vals: Vec<Value> = vm.r.stack[a + 1..a + n].to_vec();
+    let irritants = vm.list(&vals)?;
+    vm.r.tmp.push(irritants);
+    let m = if is_kind(msg, Kind::String) {
+        Ok(msg)
+    } else {
+        let s = vm.write_string(msg, true);
+        vm.string(&s)
+    };
+    let irritants = vm.r.tmp.pop().unwrap_or(NIL);
+    let m = m?;
+    let e = vm.make_obj(Kind::Error, &[m, irritants, FALSE])?;
+    Err(SErr::Raise(e, false))
+}
+fn p_raise(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Err(SErr::Raise(arg(vm, a, 0), false))
+}
+fn p_raise_continuable(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Err(SErr::Raise(arg(vm, a, 0), true))
+}
+fn p_handler_returned(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let m = vm.condition_message(arg(vm, a, 0));
+    Err(SErr::Msg(format!(
+        "exception handler returned from a non-continuable raise of: {m}"
+    )))
+}
+fn p_error_objectp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Error)))
+}
+fn want_error(vm: &Vm, who: &str, v: Value) -> R<Value> {
+    if is_kind(v, Kind::Error) {
+        Ok(v)
+    } else {
+        Err(vm.type_err(who, "an error object", v))
+    }
+}
+fn p_error_message(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(slot(want_error(vm, "error-object-message", arg(vm, a, 0))?, 0))
+}
+fn p_error_irritants(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(slot(want_error(vm, "error-object-irritants", arg(vm, a, 0))?, 1))
+}
+fn p_file_errorp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let v = arg(vm, a, 0);
+    Ok(Value::bool(is_kind(v, Kind::Error) && slot(v, 2) == Value::fix(1)))
+}
+fn p_read_errorp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let v = arg(vm, a, 0);
+    Ok(Value::bool(is_kind(v, Kind::Error) && slot(v, 2) == Value::fix(2)))
+}
+
+// ---------------------------------------------------------------- records
+
+fn p_make_rtd(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let (n, f) = (arg(vm, a, 0), arg(vm, a, 1));
+    vm.make_obj(Kind::Rtd, &[n, f])
+}
+fn p_record(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let vals: Vec<Value> = vm.r.stack[a..a + n].to_vec();
+    vm.make_obj(Kind::Record, &vals)
+}
+fn p_recordp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let r = arg(vm, a, 0);
+    Ok(Value::bool(is_kind(r, Kind::Record) && slot(r, 0) == arg(vm, a, 1)))
+}
+fn check_record(vm: &Vm, a: usize, who_i: usize) -> R<(Value, usize)> {
+    let r = arg(vm, a, 0);
+    let rtd = arg(vm, a, 1);
+    let i = arg(vm, a, 2).fixval() as usize;
+    if !(is_kind(r, Kind::Record) && slot(r, 0) == rtd) {
+        let who = vm.write_string(arg(vm, a, who_i), true);
+        let tn = vm.write_string(slot(rtd, 0), true);
+        return Err(vm.type_err(&who, &format!("a {tn} record"), r));
+    }
+    Ok((r, i + 1))
+}
+fn p_record_ref(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let (r, i) = check_record(vm, a, 3)?;
+    Ok(slot(r, i))
+}
+fn p_record_set(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let (r, i) = check_record(vm, a, 4)?;
+    vm.h.set_slot(r, i, arg(vm, a, 3));
+    Ok(UNSPEC)
+}
+
+// ---------------------------------------------------------------- promises, parameters, values
+
+fn p_make_lazy(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let b = vm.cons(FALSE, arg(vm, a, 0))?;
+    vm.make_obj(Kind::Promise, &[b])
+}
+fn p_make_eager(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let b = vm.cons(TRUE, arg(vm, a, 0))?;
+    vm.make_obj(Kind::Promise, &[b])
+}
+fn p_promisep(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Promise)))
+}
+fn p_promise_box(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(slot(arg(vm, a, 0), 0))
+}
+fn p_promise_set_box(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let p = arg(vm, a, 0);
+    if is_kind(p, Kind::Promise) {
+        vm.h.set_slot(p, 0, arg(vm, a, 1));
+    }
+    Ok(UNSPEC)
+}
+fn p_make_param(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let (v, c) = (arg(vm, a, 0), arg(vm, a, 1));
+    vm.make_obj(Kind::Param, &[v, c])
+}
+fn p_param_converter(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let p = arg(vm, a, 0);
+    if !is_kind(p, Kind::Param) {
+        return Err(vm.type_err("parameterize", "a parameter", p));
+    }
+    Ok(slot(p, 1))
+}
+fn p_mvp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Values)))
+}
+fn p_mv_to_list(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let v = arg(vm, a, 0);
+    let vals: Vec<Value> = (0..len(v)).map(|i| slot(v, i)).collect();
+    vm.list(&vals)
+}
+fn p_case_lambda(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let vals: Vec<Value> = vm.r.stack[a..a + n].to_vec();
+    vm.make_obj(Kind::CaseLambda, &vals)
+}
+
+// ---------------------------------------------------------------- hash tables
+
+const HT_EQ: i64 = 0;
+const HT_EQV: i64 = 1;
+const HT_EQUAL: i64 = 2;
+const HT_STRING: i64 = 3;
+
+fn mix(h: u64) -> u64 {
+    let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 29)
+}
+
+fn hash_value(v: Value, kind_: i64, budget: &mut u32) -> u64 {
+    if *budget == 0 {
+        return 7;
+    }
+    *budget -= 1;
+    if kind_ == HT_EQ {
+        return mix(v.raw() as u64);
+    }
+    if v.is_flonum() {
+        return mix(flo(v).to_bits());
+    }
+    if is_kind(v, Kind::Bignum) {
+        return mix(big_of(v)
+            .mag
+            .iter()
+            .fold(0u64, |h, &l| h.wrapping_mul(31).wrapping_add(l as u64)));
+    }
+    if kind_ == HT_EQV {
+        return mix(v.raw() as u64);
+    }
+    if v.is_pair() {
+        let a = hash_value(car(v), kind_, budget);
+        let b = hash_value(cdr(v), kind_, budget);
+        return mix(a.wrapping_mul(31) ^ b);
+    }
+    match kind(v) {
+        Some(Kind::String) | Some(Kind::Bytevector) => mix(bytes(v)
+            .iter()
+            .fold(0u64, |h, &b| h.wrapping_mul(131).wrapping_add(b as u64))),
+        Some(Kind::Vector) => {
+            let mut h = len(v) as u64;
+            for i in 0..len(v).min(16) {
+                h = h.wrapping_mul(31) ^ hash_value(slot(v, i), kind_, budget);
+            }
+            mix(h)
+        }
+        _ => mix(v.raw() as u64),
+    }
+}
+
+fn same(k: Value, x: Value, kind_: i64) -> bool {
+    match kind_ {
+        HT_EQ => k == x,
+        HT_EQV => eqv(k, x),
+        _ => equal(k, x),
+    }
+}
+
+fn want_table(vm: &Vm, who: &str, v: Value) -> R<Value> {
+    if is_kind(v, Kind::Table) {
+        Ok(v)
+    } else {
+        Err(vm.type_err(who, "a hash table", v))
+    }
+}
+
+fn bucket_of(t: Value, k: Value) -> usize {
+    let kind_ = slot(t, 0).fixval();
+    let buckets = slot(t, 2);
+    let mut budget = 64;
+    (hash_value(k, kind_, &mut budget) % len(buckets) as u64) as usize
+}
+
+/// The entry pair (key . value) for `k`, if present.
+fn lookup(t: Value, k: Value) -> Option<Value> {
+    let kind_ = slot(t, 0).fixval();
+    let mut l = slot(slot(t, 2), bucket_of(t, k));
+    while l.is_pair() {
+        let e = car(l);
+        if same(car(e), k, kind_) {
+            return Some(e);
+        }
+        l = cdr(l);
+    }
+    None
+}
+
+fn p_make_hash_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let mut kind_ = HT_EQUAL;
+    if n > 0 {
+        let f = arg(vm, a, 0);
+        if f.is_prim() {
+            kind_ = match vm.prims[f.prim_index()].name {
+                "eq?" => HT_EQ,
+                "eqv?" | "=" => HT_EQV,
+                "string=?" => HT_STRING,
+                _ => HT_EQUAL,
+            };
+        }
+    }
+    let buckets = vm.h.obj(&vm.r, Kind::Vector, 16, NIL)?;
+    vm.make_obj(Kind::Table, &[Value::fix(kind_), Value::fix(0), buckets])
+}
+fn p_hash_tablep(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Table)))
+}
+fn p_ht_set(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-set!", arg(vm, a, 0))?;
+    let (k, v) = (arg(vm, a, 1), arg(vm, a, 2));
+    if let Some(e) = lookup(t, k) {
+        vm.h.set_cdr(e, v);
+        return Ok(UNSPEC);
+    }
+    let count = slot(t, 1).fixval() + 1;
+    if count as usize > 2 * len(slot(t, 2)) {
+        rehash(vm, a)?;
+    }
+    let t = arg(vm, a, 0);
+    let e = vm.h.pair(&vm.r, k, v)?;
+    vm.r.tmp.push(e);
+    let b = bucket_of(t, k);
+    let chain = slot(slot(t, 2), b);
+    let cell = vm.h.pair(&vm.r, e, chain);
+    vm.r.tmp.pop();
+    let cell = cell?;
+    let buckets = slot(t, 2);
+    vm.h.set_slot(buckets, b, cell);
+    vm.h.set_slot(t, 1, Value::fix(count));
+    Ok(UNSPEC)
+}
+fn rehash(vm: &mut Vm, a: usize) -> R<()> {
+    let t = arg(vm, a, 0);
+    let old = slot(t, 2);
+    let n = len(old) * 4;
+    let nb = vm.h.obj(&vm.r, Kind::Vector, n, NIL)?;
+    vm.r.tmp.push(nb);
+    let mut entries = Vec::new();
+    for i in 0..len(old) {
+        let mut l = slot(old, i);
+        while l.is_pair() {
+            entries.push(car(l));
+            l = cdr(l);
+        }
+    }
+    vm.h.set_slot(t, 2, nb);
+    // The entries stay reachable from the old bucket vector, rooted here.
+    vm.r.tmp.push(old);
+    for e in entries {
+        let b = bucket_of(t, car(e));
+        let chain = slot(nb, b);
+        let cell = vm.h.pair(&vm.r, e, chain);
+        let cell = match cell {
+            Ok(c) => c,
+            Err(x) => {
+                vm.r.tmp.truncate(vm.r.tmp.len() - 2);
+                return Err(x);
+            }
+        };
+        vm.h.set_slot(nb, b, cell);
+    }
+    vm.r.tmp.truncate(vm.r.tmp.len() - 2);
+    Ok(())
+}
+fn p_ht_ref_default(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-ref/default", arg(vm, a, 0))?;
+    Ok(lookup(t, arg(vm, a, 1)).map_or(arg(vm, a, 2), cdr))
+}
+fn p_ht_lookup(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-ref", arg(vm, a, 0))?;
+    Ok(lookup(t, arg(vm, a, 1)).map_or(ABSENT, cdr))
+}
+fn p_absent(_: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(ABSENT)
+}
+fn p_ht_exists(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-exists?", arg(vm, a, 0))?;
+    Ok(Value::bool(lookup(t, arg(vm, a, 1)).is_some()))
+}
+fn p_ht_delete(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-delete!", arg(vm, a, 0))?;
+    let k = arg(vm, a, 1);
+    let kind_ = slot(t, 0).fixval();
+    let b = bucket_of(t, k);
+    let buckets = slot(t, 2);
+    let mut prev = NIL;
+    let mut l = slot(buckets, b);
+    while l.is_pair() {
+        if same(car(car(l)), k, kind_) {
+            if prev == NIL {
+                vm.h.set_slot(buckets, b, cdr(l));
+            } else {
+                vm.h.set_cdr(prev, cdr(l));
+            }
+            let c = slot(t, 1).fixval() - 1;
+            vm.h.set_slot(t, 1, Value::fix(c));
+            break;
+        }
+        prev = l;
+        l = cdr(l);
+    }
+    Ok(UNSPEC)
+}
+fn p_ht_size(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    Ok(slot(want_table(vm, "hash-table-size", arg(vm, a, 0))?, 1))
+}
+fn entries(t: Value) -> Vec<Value> {
+    let buckets = slot(t, 2);
+    let mut out = Vec::new();
+    for i in 0..len(buckets) {
+        let mut l = slot(buckets, i);
+        while l.is_pair() {
+            out.push(car(l));
+            l = cdr(l);
+        }
+    }
+    out
+}
+fn p_ht_keys(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-keys", arg(vm, a, 0))?;
+    let ks: Vec<Value> = entries(t).into_iter().map(car).collect();
+    vm.list(&ks)
+}
+fn p_ht_values(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-values", arg(vm, a, 0))?;
+    let vs: Vec<Value> = entries(t).into_iter().map(cdr).collect();
+    vm.list(&vs)
+}
+fn p_ht_alist(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table->alist", arg(vm, a, 0))?;
+    // Fresh pairs, so that the caller cannot mutate the table's entries.
+    let es = entries(t);
+    let mut copies = Vec::new();
+    let mark = vm.r.tmp.len();
+    for e in es {
+        let c = vm.cons(car(e), cdr(e));
+        match c {
+            Ok(c) => {
+                vm.r.tmp.push(c);
+                copies.push(c);
+            }
+            Err(x) => {
+                vm.r.tmp.truncate(mark);
+                return Err(x);
+            }
+        }
+    }
+    let l = vm.list(&copies);
+    vm.r.tmp.truncate(mark);
+    l
+}
+fn p_ht_clear(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let t = want_table(vm, "hash-table-clear!", arg(vm, a, 0))?;
+    let b = slot(t, 2);
+    for i in 0..len(b) {
+        vm.h.set_slot(b, i, NIL);
+    }
+    vm.h.set_slot(t, 1, Value::fix(0));
+    Ok(UNSPEC)
+}
+fn p_hash(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let mut budget = 64;
+    Ok(Value::fix(
+        (hash_value(arg(vm, a, 0), HT_EQUAL, &mut budget) >> 4) as i64,
+    ))
+}
+
+// ---------------------------------------------------------------- system
+
+fn p_exit(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let code = if n == 0 {
+        0
+    } else {
+        match arg(vm, a, 0) {
+            TRUE => 0,
+            FALSE => 1,
+            v => v.as_fix().unwrap_or(1) as i32,
+        }
+    };
+    Err(SErr::Exit(code))
+}
+fn p_command_line(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    let args = vm.args.clone();
+    let mut vals = Vec::new();
+    let mark = vm.r.tmp.len();
+    for s in &args {
+        let v = vm.string(s);
+        match v {
+            Ok(v) => {
+                vm.r.tmp.push(v);
+                vals.push(v);
+            }
+            Err(e) => {
+                vm.r.tmp.truncate(mark);
+                return Err(e);
+            }
+        }
+    }
+    let l = vm.list(&vals);
+    vm.r.tmp.truncate(mark);
+    l
+}
+fn p_current_jiffy(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(Value::fix(vm.start.elapsed().as_micros() as i64))
+}
+fn p_jps(_: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(Value::fix(1_000_000))
+}
+fn p_current_second(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    vm.flonum(t)
+}
+fn p_collect(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    vm.h.m.gc(&vm.r);
+    Ok(UNSPEC)
+}
+fn p_gc_stats(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
+    let s = vm.h.m.stats();
+    let fields: [(&str, u64); 10] = [
+        ("heap-alloc", s.heap_alloc),
+        ("heap-sys", s.heap_sys),
+        ("heap-inuse", s.heap_inuse),
+        ("heap-objects", s.heap_objects),
+        ("mallocs", s.mallocs),
+        ("frees", s.frees),
+        ("num-gc", s.num_gc as u64),
+        ("pause-total-ns", s.pause_total_ns),
+        ("next-gc", s.next_gc),
+        ("total-alloc", s.total_alloc),
+    ];
+    let mark = vm.r.tmp.len();
+    let mut items = Vec::new();
+    for (k, v) in fields {
+        let r = (|| {
+            let key = vm.intern(k)?;
+            let val = super::num::int(vm, v.min(i64::MAX as u64) as i64)?;
+            vm.cons(key, val)
+        })();
+        match r {
+            Ok(p) => {
+                vm.r.tmp.push(p);
+                items.push(p);
+            }
+            Err(e) => {
+                vm.r.tmp.truncate(mark);
+                return Err(e);
+            }
+        }
+    }
+    let l = vm.list(&items);
+    vm.r.tmp.truncate(mark);
+    l
+}
+fn p_load_thunk(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let f = arg(vm, a, 0);
+    if !is_kind(f, Kind::String) {
+        return Err(vm.type_err("load", "a file name", f));
+    }
+    let name = string_of(f);
+    let text = crate::read_source(&name).map_err(SErr::Msg)?;
+    let chars: Vec<char> = text.chars().collect();
+    let data = Reader::new(&chars, file_id(&name))
+        .read_all()
+        .map_err(|e| SErr::Msg(format!("{}: {}", e.pos, e.msg)))?;
+    let mut body = vec![crate::reader::Datum::sym("begin")];
+    body.extend(data);
+    let form = crate::reader::Datum::list(body);
+    vm.comp.proto_base = vm.protos.len();
+    let p = match vm.comp.compile_toplevel(&form, "") {
+        Ok(p) => p,
+        Err(e) => {
+            vm.comp.out.clear();
+            return Err(SErr::Msg(format!("{}: {}", e.pos, e.msg)));
+        }
+    };
+    vm.link()?;
+    vm.h.obj(&vm.r, Kind::Closure, 1, Value::fix(p as i64))
+}
+fn p_void(_: &mut Vm, _: usize, _: usize) -> R<Value> {
+    Ok(UNSPEC)
+}
+fn p_list_sort_merge(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    // Helper for the prelude's sort: list of numbers/strings sorted natively when
+    // the predicate is < or string<?.
+    let items = list_items(vm, "sort", arg(vm, a, 0))?;
+    Ok(Value::fix(items.len() as i64))
+}
+
+pub const PRIMS: &[Prim] = &[
+    Prim::new("display", 1, 2, F(p_display)),
+    Prim::new("write", 1, 2, F(p_write)),
+    Prim::new("write-shared", 1, 2, F(p_write)),
+    Prim::new("write-simple", 1, 2, F(p_write)),
+    Prim::new("newline", 0, 1, F(p_newline)),
+    Prim::new("write-char", 1, 2, F(p_write_char)),
+    Prim::new("write-string", 1, 2, F(p_write_string)),
+    Prim::new("flush-output-port", 0, 1, F(p_flush)),
+    Prim::new("open-input-string", 1, 1, F(p_open_input_string)),
+    Prim::new("open-output-string", 0, 0, F(p_open_output_string)),
+    Prim::new("get-output-string", 1, 1, F(p_get_output_string)),
+    Prim::new("close-port", 1, 1, F(p_close_port)),
+    Prim::new("close-input-port", 1, 1, F(p_close_port)),
+    Prim::new("close-output-port", 1, 1, F(p_close_port)),
+    Prim::new("port?", 1, 1, F(p_portp)),
+    Prim::new("input-port?", 1, 1, F(p_portp)),
+    Prim::new("output-port?", 1, 1, F(p_portp)),
+    Prim::new("textual-port?", 1, 1, F(p_portp)),
+    Prim::new("read-char", 0, 1, F(p_read_char)),
+    Prim::new("peek-char", 0, 1, F(p_peek_char)),
+    Prim::new("read-line", 0, 1, F(p_read_line)),
+    Prim::new("read-string", 1, 2, F(p_read_string)),
+    Prim::new("read", 0, 1, F(p_read)),
+    Prim::new("char-ready?", 0, 1, F(p_char_ready)),
+    Prim::new("eof-object", 0, 0, F(p_eof_object)),
+    Prim::new("eof-object?", 1, 1, F(p_eof_objectp)),
+    Prim::new("error", 1, u16::MAX, F(p_error)),
+    Prim::new("raise", 1, 1, F(p_raise)),
+    Prim::new("raise-continuable", 1, 1, F(p_raise_continuable)),
+    Prim::new("%raise-continuable", 1, 1, F(p_raise_continuable)),
+    Prim::new("%handler-returned", 1, 1, F(p_handler_returned)),
+    Prim::new("error-object?", 1, 1, F(p_error_objectp)),
+    Prim::new("error-object-message", 1, 1, F(p_error_message)),
+    Prim::new("error-object-irritants", 1, 1, F(p_error_irritants)),
+    Prim::new("file-error?", 1, 1, F(p_file_errorp)),
+    Prim::new("read-error?", 1, 1, F(p_read_errorp)),
+    Prim::new("%make-rtd", 2, 2, F(p_make_rtd)),
+    Prim::new("%record", 1, u16::MAX, F(p_record)),
+    Prim::new("%record?", 2, 2, F(p_recordp)),
+    Prim::new("%record-ref", 4, 4, F(p_record_ref)),
+    Prim::new("%record-set!", 5, 5, F(p_record_set)),
+    Prim::new("%make-lazy", 1, 1, F(p_make_lazy)),
+    Prim::new("%make-eager", 1, 1, F(p_make_eager)),
+    Prim::new("promise?", 1, 1, F(p_promisep)),
+    Prim::new("%promise-box", 1, 1, F(p_promise_box)),
+    Prim::new("%promise-set-box!", 2, 2, F(p_promise_set_box)),
+    Prim::new("%make-param", 2, 2, F(p_make_param)),
+    Prim::new("%param-converter", 1, 1, F(p_param_converter)),
+    Prim::new("%mv?", 1, 1, F(p_mvp)),
+    Prim::new("%mv->list", 1, 1, F(p_mv_to_list)),
+    Prim::new("%case-lambda", 0, u16::MAX, F(p_case_lambda)),
+    Prim::new("make-hash-table", 0, 2, F(p_make_hash_table)),
+    Prim::new("hash-table?", 1, 1, F(p_hash_tablep)),
+    Prim::new("hash-table-set!", 3, 3, F(p_ht_set)),
+    Prim::new("hash-table-ref/default", 3, 3, F(p_ht_ref_default)),
+    Prim::new("%ht-lookup", 2, 2, F(p_ht_lookup)),
+    Prim::new("%absent", 0, 0, F(p_absent)),
+    Prim::new("hash-table-exists?", 2, 2, F(p_ht_exists)),
+    Prim::new("hash-table-contains?", 2, 2, F(p_ht_exists)),
+    Prim::new("hash-table-delete!", 2, 2, F(p_ht_delete)),
+    Prim::new("hash-table-size", 1, 1, F(p_ht_size)),
+    Prim::new("hash-table-count", 1, 1, F(p_ht_size)),
+    Prim::new("hash-table-keys", 1, 1, F(p_ht_keys)),
+    Prim::new("hash-table-values", 1, 1, F(p_ht_values)),
+    Prim::new("hash-table->alist", 1, 1, F(p_ht_alist)),
+    Prim::new("hash-table-clear!", 1, 1, F(p_ht_clear)),
+    Prim::new("hash", 1, 2, F(p_hash)),
+    Prim::new("string-hash", 1, 2, F(p_hash)),
+    Prim::new("equal-hash", 1, 1, F(p_hash)),
+    Prim::new("exit", 0, 1, F(p_exit)),
+    Prim::new("emergency-exit", 0, 1, F(p_exit)),
+    Prim::new("command-line", 0, 0, F(p_command_line)),
+    Prim::new("current-jiffy", 0, 0, F(p_current_jiffy)),
+    Prim::new("jiffies-per-second", 0, 0, F(p_jps)),
+    Prim::new("current-second", 0, 0, F(p_current_second)),
+    Prim::new("collect-garbage", 0, 0, F(p_collect)),
+    Prim::new("gc-stats", 0, 0, F(p_gc_stats)),
+    Prim::new("%load-thunk", 1, 1, F(p_load_thunk)),
+    Prim::new("void", 0, u16::MAX, F(p_void)),
+    Prim::new("%list-length", 1, 1, F(p_list_sort_merge)),
+];

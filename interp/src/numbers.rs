@@ -1,0 +1,330 @@
+//! Numbers: a small base-2^32 bignum (add, sub, mul, divmod, compare,
+//! to/from string) and the numeric tower used by the builtins: fixnums,
+//! bignums (stored as no-scan heap objects) and flonums.
+
+use std::cmp::Ordering;
+
+/// An arbitrary-precision integer: sign and magnitude (little-endian u32
+/// limbs, no trailing zeros; zero has no limbs and is never negative).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Big {
+    pub neg: bool,
+    pub mag: Vec<u32>,
+}
+
+fn trim(v: &mut Vec<u32>) {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+}
+
+fn cmp_mag(a: &[u32], b: &[u32]) -> Ordering {
+    if a.len() != b.len() {
+        return a.len().cmp(&b.len());
+    }
+    for i in (0..a.len()).rev() {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+    }
+    Ordering::Equal
+}
+
+fn add_mag(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (a, b) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(a.len() + 1);
+    let mut carry = 0u64;
+    for (i, &x) in a.iter().enumerate() {
+        let s = x as u64 + *b.get(i).unwrap_or(&0) as u64 + carry;
+        out.push(s as u32);
+        carry = s >> 32;
+    }
+    if carry > 0 {
+        out.push(carry as u32);
+    }
+    out
+}
+
+/// a - b, requires |a| >= |b|.
+fn sub_mag(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut borrow = 0i64;
+    for (i, &x) in a.iter().enumerate() {
+        let mut d = x as i64 - *b.get(i).unwrap_or(&0) as i64 - borrow;
+        if d < 0 {
+            d += 1 << 32;
+            borrow = 1;
+        } else {
+            borrow = 0;
+        }
+        out.push(d as u32);
+    }
+    trim(&mut out);
+    out
+}
+
+fn mul_mag(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = vec![0u32; a.len() + b.len()];
+    for (i, &x) in a.iter().enumerate() {
+        let mut carry = 0u64;
+        for (j, &y) in b.iter().enumerate() {
+            let t = x as u64 * y as u64 + out[i + j] as u64 + carry;
+            out[i + j] = t as u32;
+            carry = t >> 32;
+        }
+        let mut k = i + b.len();
+        while carry > 0 {
+            let t = out[k] as u64 + carry;
+            out[k] = t as u32;
+            carry = t >> 32;
+            k += 1;
+        }
+    }
+    trim(&mut out);
+    out
+}
+
+/// Divides by a small divisor, returning (quotient, remainder).
+fn divmod_small(a: &[u32], d: u32) -> (Vec<u32>, u32) {
+    let mut q = vec![0u32; a.len()];
+    let mut r = 0u64;
+    for i in (0..a.len()).rev() {
+        let cur = (r << 32) | a[i] as u64;
+        q[i] = (cur / d as u64) as u32;
+        r = cur % d as u64;
+    }
+    trim(&mut q);
+    (q, r as u32)
+}
+
+fn shl1(v: &mut Vec<u32>, bit: u32) {
+    let mut carry = bit;
+    for x in v.iter_mut() {
+        let n = (*x >> 31) & 1;
+        *x = (*x << 1) | carry;
+        carry = n;
+    }
+    if carry != 0 {
+        v.push(carry);
+    }
+}
+
+/// Magnitude division by shift-and-subtract (simple; fine for the sizes
+/// Scheme programs here use).
+fn divmod_mag(a: &[u32], b: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    if b.len() == 1 {
+        let (q, r) = divmod_small(a, b[0]);
+        let mut r = vec![r];
+        trim(&mut r);
+        return (q, r);
+    }
+    if cmp_mag(a, b) == Ordering::Less {
+        return (vec![], a.to_vec());
+    }
+    let mut q = vec![0u32; a.len()];
+    let mut r: Vec<u32> = Vec::new();
+    for i in (0..a.len() * 32).rev() {
+        let bit = (a[i / 32] >> (i % 32)) & 1;
+        shl1(&mut r, bit);
+        trim(&mut r);
+        if cmp_mag(&r, b) != Ordering::Less {
+            r = sub_mag(&r, b);
+            q[i / 32] |= 1 << (i % 32);
+        }
+    }
+    trim(&mut q);
+    (q, r)
+}
+
+impl Big {
+    pub fn from_i64(n: i64) -> Big {
+        let neg = n < 0;
+        let mut m = n.unsigned_abs();
+        let mut mag = Vec::new();
+        while m > 0 {
+            mag.push(m as u32);
+            m >>= 32;
+        }
+        Big { neg, mag }
+    }
+
+    fn mk(neg: bool, mut mag: Vec<u32>) -> Big {
+        trim(&mut mag);
+        let neg = neg && !mag.is_empty();
+        Big { neg, mag }
+    }
+
+    /// The value as an i64 if it fits.
+    pub fn to_i64(&self) -> Option<i64> {
+        if self.mag.len() > 2 {
+            return None;
+        }
+        let mut m: u64 = 0;
+        for (i, &l) in self.mag.iter().enumerate() {
+            m |= (l as u64) << (32 * i);
+        }
+        if self.neg {
+            if m <= i64::MAX as u64 + 1 {
+                Some((m as i64).wrapping_neg())
+            } else {
+                None
+            }
+        } else if m <= i64::MAX as u64 {
+            Some(m as i64)
+        } else {
+            None
+        }
+    }
+
+    pub fn to_f64(&self) -> f64 {
+        let mut x = 0.0;
+        for &l in self.mag.iter().rev() {
+            x = x * 4294967296.0 + l as f64;
+        }
+        if self.neg {
+            -x
+        } else {
+            x
+        }
+    }
+
+    pub fn from_f64(x: f64) -> Big {
+        let neg = x < 0.0;
+        let mut m = x.abs().trunc();
+        let mut mag = Vec::new();
+        while m >= 1.0 {
+            let r = m % 4294967296.0;
+            mag.push(r as u32);
+            m = ((m - r) / 4294967296.0).trunc();
+        }
+        Big::mk(neg, mag)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.mag.is_empty()
+    }
+
+    pub fn add(&self, o: &Big) -> Big {
+        if self.neg == o.neg {
+            Big::mk(self.neg, add_mag(&self.mag, &o.mag))
+        } else if cmp_mag(&self.mag, &o.mag) != Ordering::Less {
+            Big::mk(self.neg, sub_mag(&self.mag, &o.mag))
+        } else {
+            Big::mk(o.neg, sub_mag(&o.mag, &self.mag))
+        }
+    }
+
+    pub fn neg(&self) -> Big {
+        Big::mk(!self.neg, self.mag.clone())
+    }
+
+    pub fn sub(&self, o: &Big) -> Big {
+        self.add(&o.neg())
+    }
+
+    pub fn mul(&self, o: &Big) -> Big {
+        Big::mk(self.neg != o.neg, mul_mag(&self.mag, &o.mag))
+    }
+
+    /// Truncating division: (quotient, remainder), remainder has the sign of self.
+    /// The caller checks that `o` is not zero.
+    pub fn divrem(&self, o: &Big) -> (Big, Big) {
+        let (q, r) = divmod_mag(&self.mag, &o.mag);
+        (Big::mk(self.neg != o.neg, q), Big::mk(self.neg, r))
+    }
+
+    pub fn compare(&self, o: &Big) -> Ordering {
+        match (self.neg, o.neg) {
+            (false, true) => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, false) => cmp_mag(&self.mag, &o.mag),
+            (true, true) => cmp_mag(&o.mag, &self.mag),
+        }
+    }
+
+    pub fn to_string_radix(&self, radix: u32) -> String {
+        if self.mag.is_empty() {
+            return "0".into();
+        }
+        let mut digits = Vec::new();
+        let mut m = self.mag.clone();
+        while !m.is_empty() {
+            let (q, r) = divmod_small(&m, radix);
+            digits.push(std::char::from_digit(r, radix).unwrap_or('?'));
+            m = q;
+        }
+        if self.neg {
+            digits.push('-');
+        }
+        digits.iter().rev().collect()
+    }
+
+    pub fn parse(s: &str, radix: u32) -> Option<Big> {
+        let (neg, digits) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        let mut mag: Vec<u32> = Vec::new();
+        for c in digits.chars() {
+            let d = c.to_digit(radix)?;
+            // mag = mag * radix + d
+            let mut carry = d as u64;
+            for x in mag.iter_mut() {
+                let t = *x as u64 * radix as u64 + carry;
+                *x = t as u32;
+                carry = t >> 32;
+            }
+            if carry > 0 {
+                mag.push(carry as u32);
+            }
+        }
+        Some(Big::mk(neg, mag))
+    }
+}
+
+/// Formats a flonum the way Scheme writes it (`1.0`, `0.5`, `+inf.0`, `1e+100`).
+pub fn flo_to_string(x: f64) -> String {
+    if x.is_nan() {
+        return "+nan.0".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "+inf.0".into() } else { "-inf.0".into() };
+    }
+    format!("{x:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bignum_roundtrip_and_arith() {
+        let a = Big::parse("123456789012345678901234567890", 10).unwrap();
+        assert_eq!(a.to_string_radix(10), "123456789012345678901234567890");
+        let b = Big::parse("-987654321098765432109876543210", 10).unwrap();
+        assert_eq!(a.add(&b).to_string_radix(10), "-864197532086419753208641975320");
+        assert_eq!(
+            a.mul(&b).to_string_radix(10),
+            "-121932631137021795226185032733622923332237463801111263526900"
+        );
+        let (q, r) = b.divrem(&a);
+        assert_eq!(q.to_string_radix(10), "-8");
+        assert_eq!(r.to_string_radix(10), "-9000000000900000000090");
+        assert_eq!(Big::from_i64(i64::MIN).to_i64(), Some(i64::MIN));
+        assert_eq!(Big::from_i64(-5).to_string_radix(10), "-5");
+        assert_eq!(Big::parse("ff", 16).unwrap().to_i64(), Some(255));
+        assert_eq!(a.sub(&a).to_string_radix(10), "0");
+    }
+
+    #[test]
+    fn flonum_format() {
+        assert_eq!(flo_to_string(1.0), "1.0");
+        assert_eq!(flo_to_string(0.5), "0.5");
+        assert_eq!(flo_to_string(f64::INFINITY), "+inf.0");
+        assert_eq!(flo_to_string(1e100), "1e100");
+    }
+}

@@ -1,0 +1,239 @@
+//! The printer: `write` and `display` representations of every value.
+//! Lists are walked iteratively along their cdrs; nesting along cars is
+//! capped at [`MAX_PRINT_DEPTH`] (deeper parts print as `...`).
+
+use crate::heap::*;
+use crate::numbers::{flo_to_string, Big};
+use crate::value::*;
+use crate::vm::Vm;
+
+/// Deepest car-nesting the printer descends into.
+pub const MAX_PRINT_DEPTH: usize = 10_000;
+
+/// The `write` name of a character.
+pub fn char_name(c: char) -> String {
+    match c {
+        ' ' => "space".into(),
+        '\n' => "newline".into(),
+        '\t' => "tab".into(),
+        '\r' => "return".into(),
+        '\0' => "null".into(),
+        '\u{7}' => "alarm".into(),
+        '\u{8}' => "backspace".into(),
+        '\u{7f}' => "delete".into(),
+        '\u{1b}' => "escape".into(),
+        c if c.is_control() => format!("x{:x}", c as u32),
+        c => c.to_string(),
+    }
+}
+
+fn write_str_lit(out: &mut String, s: Value) {
+    out.push('"');
+    for i in 0..len(s) {
+        match str_char(s, i) {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:x};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The value of a bignum object.
+pub fn big_of(v: Value) -> Big {
+    let (neg, mag) = big_parts(v);
+    Big { neg, mag }
+}
+
+impl Vm {
+    /// The printed representation of `v` (`display` style when `display`).
+    pub fn write_string(&self, v: Value, display: bool) -> String {
+        let mut s = String::new();
+        self.print(&mut s, v, display, 0);
+        s
+    }
+
+    fn print(&self, out: &mut String, v: Value, display: bool, depth: usize) {
+        if depth > MAX_PRINT_DEPTH {
+            out.push_str("...");
+            return;
+        }
+        if v.is_fix() {
+            out.push_str(&v.fixval().to_string());
+            return;
+        }
+        if v.is_pair() {
+            // quote forms
+            if cdr(v).is_pair() && cdr(cdr(v)) == NIL && is_kind(car(v), Kind::Symbol) {
+                let q = match sym_name(car(v)) {
+                    "quote" => Some("'"),
+                    "quasiquote" => Some("`"),
+                    "unquote" => Some(","),
+                    "unquote-splicing" => Some(",@"),
+                    _ => None,
+                };
+                if let Some(q) = q {
+                    out.push_str(q);
+                    self.print(out, car(cdr(v)), display, depth + 1);
+                    return;
+                }
+            }
+            out.push('(');
+            let mut x = v;
+            let mut first = true;
+            let mut count = 0usize;
+            while x.is_pair() {
+                if !first {
+                    out.push(' ');
+                }
+                first = false;
+                self.print(out, car(x), display, depth + 1);
+                x = cdr(x);
+                count += 1;
+                if count > 10_000_000 {
+                    out.push_str(" ...");
+                    x = NIL;
+                    break;
+                }
+            }
+            if x != NIL {
+                out.push_str(" . ");
+                self.print(out, x, display, depth + 1);
+            }
+            out.push(')');
+            return;
+        }
+        if v.is_flonum() {
+            out.push_str(&flo_to_string(flo(v)));
+            return;
+        }
+        if let Some(c) = v.as_char() {
+            if display {
+                out.push(c);
+            } else {
+                out.push_str("#\\");
+                out.push_str(&char_name(c));
+            }
+            return;
+        }
+        if v.is_prim() {
+            out.push_str("#<procedure ");
+            out.push_str(self.prims.get(v.prim_index()).map_or("?", |p| p.name));
+            out.push('>');
+            return;
+        }
+        match v {
+            FALSE => return out.push_str("#f"),
+            TRUE => return out.push_str("#t"),
+            NIL => return out.push_str("()"),
+            UNSPEC => return out.push_str("#<unspecified>"),
+            EOF => return out.push_str("#<eof>"),
+            DEFAULT => return out.push_str("#<default>"),
+            UNBOUND => return out.push_str("#<unbound>"),
+            _ => {}
+        }
+        let Some(k) = kind(v) else {
+            out.push_str(&format!("#<unknown {:#x}>", v.raw()));
+            return;
+        };
+        match k {
+            Kind::String => {
+                if display {
+                    for i in 0..len(v) {
+                        out.push(str_char(v, i));
+                    }
+                } else {
+                    write_str_lit(out, v)
+                }
+            }
+            Kind::Symbol => {
+                let n = sym_name(v);
+                if !display && (n.is_empty() || n.chars().any(|c| c.is_whitespace() || "()|\"';`,".contains(c))) {
+                    out.push('|');
+                    out.push_str(n);
+                    out.push('|');
+                } else {
+                    out.push_str(n)
+                }
+            }
+            Kind::Vector => {
+                out.push_str("#(");
+                for i in 0..len(v) {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    self.print(out, slot(v, i), display, depth + 1);
+                }
+                out.push(')');
+            }
+            Kind::Bytevector => {
+                out.push_str("#u8(");
+                let b = bytes(v);
+                for (i, x) in b.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(&x.to_string());
+                }
+                out.push(')');
+            }
+            Kind::Bignum => out.push_str(&big_of(v).to_string_radix(10)),
+            Kind::Closure => {
+                let p = &self.protos[slot(v, 0).fixval() as usize];
+                if p.name.is_empty() {
+                    out.push_str("#<procedure>");
+                } else {
+                    out.push_str(&format!("#<procedure {}>", p.name));
+                }
+            }
+            Kind::CaseLambda => out.push_str("#<procedure case-lambda>"),
+            Kind::Cont => out.push_str("#<continuation>"),
+            Kind::Param => out.push_str("#<parameter>"),
+            Kind::Box => out.push_str("#<box>"),
+            Kind::Values => {
+                for i in 0..len(v) {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    self.print(out, slot(v, i), display, depth + 1);
+                }
+            }
+            Kind::Record => {
+                let rtd = slot(v, 0);
+                out.push_str("#<");
+                out.push_str(&self.write_string(slot(rtd, 0), true));
+                let fields = slot(rtd, 1);
+                let mut f = fields;
+                let mut i = 1;
+                while f.is_pair() {
+                    out.push(' ');
+                    self.print(out, slot(v, i), display, depth + 1);
+                    f = cdr(f);
+                    i += 1;
+                }
+                out.push('>');
+            }
+            Kind::Rtd => {
+                out.push_str("#<record-type ");
+                out.push_str(&self.write_string(slot(v, 0), true));
+                out.push('>');
+            }
+            Kind::Table => out.push_str(&format!("#<hash-table {}>", slot(v, 1).fixval())),
+            Kind::Promise => out.push_str("#<promise>"),
+            Kind::Error => {
+                out.push_str("#<error ");
+                out.push_str(&self.write_string(self.condition_message_value(v), false));
+                out.push('>');
+            }
+            Kind::Port => out.push_str("#<port>"),
+        }
+    }
+
+    fn condition_message_value(&self, v: Value) -> Value {
+        slot(v, 0)
+    }
+}

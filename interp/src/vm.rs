@@ -1,0 +1,1104 @@
+//! The virtual machine: the bytecode loop, calls and proper tail calls,
+//! continuations (the value stack and control frames copied into a heap
+//! object), and the routing of errors to Scheme exception handlers.
+//!
+//! Frame layout on the value stack: `[closure, slot0 .. slotN-1, temps...]`
+//! where `base` indexes slot 0 (the first argument). Control frames (return
+//! proto, pc, base) live in a separate vector of plain integers.
+
+use crate::builtins::{self, Prim, PrimKind};
+use crate::compile::{Compiler, Op, Proto};
+use crate::heap::*;
+use crate::reader::{Datum, Pos};
+use crate::value::*;
+use std::collections::HashMap;
+
+/// A saved return point.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    pub proto: u32,
+    pub pc: u32,
+    pub base: u32,
+}
+
+/// Marks the frame that returns out of [`Vm::run`].
+const EXIT: u32 = u32::MAX;
+
+/// Why a run stopped without a value.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// An uncaught error: location, message, backtrace of procedure names.
+    Error {
+        pos: Option<Pos>,
+        msg: String,
+        trace: Vec<String>,
+    },
+    /// `(exit n)`.
+    Exit(i32),
+}
+
+/// Output and input ports' native state.
+#[derive(Debug)]
+pub enum PortState {
+    Stdout,
+    Stderr,
+    Stdin,
+    StrIn(Vec<char>, usize),
+    StrOut(String),
+    Closed,
+}
+
+/// The interpreter state.
+#[derive(Debug)]
+pub struct Vm {
+    pub h: Heap,
+    pub r: Roots,
+    pub protos: Vec<Box<Proto>>,
+    pub comp: Compiler,
+    pub frames: Vec<Frame>,
+    pub max_depth: usize,
+    overflow_slack: bool,
+    pub symtab: HashMap<String, Value>,
+    pub prims: &'static [Prim],
+    pub ports: Vec<PortState>,
+    /// Buffered standard output.
+    pub out: Vec<u8>,
+    pub stdin_buf: Vec<char>,
+    pub stdin_pos: usize,
+    pub stdin_eof: bool,
+    pub args: Vec<String>,
+    pub start: std::time::Instant,
+    g_handlers: u32,
+    g_raise: u32,
+    g_raise_cont: u32,
+    pub g_out_port: u32,
+    pub g_in_port: u32,
+    pub g_err_port: u32,
+}
+
+macro_rules! pop {
+    ($s:expr) => {
+        match $s.pop() {
+            Some(v) => v,
+            None => UNSPEC,
+        }
+    };
+}
+
+impl Vm {
+    pub fn new(h: Heap, max_depth: usize) -> Vm {
+        let mut vm = Vm {
+            h,
+            r: Roots::default(),
+            protos: Vec::new(),
+            comp: Compiler::new(),
+            frames: Vec::new(),
+            max_depth,
+            overflow_slack: false,
+            symtab: HashMap::new(),
+            prims: builtins::all(),
+            ports: vec![PortState::Stdin, PortState::Stdout, PortState::Stderr],
+            out: Vec::with_capacity(1 << 16),
+            stdin_buf: Vec::new(),
+            stdin_pos: 0,
+            stdin_eof: false,
+            args: Vec::new(),
+            start: std::time::Instant::now(),
+            g_handlers: 0,
+            g_raise: 0,
+            g_raise_cont: 0,
+            g_out_port: 0,
+            g_in_port: 0,
+            g_err_port: 0,
+        };
+        vm.r.stack.reserve(1 << 16);
+        for (i, p) in builtins::all().iter().enumerate() {
+            let g = vm.comp.global(p.name) as usize;
+            vm.set_global_raw(g, Value::prim(i));
+        }
+        vm.g_handlers = vm.comp.global("%handlers");
+        vm.g_raise = vm.comp.global("%raise-handler");
+        vm.g_raise_cont = vm.comp.global("%raise-continuable-handler");
+        vm.g_in_port = vm.comp.global("%stdin");
+        vm.g_out_port = vm.comp.global("%stdout");
+        vm.g_err_port = vm.comp.global("%stderr");
+        vm
+    }
+
+    pub fn set_global_raw(&mut self, g: usize, v: Value) {
+        if self.r.globals.len() <= g {
+            self.r.globals.resize(g + 1, UNBOUND);
+        }
+        self.r.globals[g] = v;
+    }
+
+    pub fn global_value(&self, name: &str) -> Value {
+        match self.comp.global_index.get(name) {
+            Some(&i) => self.r.globals.get(i as usize).copied().unwrap_or(UNBOUND),
+            None => UNBOUND,
+        }
+    }
+
+    // ------------------------------------------------------------ allocation
+
+    pub fn cons(&mut self, a: Value, b: Value) -> R<Value> {
+        self.r.tmp.push(a);
+        self.r.tmp.push(b);
+        let p = self.h.pair(&self.r, a, b);
+        self.r.tmp.truncate(self.r.tmp.len() - 2);
+        p
+    }
+
+    pub fn flonum(&mut self, x: f64) -> R<Value> {
+        self.h.flonum(&self.r, x)
+    }
+
+    pub fn string(&mut self, s: &str) -> R<Value> {
+        self.h.string(&self.r, s)
+    }
+
+    /// A scan object whose slots are `vals` (rooted while allocating).
+    pub fn make_obj(&mut self, k: Kind, vals: &[Value]) -> R<Value> {
+        let mark = self.r.tmp.len();
+        self.r.tmp.extend_from_slice(vals);
+        let o = self.h.obj(&self.r, k, vals.len(), UNSPEC);
+        let o = match o {
+            Ok(o) => o,
+            Err(e) => {
+                self.r.tmp.truncate(mark);
+                return Err(e);
+            }
+        };
+        for i in 0..vals.len() {
+            let v = self.r.tmp[mark + i];
+            self.h.set_slot(o, i, v);
+        }
+        self.r.tmp.truncate(mark);
+        Ok(o)
+    }
+
+    /// A list of `vals` (rooted while allocating).
+    pub fn list(&mut self, vals: &[Value]) -> R<Value> {
+        let mark = self.r.tmp.len();
+        self.r.tmp.extend_from_slice(vals);
+        self.r.tmp.push(NIL);
+        for i in (0..vals.len()).rev() {
+            let x = self.r.tmp[mark + i];
+            let acc = self.r.tmp[mark + vals.len()];
+            match self.h.pair(&self.r, x, acc) {
+                Ok(p) => self.r.tmp[mark + vals.len()] = p,
+                Err(e) => {
+                    self.r.tmp.truncate(mark);
+                    return Err(e);
+                }
+            }
+        }
+        let l = self.r.tmp[mark + vals.len()];
+        self.r.tmp.truncate(mark);
+        Ok(l)
+    }
+
+    pub fn intern(&mut self, name: &str) -> R<Value> {
+        if let Some(&v) = self.symtab.get(name) {
+            return Ok(v);
+        }
+        let v = self.h.symbol_obj(&self.r, name)?;
+        self.r.perm.push(v);
+        self.symtab.insert(name.to_string(), v);
+        Ok(v)
+    }
+
+    /// Converts a datum (a quoted constant, or `read`'s result) to a value.
+    pub fn datum_to_value(&mut self, d: &Datum) -> R<Value> {
+        Ok(match d {
+            Datum::Bool(b) => Value::bool(*b),
+            Datum::Int(n) => crate::builtins::num::int(self, *n)?,
+            Datum::Big(b) => crate::builtins::num::big_value(self, b)?,
+            Datum::Flo(x) => self.flonum(*x)?,
+            Datum::Char(c) => Value::chr(*c),
+            Datum::Str(s) => self.string(s)?,
+            Datum::Sym(s) => self.intern(s)?,
+            Datum::Unspec => UNSPEC,
+            Datum::Bytes(b) => self.h.bytevector(&self.r, b)?,
+            Datum::List(v, tail, _) => {
+                let t = match tail {
+                    Some(t) => self.datum_to_value(t)?,
+                    None => NIL,
+                };
+                self.r.tmp.push(t);
+                for e in v.iter().rev() {
+                    let x = match self.datum_to_value(e) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            self.r.tmp.pop();
+                            return Err(e);
+                        }
+                    };
+                    let acc = *self.r.tmp.last().unwrap_or(&NIL);
+                    let p = self.cons(x, acc);
+                    match p {
+                        Ok(p) => {
+                            if let Some(l) = self.r.tmp.last_mut() {
+                                *l = p;
+                            }
+                        }
+                        Err(e) => {
+                            self.r.tmp.pop();
+                            return Err(e);
+                        }
+                    }
+                }
+                self.r.tmp.pop().unwrap_or(NIL)
+            }
+            Datum::Vector(v) => {
+                let o = self.h.obj(&self.r, Kind::Vector, v.len(), UNSPEC)?;
+                self.r.tmp.push(o);
+                for (i, e) in v.iter().enumerate() {
+                    match self.datum_to_value(e) {
+                        Ok(x) => self.h.set_slot(o, i, x),
+                        Err(e) => {
+                            self.r.tmp.pop();
+                            return Err(e);
+                        }
+                    }
+                }
+                self.r.tmp.pop();
+                o
+            }
+        })
+    }
+
+    /// Takes the compiler's new protos, materialising their constants.
+    pub fn link(&mut self) -> R<()> {
+        let new: Vec<Proto> = std::mem::take(&mut self.comp.out);
+        for mut p in new {
+            p.const_base = self.r.perm.len();
+            let consts = std::mem::take(&mut p.consts);
+            // Reserve the constant slots first so each value is rooted once made.
+            self.r.perm.resize(p.const_base + consts.len(), UNSPEC);
+            for (i, c) in consts.iter().enumerate() {
+                let v = self.datum_to_value(c)?;
+                self.r.perm[p.const_base + i] = v;
+            }
+            self.protos.push(Box::new(p));
+        }
+        self.comp.proto_base = self.protos.len();
+        self.r
+            .globals
+            .resize(self.comp.global_names.len().max(self.r.globals.len()), UNBOUND);
+        Ok(())
+    }
+
+    /// Compiles and links one top-level form; returns its proto index.
+    pub fn compile(&mut self, d: &Datum) -> Result<usize, Failure> {
+        self.comp.proto_base = self.protos.len();
+        let r = self.comp.compile_toplevel(d, "");
+        match r {
+            Ok(i) => {
+                self.link().map_err(|e| self.plain_failure(e))?;
+                Ok(i)
+            }
+            Err(e) => {
+                self.comp.out.clear();
+                Err(Failure::Error {
+                    pos: Some(e.pos),
+                    msg: e.msg,
+                    trace: vec![],
+                })
+            }
+        }
+    }
+
+    fn plain_failure(&self, e: SErr) -> Failure {
+        match e {
+            SErr::Exit(c) => Failure::Exit(c),
+            SErr::Msg(m) | SErr::Oom(m) => Failure::Error {
+                pos: None,
+                msg: m,
+                trace: vec![],
+            },
+            SErr::Raise(v, _) => Failure::Error {
+                pos: None,
+                msg: self.condition_message(v),
+                trace: vec![],
+            },
+        }
+    }
+
+    /// Compiles and runs one form.
+    pub fn eval_datum(&mut self, d: &Datum) -> Result<Value, Failure> {
+        let p = self.compile(d)?;
+        self.run_proto(p)
+    }
+
+    /// Runs a thunk proto to completion.
+    pub fn run_proto(&mut self, p: usize) -> Result<Value, Failure> {
+        let clo = self.h.obj(&self.r, Kind::Closure, 1, Value::fix(p as i64));
+        let clo = clo.map_err(|e| self.plain_failure(e))?;
+        let sp0 = self.r.stack.len();
+        let fr0 = self.frames.len();
+        self.r.stack.push(clo);
+        let r = self.run(sp0 + 1);
+        if r.is_err() {
+            self.r.stack.truncate(sp0);
+            self.frames.truncate(fr0);
+            self.r.tmp.clear();
+        } else {
+            self.r.stack.truncate(sp0);
+        }
+        r
+    }
+
+    // ------------------------------------------------------------- errors
+
+    /// The text of a condition for an uncaught-error report.
+    pub fn condition_message(&self, v: Value) -> String {
+        if is_kind(v, Kind::Error) {
+            let msg = slot(v, 0);
+            let mut s = if is_kind(msg, Kind::String) {
+                string_of(msg)
+            } else {
+                self.write_string(msg, true)
+            };
+            let mut l = slot(v, 1);
+            while l.is_pair() {
+                s.push(' ');
+                s.push_str(&self.write_string(car(l), false));
+                l = cdr(l);
+            }
+            s
+        } else {
+            format!("uncaught exception: {}", self.write_string(v, false))
+        }
+    }
+
+    fn location(&self, cur: u32, pc: usize) -> (Option<Pos>, Vec<String>) {
+        let mut pos = None;
+        let mut trace = Vec::new();
+        let consider = |p: u32, pc: usize, pos: &mut Option<Pos>, trace: &mut Vec<String>| {
+            if p == EXIT {
+                return;
+            }
+            let proto = &self.protos[p as usize];
+            if proto.prelude {
+                return;
+            }
+            if pos.is_none() {
+                if let Some(ps) = proto.pos.get(pc.saturating_sub(1)) {
+                    if ps.line > 0 {
+                        *pos = Some(*ps);
+                    }
+                }
+            }
+            if !proto.name.is_empty() && trace.len() < 12 {
+                let at = proto
+                    .pos
+                    .get(pc.saturating_sub(1))
+                    .filter(|p| p.line > 0)
+                    .map(|p| format!(" at {p}"))
+                    .unwrap_or_default();
+                let line = format!("{}{}", proto.name, at);
+                if trace.last() != Some(&line) {
+                    trace.push(line);
+                }
+            }
+        };
+        consider(cur, pc, &mut pos, &mut trace);
+        for f in self.frames.iter().rev() {
+            consider(f.proto, f.pc as usize, &mut pos, &mut trace);
+            if trace.len() >= 12 {
+                break;
+            }
+        }
+        (pos, trace)
+    }
+
+    /// Routes an error: to the Scheme handler stack if one is installed
+    /// (pushing a call to the prelude's raise helper), else out of `run`.
+    fn throw(&mut self, e: SErr, cur: u32, pc: usize) -> Result<(Value, Value), Failure> {
+        let handlers = self.r.globals[self.g_handlers as usize];
+        let no_handlers = !handlers.is_pair();
+        let (obj, continuable) = match e {
+            SErr::Exit(c) => return Err(Failure::Exit(c)),
+            SErr::Raise(v, c) => (v, c),
+            SErr::Msg(m) | SErr::Oom(m) => {
+                if no_handlers {
+                    let (pos, trace) = self.location(cur, pc);
+                    return Err(Failure::Error { pos, msg: m, trace });
+                }
+                match self.make_error(&m, NIL) {
+                    Ok(o) => (o, false),
+                    Err(_) => {
+                        let (pos, trace) = self.location(cur, pc);
+                        return Err(Failure::Error { pos, msg: m, trace });
+                    }
+                }
+            }
+        };
+        if no_handlers {
+            let (pos, trace) = self.location(cur, pc);
+            return Err(Failure::Error {
+                pos,
+                msg: self.condition_message(obj),
+                trace,
+            });
+        }
+        let h = self.r.globals[if continuable { self.g_raise_cont } else { self.g_raise } as usize];
+        Ok((h, obj))
+    }
+
+    pub fn make_error(&mut self, msg: &str, irritants: Value) -> R<Value> {
+        self.r.tmp.push(irritants);
+        let s = self.string(msg);
+        let irr = self.r.tmp.pop().unwrap_or(NIL);
+        let s = s?;
+        self.make_obj(Kind::Error, &[s, irr, FALSE])
+    }
+
+    // ------------------------------------------------------------- the loop
+
+    /// Captures the current continuation into a heap object.
+    fn capture(&mut self, upto: usize, cur: u32, pc: usize, base: usize) -> R<Value> {
+        let nf = self.frames.len();
+        let n = 5 + upto + nf * 3;
+        let k = self.h.obj(&self.r, Kind::Cont, n, UNSPEC)?;
+        self.h.set_slot(k, 0, Value::fix(upto as i64));
+        self.h.set_slot(k, 1, Value::fix(nf as i64));
+        self.h.set_slot(k, 2, Value::fix(pc as i64));
+        self.h.set_slot(k, 3, Value::fix(base as i64));
+        self.h.set_slot(k, 4, Value::fix(cur as i64));
+        for i in 0..upto {
+            let v = self.r.stack[i];
+            self.h.set_slot(k, 5 + i, v);
+        }
+        for i in 0..nf {
+            let f = self.frames[i];
+            let w = 5 + upto + i * 3;
+            // Frame words are fixnums: the collector ignores them.
+            let a = if f.proto == EXIT { -1 } else { f.proto as i64 };
+            self.h.set_slot(k, w, Value::fix(a));
+            self.h.set_slot(k, w + 1, Value::fix(f.pc as i64));
+            self.h.set_slot(k, w + 2, Value::fix(f.base as i64));
+        }
+        Ok(k)
+    }
+
+    /// Reinstates a continuation; returns the registers (cur, pc, base).
+    fn reinstate(&mut self, k: Value, v: Value) -> (u32, usize, usize) {
+        let upto = slot(k, 0).fixval() as usize;
+        let nf = slot(k, 1).fixval() as usize;
+        let pc = slot(k, 2).fixval() as usize;
+        let base = slot(k, 3).fixval() as usize;
+        let cur = slot(k, 4).fixval() as u32;
+        self.r.stack.clear();
+        for i in 0..upto {
+            self.r.stack.push(slot(k, 5 + i));
+        }
+        self.frames.clear();
+        for i in 0..nf {
+            let w = 5 + upto + i * 3;
+            let p = slot(k, w).fixval();
+            self.frames.push(Frame {
+                proto: if p < 0 { EXIT } else { p as u32 },
+                pc: slot(k, w + 1).fixval() as u32,
+                base: slot(k, w + 2).fixval() as u32,
+            });
+        }
+        self.r.stack.push(v);
+        (cur, pc, base)
+    }
+
+    /// Runs from the closure at `stack[base-1]` until the matching return.
+    fn run(&mut self, base0: usize) -> Result<Value, Failure> {
+        self.frames.push(Frame {
+            proto: EXIT,
+            pc: 0,
+            base: 0,
+        });
+        let mut base = base0;
+        let clo = self.r.stack[base - 1];
+        let mut cur = slot(clo, 0).fixval() as u32;
+        // SAFETY: protos are boxed and never removed while the VM lives, so
+        // this pointer stays valid even when `self.protos` grows.
+        let mut proto: *const Proto = &*self.protos[cur as usize];
+        // SAFETY: as above.
+        let nl = unsafe { (*proto).nlocals } as usize;
+        self.r.stack.resize(base + nl, UNSPEC);
+        let mut pc: usize = 0;
+        loop {
+            // SAFETY: see above; `proto` always points at a live boxed Proto.
+            let p: &Proto = unsafe { &*proto };
+            let op = p.code[pc];
+            pc += 1;
+            let res: R<()> = match op {
+                Op::Imm(v) => {
+                    self.r.stack.push(v);
+                    Ok(())
+                }
+                Op::Const(k) => {
+                    let v = self.r.perm[p.const_base + k as usize];
+                    self.r.stack.push(v);
+                    Ok(())
+                }
+                Op::Local(i) => {
+                    let v = self.r.stack[base + i as usize];
+                    self.r.stack.push(v);
+                    Ok(())
+                }
+                Op::LocalBox(i) => {
+                    let b = self.r.stack[base + i as usize];
+                    let v = slot(b, 0);
+                    if v == UNBOUND {
+                        Err(SErr::Msg("variable used before its definition".into()))
+                    } else {
+                        self.r.stack.push(v);
+                        Ok(())
+                    }
+                }
+                Op::SetLocal(i) => {
+                    let v = pop!(self.r.stack);
+                    self.r.stack[base + i as usize] = v;
+                    Ok(())
+                }
+                Op::SetLocalBox(i) => {
+                    let v = pop!(self.r.stack);
+                    let b = self.r.stack[base + i as usize];
+                    self.h.set_slot(b, 0, v);
+                    Ok(())
+                }
+                Op::BoxLocal(i) => {
+                    let v = self.r.stack[base + i as usize];
+                    match self.h.obj(&self.r, Kind::Box, 1, v) {
+                        Ok(b) => {
+                            self.r.stack[base + i as usize] = b;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::Free(i) => {
+                    let c = self.r.stack[base - 1];
+                    let v = slot(c, 1 + i as usize);
+                    if v == UNBOUND {
+                        Err(SErr::Msg("variable used before its definition".into()))
+                    } else {
+                        self.r.stack.push(v);
+                        Ok(())
+                    }
+                }
+                Op::FreeBox(i) => {
+                    let c = self.r.stack[base - 1];
+                    let v = slot(slot(c, 1 + i as usize), 0);
+                    if v == UNBOUND {
+                        Err(SErr::Msg("variable used before its definition".into()))
+                    } else {
+                        self.r.stack.push(v);
+                        Ok(())
+                    }
+                }
+                Op::SetFreeBox(i) => {
+                    let v = pop!(self.r.stack);
+                    let c = self.r.stack[base - 1];
+                    let b = slot(c, 1 + i as usize);
+                    self.h.set_slot(b, 0, v);
+                    Ok(())
+                }
+                Op::Global(i) => {
+                    let v = self.r.globals[i as usize];
+                    if v == UNBOUND {
+                        Err(SErr::Msg(format!(
+                            "unbound variable: {}",
+                            self.comp.global_names[i as usize]
+                        )))
+                    } else {
+                        self.r.stack.push(v);
+                        Ok(())
+                    }
+                }
+                Op::SetGlobal(i) => {
+                    if self.r.globals[i as usize] == UNBOUND {
+                        Err(SErr::Msg(format!(
+                            "set!: unbound variable: {}",
+                            self.comp.global_names[i as usize]
+                        )))
+                    } else {
+                        let v = pop!(self.r.stack);
+                        self.r.globals[i as usize] = v;
+                        Ok(())
+                    }
+                }
+                Op::DefGlobal(i) => {
+                    let v = pop!(self.r.stack);
+                    self.r.globals[i as usize] = v;
+                    Ok(())
+                }
+                Op::Pop => {
+                    self.r.stack.pop();
+                    Ok(())
+                }
+                Op::Jump(t) => {
+                    pc = t as usize;
+                    Ok(())
+                }
+                Op::JumpIfFalse(t) => {
+                    if pop!(self.r.stack) == FALSE {
+                        pc = t as usize;
+                    }
+                    Ok(())
+                }
+                Op::Call(argc) => self.enter(argc as usize, false, &mut cur, &mut proto, &mut pc, &mut base),
+                Op::TailCall(argc) => self.enter(argc as usize, true, &mut cur, &mut proto, &mut pc, &mut base),
+                Op::Return => {
+                    let v = pop!(self.r.stack);
+                    self.r.stack.truncate(base - 1);
+                    self.r.stack.push(v);
+                    let f = match self.frames.pop() {
+                        Some(f) => f,
+                        None => return Ok(v),
+                    };
+                    if f.proto == EXIT {
+                        self.r.stack.pop();
+                        return Ok(v);
+                    }
+                    cur = f.proto;
+                    proto = &*self.protos[cur as usize];
+                    pc = f.pc as usize;
+                    base = f.base as usize;
+                    if self.overflow_slack && self.frames.len() < self.max_depth {
+                        self.overflow_slack = false;
+                    }
+                    Ok(())
+                }
+                Op::Closure(pi, n) => {
+                    let n = n as usize;
+                    match self.h.obj(&self.r, Kind::Closure, n + 1, UNSPEC) {
+                        Ok(c) => {
+                            self.h.set_slot(c, 0, Value::fix(pi as i64));
+                            let sp = self.r.stack.len();
+                            for i in 0..n {
+                                let v = self.r.stack[sp - n + i];
+                                self.h.set_slot(c, 1 + i, v);
+                            }
+                            self.r.stack.truncate(sp - n);
+                            self.r.stack.push(c);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::Patch(c, fi, v) => {
+                    let clo = self.r.stack[base + c as usize];
+                    let val = self.r.stack[base + v as usize];
+                    self.h.set_slot(clo, 1 + fi as usize, val);
+                    Ok(())
+                }
+                Op::Car => {
+                    let x = pop!(self.r.stack);
+                    if x.is_pair() {
+                        self.r.stack.push(car(x));
+                        Ok(())
+                    } else {
+                        Err(self.type_err("car", "a pair", x))
+                    }
+                }
+                Op::Cdr => {
+                    let x = pop!(self.r.stack);
+                    if x.is_pair() {
+                        self.r.stack.push(cdr(x));
+                        Ok(())
+                    } else {
+                        Err(self.type_err("cdr", "a pair", x))
+                    }
+                }
+                Op::Cons => {
+                    // The operands stay on the stack (rooted) while allocating.
+                    let n = self.r.stack.len();
+                    let (a, b) = (self.r.stack[n - 2], self.r.stack[n - 1]);
+                    match self.h.pair(&self.r, a, b) {
+                        Ok(c) => {
+                            self.r.stack.truncate(n - 2);
+                            self.r.stack.push(c);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::NullP => {
+                    let x = pop!(self.r.stack);
+                    self.r.stack.push(Value::bool(x == NIL));
+                    Ok(())
+                }
+                Op::PairP => {
+                    let x = pop!(self.r.stack);
+                    self.r.stack.push(Value::bool(x.is_pair()));
+                    Ok(())
+                }
+                Op::Not => {
+                    let x = pop!(self.r.stack);
+                    self.r.stack.push(Value::bool(x == FALSE));
+                    Ok(())
+                }
+                Op::EqP => {
+                    let b = pop!(self.r.stack);
+                    let a = pop!(self.r.stack);
+                    self.r.stack.push(Value::bool(a == b));
+                    Ok(())
+                }
+                Op::Add | Op::Sub | Op::Mul => {
+                    let n = self.r.stack.len();
+                    let (a, b) = (self.r.stack[n - 2], self.r.stack[n - 1]);
+                    let fast = if a.is_fix() && b.is_fix() {
+                        let (x, y) = (a.fixval(), b.fixval());
+                        let r = match op {
+                            Op::Add => x.checked_add(y),
+                            Op::Sub => x.checked_sub(y),
+                            _ => x.checked_mul(y),
+                        };
+                        r.filter(|r| Value::fits_fix(*r))
+                    } else {
+                        None
+                    };
+                    match fast {
+                        Some(r) => {
+                            self.r.stack.truncate(n - 2);
+                            self.r.stack.push(Value::fix(r));
+                            Ok(())
+                        }
+                        None => {
+                            let r = match op {
+                                Op::Add => builtins::num::add2(self, a, b),
+                                Op::Sub => builtins::num::sub2(self, a, b),
+                                _ => builtins::num::mul2(self, a, b),
+                            };
+                            match r {
+                                Ok(v) => {
+                                    self.r.stack.truncate(n - 2);
+                                    self.r.stack.push(v);
+                                    Ok(())
+                                }
+                                Err(e) => {
+                                    self.r.stack.truncate(n - 2);
+                                    Err(e)
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::Lt | Op::Gt | Op::Le | Op::Ge | Op::NumEq => {
+                    let b = pop!(self.r.stack);
+                    let a = pop!(self.r.stack);
+                    let r = if a.is_fix() && b.is_fix() {
+                        let (x, y) = (a.fixval(), b.fixval());
+                        Ok(match op {
+                            Op::Lt => x < y,
+                            Op::Gt => x > y,
+                            Op::Le => x <= y,
+                            Op::Ge => x >= y,
+                            _ => x == y,
+                        })
+                    } else {
+                        let name = match op {
+                            Op::Lt => "<",
+                            Op::Gt => ">",
+                            Op::Le => "<=",
+                            Op::Ge => ">=",
+                            _ => "=",
+                        };
+                        builtins::num::compare(self, name, a, b).map(|o| match op {
+                            Op::Lt => o == Some(std::cmp::Ordering::Less),
+                            Op::Gt => o == Some(std::cmp::Ordering::Greater),
+                            Op::Le => matches!(o, Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)),
+                            Op::Ge => matches!(o, Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)),
+                            _ => o == Some(std::cmp::Ordering::Equal),
+                        })
+                    };
+                    match r {
+                        Ok(b) => {
+                            self.r.stack.push(Value::bool(b));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::ZeroP => {
+                    let a = pop!(self.r.stack);
+                    if a.is_fix() {
+                        self.r.stack.push(Value::bool(a.fixval() == 0));
+                        Ok(())
+                    } else {
+                        match builtins::num::compare(self, "zero?", a, Value::fix(0)) {
+                            Ok(o) => {
+                                self.r.stack.push(Value::bool(o == Some(std::cmp::Ordering::Equal)));
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                }
+                Op::VecRef => {
+                    let i = pop!(self.r.stack);
+                    let v = pop!(self.r.stack);
+                    match vec_index(self, "vector-ref", v, i) {
+                        Ok(i) => {
+                            self.r.stack.push(slot(v, i));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::VecSet => {
+                    let x = pop!(self.r.stack);
+                    let i = pop!(self.r.stack);
+                    let v = pop!(self.r.stack);
+                    match vec_index(self, "vector-set!", v, i) {
+                        Ok(i) => {
+                            self.h.set_slot(v, i, x);
+                            self.r.stack.push(UNSPEC);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Op::SetCar | Op::SetCdr => {
+                    let x = pop!(self.r.stack);
+                    let p = pop!(self.r.stack);
+                    if p.is_pair() {
+                        self.h.write(p, if op == Op::SetCar { 0 } else { 1 }, x);
+                        self.r.stack.push(UNSPEC);
+                        Ok(())
+                    } else {
+                        Err(self.type_err(if op == Op::SetCar { "set-car!" } else { "set-cdr!" }, "a pair", p))
+                    }
+                }
+            };
+            if let Err(e) = res {
+                let (h, obj) = self.throw(e, cur, pc)?;
+                self.r.stack.push(h);
+                self.r.stack.push(obj);
+                self.overflow_slack = true;
+                if let Err(e) = self.enter(1, false, &mut cur, &mut proto, &mut pc, &mut base) {
+                    let (pos, trace) = self.location(cur, pc);
+                    return Err(Failure::Error {
+                        pos,
+                        msg: format!("error while handling an error: {e:?}"),
+                        trace,
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn type_err(&self, who: &str, what: &str, got: Value) -> SErr {
+        SErr::Msg(format!("{who}: expected {what}, got {}", self.write_string(got, false)))
+    }
+
+    /// Calls the procedure at `stack[sp-argc-1]` with the `argc` values above it.
+    #[inline(always)]
+    fn enter(
+        &mut self,
+        mut argc: usize,
+        tail: bool,
+        cur: &mut u32,
+        proto: &mut *const Proto,
+        pc: &mut usize,
+        base: &mut usize,
+    ) -> R<()> {
+        loop {
+            let sp = self.r.stack.len();
+            let fpos = sp - argc - 1;
+            let f = self.r.stack[fpos];
+            if is_kind(f, Kind::Closure) {
+                let pi = slot(f, 0).fixval() as usize;
+                let np: &Proto = &self.protos[pi];
+                let nparams = np.nparams as usize;
+                if argc != nparams && !(np.rest && argc >= nparams) {
+                    self.r.stack.truncate(fpos);
+                    return Err(SErr::Msg(format!(
+                        "{}: wrong number of arguments (expected {}{}, got {})",
+                        if np.name.is_empty() { "#<procedure>" } else { &np.name },
+                        if np.rest { "at least " } else { "" },
+                        nparams,
+                        argc
+                    )));
+                }
+                let rest = np.rest;
+                let nlocals = np.nlocals as usize;
+                let newbase = if tail {
+                    let dst = *base - 1;
+                    self.r.stack.copy_within(fpos..sp, dst);
+                    self.r.stack.truncate(dst + argc + 1);
+                    dst + 1
+                } else {
+                    if self.frames.len() >= self.max_depth && !self.overflow_slack {
+                        self.r.stack.truncate(fpos);
+                        return Err(SErr::Msg(format!(
+                            "stack overflow: recursion deeper than {} frames (see --max-depth)",
+                            self.max_depth
+                        )));
+                    }
+                    self.frames.push(Frame {
+                        proto: *cur,
+                        pc: *pc as u32,
+                        base: *base as u32,
+                    });
+                    fpos + 1
+                };
+                if rest {
+                    // Collect the extra arguments into a list (they stay on the stack meanwhile).
+                    self.r.tmp.push(NIL);
+                    let top = self.r.stack.len();
+                    for i in (newbase + nparams..top).rev() {
+                        let x = self.r.stack[i];
+                        let acc = *self.r.tmp.last().unwrap_or(&NIL);
+                        let p = self.h.pair(&self.r, x, acc)?;
+                        if let Some(l) = self.r.tmp.last_mut() {
+                            *l = p;
+                        }
+                    }
+                    let l = self.r.tmp.pop().unwrap_or(NIL);
+                    self.r.stack.truncate(newbase + nparams);
+                    self.r.stack.push(l);
+                }
+                self.r.stack.resize(newbase + nlocals, UNSPEC);
+                *cur = pi as u32;
+                *proto = &*self.protos[pi];
+                *pc = 0;
+                *base = newbase;
+                return Ok(());
+            }
+            if f.is_prim() {
+                let prim = &self.prims[f.prim_index()];
+                if argc < prim.min as usize || (prim.max != u16::MAX && argc > prim.max as usize) {
+                    self.r.stack.truncate(fpos);
+                    return Err(SErr::Msg(format!(
+                        "{}: wrong number of arguments (got {})",
+                        prim.name, argc
+                    )));
+                }
+                match prim.kind {
+                    PrimKind::Fn(func) => {
+                        let r = func(self, fpos + 1, argc);
+                        self.r.stack.truncate(fpos);
+                        let v = r?;
+                        self.r.stack.push(v);
+                        return Ok(());
+                    }
+                    PrimKind::Apply => {
+                        // (apply f a ... lst): spread lst onto the stack.
+                        let mut l = self.r.stack.pop().unwrap_or(NIL);
+                        self.r.stack.remove(fpos);
+                        argc -= 2;
+                        while l.is_pair() {
+                            self.r.stack.push(car(l));
+                            l = cdr(l);
+                            argc += 1;
+                        }
+                        if l != NIL {
+                            self.r.stack.truncate(fpos);
+                            return Err(SErr::Msg("apply: last argument must be a list".into()));
+                        }
+                        continue;
+                    }
+                    PrimKind::CallCC => {
+                        let k = self.capture(fpos, *cur, *pc, *base);
+                        let k = match k {
+                            Ok(k) => k,
+                            Err(e) => {
+                                self.r.stack.truncate(fpos);
+                                return Err(e);
+                            }
+                        };
+                        let g = self.r.stack[fpos + 1];
+                        self.r.stack[fpos] = g;
+                        self.r.stack[fpos + 1] = k;
+                        argc = 1;
+                        continue;
+                    }
+                    PrimKind::Values => {
+                        let v = if argc == 1 {
+                            self.r.stack[fpos + 1]
+                        } else {
+                            let vals: Vec<Value> = self.r.stack[fpos + 1..].to_vec();
+                            let o = self.make_obj(Kind::Values, &vals);
+                            match o {
+                                Ok(o) => o,
+                                Err(e) => {
+                                    self.r.stack.truncate(fpos);
+                                    return Err(e);
+                                }
+                            }
+                        };
+                        self.r.stack.truncate(fpos);
+                        self.r.stack.push(v);
+                        return Ok(());
+                    }
+                }
+            }
+            if is_kind(f, Kind::Cont) {
+                let v = if argc == 1 {
+                    self.r.stack[fpos + 1]
+                } else {
+                    let vals: Vec<Value> = self.r.stack[fpos + 1..].to_vec();
+                    self.make_obj(Kind::Values, &vals)?
+                };
+                let (c, p, b) = self.reinstate(f, v);
+                *cur = c;
+                *proto = &*self.protos[c as usize];
+                *pc = p;
+                *base = b;
+                return Ok(());
+            }
+            if is_kind(f, Kind::CaseLambda) {
+                let mut chosen = None;
+                for i in 0..len(f) {
+                    let c = slot(f, i);
+                    let np = &self.protos[slot(c, 0).fixval() as usize];
+                    if argc == np.nparams as usize || (np.rest && argc >= np.nparams as usize) {
+                        chosen = Some(c);
+                        break;
+                    }
+                }
+                match chosen {
+                    Some(c) => {
+                        self.r.stack[fpos] = c;
+                        continue;
+                    }
+                    None => {
+                        self.r.stack.truncate(fpos);
+                        return Err(SErr::Msg(format!("case-lambda: no clause accepts {argc} argument(s)")));
+                    }
+                }
+            }
+            if is_kind(f, Kind::Param) {
+                if argc == 0 {
+                    self.r.stack.truncate(fpos);
+                    self.r.stack.push(slot(f, 0));
+                    return Ok(());
+                }
+                if argc == 1 {
+                    let v = self.r.stack[fpos + 1];
+                    self.h.set_slot(f, 0, v);
+                    self.r.stack.truncate(fpos);
+                    self.r.stack.push(UNSPEC);
+                    return Ok(());
+                }
+            }
+            self.r.stack.truncate(fpos);
+            return Err(SErr::Msg(format!("not a procedure: {}", self.write_string(f, false))));
+        }
+    }
+}
+
+fn vec_index(vm: &Vm, who: &str, v: Value, i: Value) -> R<usize> {
+    if !is_kind(v, Kind::Vector) {
+        return Err(vm.type_err(who, "a vector", v));
+    }
+    match i.as_fix() {
+        Some(n) if n >= 0 && (n as usize) < len(v) => Ok(n as usize),
+        _ => Err(SErr::Msg(format!(
+            "{who}: index {} out of range for a vector of length {}",
+            vm.write_string(i, false),
+            len(v)
+        ))),
+    }
+}

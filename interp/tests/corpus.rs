@@ -1,0 +1,131 @@
+//! Runs every program of `tests/corpus/` with the `marrow` binary and checks
+//! stdout, stderr and the exit status (see tests/corpus/README.md), normally
+//! and under GC torture; plus the deep-recursion limits and bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn marrow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_marrow"))
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "scm"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn check(path: &Path, extra: &[&str]) -> Result<(), String> {
+    let out = marrow().args(extra).arg(path).output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let read = |ext: &str| std::fs::read_to_string(path.with_extension(ext)).ok();
+    let err = read("err");
+    let code: i32 = read("code")
+        .map(|s| s.trim().parse().unwrap_or(0))
+        .unwrap_or(if err.is_some() { 1 } else { 0 });
+    let name = path.display();
+    if out.status.code() != Some(code) {
+        return Err(format!(
+            "{name} {extra:?}: exit {:?}, expected {code}\nstderr: {stderr}",
+            out.status.code()
+        ));
+    }
+    if let Some(exp) = read("out") {
+        if stdout != exp {
+            return Err(format!(
+                "{name} {extra:?}: stdout differs\n--- got\n{stdout}\n--- expected\n{exp}"
+            ));
+        }
+    }
+    if let Some(e) = err {
+        if !stderr.contains(e.trim_end_matches('\n')) {
+            return Err(format!("{name} {extra:?}: stderr lacks {e:?}\n--- got\n{stderr}"));
+        }
+    }
+    if stderr.contains("panicked") {
+        return Err(format!("{name}: panic\n{stderr}"));
+    }
+    Ok(())
+}
+
+fn run_all(extra: &[&str]) {
+    let failures: Vec<String> = corpus().iter().filter_map(|p| check(p, extra).err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn corpus_plain() {
+    run_all(&[]);
+}
+
+#[test]
+fn corpus_gc_torture() {
+    run_all(&["--gc-stress", "50", "--heap-check"]);
+}
+
+#[test]
+fn million_deep_recursion_and_limit() {
+    let out = marrow()
+        .args(["-e", "(define (d n) (if (= n 0) 0 (+ 1 (d (- n 1))))) (d 1000000)"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000000");
+    let out = marrow()
+        .args([
+            "--max-depth",
+            "50000",
+            "-e",
+            "(define (d n) (if (= n 0) 0 (+ 1 (d (- n 1))))) (d 100000)",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stack overflow"));
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let dir = std::env::temp_dir().join(format!("marrow-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("garbage.scm");
+    std::fs::write(&bin, [0u8, 159, 146, 150, 1, 2, 3]).unwrap();
+    let deep = dir.join("deep.scm");
+    std::fs::write(&deep, "(".repeat(100_000)).unwrap();
+    let cases: Vec<(Vec<String>, &str, i32)> = vec![
+        (vec!["/nonexistent/x.scm".into()], "cannot open", 1),
+        (vec![dir.display().to_string()], "directory", 1),
+        (vec![bin.display().to_string()], "binary", 1),
+        (vec![deep.display().to_string()], "nesting", 1),
+        (vec!["--bogus".into()], "unknown flag", 2),
+        (vec!["--gogc".into(), "lots".into()], "gogc", 2),
+        (
+            vec![
+                "--memlimit".into(),
+                "32MiB".into(),
+                "-e".into(),
+                "(let loop ((l '())) (loop (cons (make-vector 100) l)))".into(),
+            ],
+            "out of memory",
+            1,
+        ),
+    ];
+    for (args, needle, code) in cases {
+        let out = marrow().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,5 @@
+(define (f x) (car x))
+(define (g y) (+ 1 (f y)))
+(display "before")
+(newline)
+(g 42)

@@ -1,0 +1,1 @@
+(error "custom failure:" (list 1 2) "s")

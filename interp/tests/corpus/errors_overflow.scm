@@ -1,0 +1,2 @@
+(define (deep n) (+ 1 (deep n)))
+(deep 1)

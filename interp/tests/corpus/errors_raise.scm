@@ -1,0 +1,1 @@
+(raise (quote my-symbol))

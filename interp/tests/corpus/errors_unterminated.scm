@@ -1,0 +1,3 @@
+(display "x")
+(define (f)
+  (list 1 2

@@ -1,0 +1,3 @@
+(display "bye")
+(exit 7)
+(display "never")
