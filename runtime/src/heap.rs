@@ -147,7 +147,6 @@ impl AllocError {
     }
 }
 
-
 /// What a sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepResult {
