@@ -57,7 +57,7 @@ fn identity(id: usize) -> usize {
 /// The fill of word `k` of a no-scan object: some words look exactly like
 /// pointers to other objects, which must not keep them alive.
 fn noscan_word(id: usize, k: usize, decoy: usize) -> usize {
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         decoy
     } else {
         identity(id).rotate_left(k as u32)
@@ -155,11 +155,8 @@ impl World {
         // Fresh memory is zeroed.
         for k in 0..words.min(64) {
             // SAFETY: the object has `words` words.
-            assert_eq!(
-                unsafe { (addr as *const usize).add(k).read() },
-                0,
-                "fresh object not zeroed"
-            );
+            let w = unsafe { (addr as *const usize).add(k).read() };
+            assert_eq!(w, 0, "fresh object not zeroed");
         }
         // SAFETY: word 0 of a fresh object.
         unsafe { (addr as *mut usize).write(identity(id)) };
