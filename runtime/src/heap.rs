@@ -431,7 +431,9 @@ impl Heap {
             // SAFETY: we popped and claimed the span, so we own it; the
             // collector has marked everything reachable before advancing
             // sweepgen (begin_sweep's contract).
-            let (kept, _) = unsafe { self.sweep_claimed(s, sg) };
+            // A span left empty is handed to the cache as it is, rather
+            // than freed to the page heap and allocated again.
+            let (kept, _) = unsafe { self.sweep_claimed(s, sg, true) };
             if let Some(s) = kept {
                 // SAFETY: we still own the span.
                 if unsafe { s.alloc_count() } < s.nelems() {
@@ -501,10 +503,15 @@ impl Heap {
     /// # Safety
     /// The caller owns `s` (claimed it), and marking has finished: every
     /// reachable object in `s` is marked.
-    unsafe fn sweep_claimed(&self, s: &'static MSpan, sg: u32) -> (Option<&'static MSpan>, SweepResult) {
+    unsafe fn sweep_claimed(
+        &self,
+        s: &'static MSpan,
+        sg: u32,
+        keep_empty: bool,
+    ) -> (Option<&'static MSpan>, SweepResult) {
         let (live, _) = s.take_marks(&self.bitmap);
         // SAFETY: forwarded from the caller: unmarked objects are unreachable.
-        unsafe { self.sweep_span_with(s, &live, sg) }
+        unsafe { self.sweep_inner(s, &live, sg, keep_empty) }
     }
 
     /// The sweep primitive: objects of `s` whose bit is set in `live`
@@ -521,6 +528,22 @@ impl Heap {
         live: &LiveBits,
         sg: u32,
     ) -> (Option<&'static MSpan>, SweepResult) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.sweep_inner(s, live, sg, false) }
+    }
+
+    /// [`Heap::sweep_span_with`]; an empty span is kept (owned by the
+    /// caller, swept for `sg`) when `keep_empty`.
+    ///
+    /// # Safety
+    /// As for [`Heap::sweep_span_with`].
+    unsafe fn sweep_inner(
+        &self,
+        s: &'static MSpan,
+        live: &LiveBits,
+        sg: u32,
+        keep_empty: bool,
+    ) -> (Option<&'static MSpan>, SweepResult) {
         let es = s.elemsize();
         // SAFETY: forwarded from the caller.
         let freed = unsafe { s.sweep(live, self.config.clobber_free) };
@@ -532,7 +555,7 @@ impl Heap {
             spans_freed: 0,
         };
         // SAFETY: we own the span.
-        if unsafe { s.alloc_count() } == 0 {
+        if !keep_empty && unsafe { s.alloc_count() } == 0 {
             // SAFETY: owned, and no object in it is reachable.
             unsafe { self.lock_mheap().free_span(s) };
             r.spans_freed = 1;
@@ -563,7 +586,7 @@ impl Heap {
                 }
                 // SAFETY: popped and claimed, so owned; sweep cycles only
                 // start after a complete mark (begin_sweep's contract).
-                let (kept, r) = unsafe { self.sweep_claimed(s, sg) };
+                let (kept, r) = unsafe { self.sweep_claimed(s, sg, false) };
                 if let Some(s) = kept {
                     // SAFETY: still owned.
                     let has_free = unsafe { s.alloc_count() } < s.nelems();

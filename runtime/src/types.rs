@@ -69,7 +69,7 @@ impl std::error::Error for TypeError {}
 /// Invariants: `align` is a power of two ≤ 8 KiB; if the mask has any bit
 /// set, `size` is a multiple of 8 and every set bit is below `size / 8`;
 /// `pattern`, when present, is the mask repeated over 64 words (the element
-/// is a power-of-two number of words ≤ 64).
+/// is a power-of-two number of words ≤ 64); `has_ptrs == (pattern != Some(0))`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Type {
     name: String,
@@ -77,6 +77,9 @@ pub struct Type {
     align: usize,
     ptrmask: SmallVec<[u64; 1]>,
     pattern: Option<u64>,
+    /// `pattern != Some(0)`, kept as a flag: the allocation fast path asks
+    /// it on every call, and a bool costs one load where the Option costs two.
+    has_ptrs: bool,
 }
 
 impl Type {
@@ -85,7 +88,7 @@ impl Type {
         let nwords = size.div_ceil(8);
         let mut mask: SmallVec<[u64; 1]> = SmallVec::from_elem(0, nwords.div_ceil(64).max(1));
         for &off in pointer_offsets {
-            if off % 8 != 0 || off.checked_add(8).map_or(true, |end| end > size) {
+            if off % 8 != 0 || off.checked_add(8).is_none_or(|end| end > size) {
                 return Err(TypeError::BadPointerOffset(off));
             }
             mask[off / 64 / 8] |= 1 << ((off / 8) % 64);
@@ -129,6 +132,7 @@ impl Type {
             None
         };
         Ok(Type {
+            has_ptrs: pattern != Some(0),
             name: name.to_string(),
             size,
             align: align.max(1),
@@ -160,7 +164,7 @@ impl Type {
     /// Whether any word may hold a pointer.
     #[inline(always)]
     pub fn has_pointers(&self) -> bool {
-        self.pattern != Some(0)
+        self.has_ptrs
     }
 
     /// The pointer mask words.
