@@ -21,10 +21,38 @@ fn corpus() -> Vec<PathBuf> {
 }
 
 fn check(path: &Path, extra: &[&str]) -> Result<(), String> {
-    let out = marrow().args(extra).arg(path).output().map_err(|e| e.to_string())?;
+    let read = |ext: &str| std::fs::read_to_string(path.with_extension(ext)).ok();
+    let words = |ext: &str| -> Vec<String> {
+        read(ext).map_or(Vec::new(), |s| s.split_whitespace().map(String::from).collect())
+    };
+    // Run from the corpus directory with the bare file name, so messages
+    // read `NAME.scm:LINE:COL: ...` and `load` finds `lib/` relative files.
+    let mut cmd = marrow();
+    cmd.current_dir(path.parent().expect("corpus dir"))
+        .args(words("flags"))
+        .args(extra)
+        .arg(path.file_name().expect("file name"))
+        .args(words("args"));
+    let out = if let Some(input) = read("in") {
+        use std::io::Write;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .map_err(|e| e.to_string())?;
+        child.wait_with_output().map_err(|e| e.to_string())?
+    } else {
+        cmd.output().map_err(|e| e.to_string())?
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let read = |ext: &str| std::fs::read_to_string(path.with_extension(ext)).ok();
     let err = read("err");
     let code: i32 = read("code")
         .map(|s| s.trim().parse().unwrap_or(0))

@@ -133,6 +133,7 @@ macro_rules! cxrs {
 }
 cxrs!(caar "caar", cadr "cadr", cdar "cdar", cddr "cddr", caaar "caaar", caadr "caadr", cadar "cadar",
       caddr "caddr", cdaar "cdaar", cdadr "cdadr", cddar "cddar", cdddr "cdddr", cadddr "cadddr", cddddr "cddddr");
+cxrs!(caaaar "caaaar", caaadr "caaadr", caadar "caadar", caaddr "caaddr", cadaar "cadaar", cadadr "cadadr", caddar "caddar", cdaaar "cdaaar", cdaadr "cdaadr", cdadar "cdadar", cdaddr "cdaddr", cddaar "cddaar", cddadr "cddadr", cdddar "cdddar");
 
 fn p_pairp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     Ok(Value::bool(arg(vm, a, 0).is_pair()))
@@ -768,6 +769,20 @@ pub const PRIMS: &[Prim] = &[
     Prim::new("cdddr", 1, 1, F(cdddr)),
     Prim::new("cadddr", 1, 1, F(cadddr)),
     Prim::new("cddddr", 1, 1, F(cddddr)),
+    Prim::new("caaaar", 1, 1, F(caaaar)),
+    Prim::new("caaadr", 1, 1, F(caaadr)),
+    Prim::new("caadar", 1, 1, F(caadar)),
+    Prim::new("caaddr", 1, 1, F(caaddr)),
+    Prim::new("cadaar", 1, 1, F(cadaar)),
+    Prim::new("cadadr", 1, 1, F(cadadr)),
+    Prim::new("caddar", 1, 1, F(caddar)),
+    Prim::new("cdaaar", 1, 1, F(cdaaar)),
+    Prim::new("cdaadr", 1, 1, F(cdaadr)),
+    Prim::new("cdadar", 1, 1, F(cdadar)),
+    Prim::new("cdaddr", 1, 1, F(cdaddr)),
+    Prim::new("cddaar", 1, 1, F(cddaar)),
+    Prim::new("cddadr", 1, 1, F(cddadr)),
+    Prim::new("cdddar", 1, 1, F(cdddar)),
     Prim::new("pair?", 1, 1, F(p_pairp)),
     Prim::new("null?", 1, 1, F(p_nullp)),
     Prim::new("list?", 1, 1, F(p_listp)),

@@ -1,0 +1,42 @@
+; exact integers: fixnum overflow promotion to bignums (never wrapping),
+; bignum arithmetic and demotion, floor/ truncate/, exact/inexact
+(import (scheme base) (scheme inexact) (scheme write))
+(define maxfix 2305843009213693951)   ; 2^61 - 1
+(define minfix -2305843009213693952)  ; -2^61
+(write (list (+ maxfix 1) (- minfix 1) (* maxfix 2) (- (- minfix)) (abs minfix))) (newline)
+(write (list (+ 4611686018427387903 4611686018427387903) (* 4611686018427387904 -2) (- 0 9223372036854775808))) (newline)
+(write (list (* 3037000500 3037000500) (* -3037000500 3037000500) (expt 2 64) (expt -3 41) (expt 10 40))) (newline)
+(define (fact n) (if (= n 0) 1 (* n (fact (- n 1)))))
+(write (fact 40)) (newline)
+(write (fact 60)) (newline)
+(define (fib n) (let loop ((a 0) (b 1) (i 0)) (if (= i n) a (loop b (+ a b) (+ i 1)))))
+(write (list (fib 90) (fib 100) (fib 200))) (newline)
+; demotion: results that fit again compare and behave as small integers
+(define big (expt 2 100))
+(write (list (- (+ big 5) big) (quotient big (expt 2 98)) (eqv? (- (+ big 1) big) 1) (= (* big 0) 0))) (newline)
+(write (list (quotient (fact 30) (fact 28)) (remainder (fact 30) 7) (modulo (- (fact 25)) 1000007)
+             (remainder (- (fact 25)) 1000007))) (newline)
+(write (list (quotient (expt 10 30) (- (expt 10 15))) (modulo (expt 10 30) -7) (remainder (expt 10 30) -7))) (newline)
+(write (list (< big (+ big 1)) (> (- big) 0) (= big (expt 2 100)) (max 1 big) (min (- big) 5))) (newline)
+(write (list (even? big) (odd? (+ big 1)) (zero? (- big big)) (negative? (- big)) (positive? big))) (newline)
+(write (list (exact-integer? big) (integer? big) (exact? big) (number? big))) (newline)
+(write (list (number->string (expt 2 70) 16) (string->number "-123456789012345678901234567890"))) (newline)
+(write (list (square 99999999999) (exact-integer? (square 3)) (abs (- (expt 3 50))))) (newline)
+(write (gcd 0 5)) (newline)
+(call-with-values (lambda () (exact-integer-sqrt 17)) (lambda (s r) (write (list s r)))) (newline)
+(call-with-values (lambda () (exact-integer-sqrt (expt 10 18))) (lambda (s r) (write (list s r)))) (newline)
+; floor/ and truncate/ with every sign combination
+(define (show-div op a b) (call-with-values (lambda () (op a b)) list))
+(write (map (lambda (p) (show-div floor/ (car p) (cdr p))) '((7 . 2) (-7 . 2) (7 . -2) (-7 . -2) (6 . 3)))) (newline)
+(write (map (lambda (p) (show-div truncate/ (car p) (cdr p))) '((7 . 2) (-7 . 2) (7 . -2) (-7 . -2) (6 . 3)))) (newline)
+(write (list (floor-quotient -7 2) (floor-remainder -7 2) (truncate-quotient -7 2) (truncate-remainder -7 2))) (newline)
+(write (show-div floor/ (- (expt 10 20)) 3)) (newline)
+(write (show-div truncate/ (- (expt 10 20)) 3)) (newline)
+; exact / inexact
+(write (list (exact 2.0) (exact -7.0) (inexact 3) (inexact (expt 2 70)) (exact 1e18) (exact (floor 2.7)) (exact (round -2.5)))) (newline)
+(write (list (exact? (exact 4.0)) (inexact? (inexact 4)) (exact-integer? 4) (exact-integer? 4.0) (exact-integer? "4")
+             (exact->inexact 7) (inexact->exact 8.0))) (newline)
+(write (list (floor 2.5) (ceiling 2.5) (truncate -2.5) (round 2.5) (round 3.5) (round -3.5) (floor -2.5) (floor 7))) (newline)
+(write (list (+ 1 2.5) (* 2 0.5) (- 10 0.25) (sqrt 16) (sqrt 2.25) (expt 2 10) (expt 2.0 3))) (newline)
+(write (list (= 1 1.0) (< 1 1.5 2) (> 3 2.5 2) (<= 1 1 2) (>= 2 2 1) (eqv? 1 1.0))) (newline)
+(write (list (nan? (/ 0. 0.)) (infinite? (/ 1. 0.)) (finite? 1.5))) (newline)

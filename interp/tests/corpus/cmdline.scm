@@ -1,0 +1,5 @@
+; command-line: the script name followed by its arguments (cmdline.args)
+(define args (command-line))
+(write (cdr args)) (newline)
+(write (map string? args)) (newline)
+(write (map string->number (cddr args))) (newline)

@@ -1,0 +1,2 @@
+(display "x")
+(list 1 #q 2)

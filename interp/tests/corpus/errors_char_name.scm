@@ -1,0 +1,1 @@
+(write (list #\a #\foo))

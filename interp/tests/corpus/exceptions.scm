@@ -1,0 +1,75 @@
+; raise, raise-continuable, with-exception-handler, guard, error objects, parameterize
+(import (scheme base) (scheme write))
+; raise-continuable: the handler's value returns to the raise point
+(write (with-exception-handler
+         (lambda (c) (* c 10))
+         (lambda () (+ 1 (raise-continuable 4) (raise-continuable 5))))) (newline)
+; the handler runs with the outer handler installed
+(write (with-exception-handler
+         (lambda (outer) (list 'outer outer))
+         (lambda ()
+           (with-exception-handler
+             (lambda (inner) (raise-continuable (list 'inner inner)))
+             (lambda () (raise-continuable 'x)))))) (newline)
+; escaping from a raise with call/cc
+(write (call/cc (lambda (k)
+  (with-exception-handler (lambda (c) (k (list 'escaped c)))
+    (lambda () (raise 'boom) 'not-reached))))) (newline)
+; guard: clauses, =>, else, reraise to an outer guard, body value when no raise
+(define (try thunk)
+  (guard (e ((symbol? e) (list 'symbol e))
+            ((and (pair? e) (assq 'code e)) => cdr)
+            ((string? e) (string-append "string: " e)))
+    (thunk)))
+(write (list (try (lambda () (raise 'oops))) (try (lambda () (raise (list (cons 'code 42)))))
+             (try (lambda () (raise "bad"))) (try (lambda () 'fine)))) (newline)
+(write (guard (e (#f 'never) (else (list 'else e))) (raise 1))) (newline)
+(write (guard (outer ((number? outer) (list 'outer outer)))
+         (guard (inner ((string? inner) 'inner))
+           (raise 99)))) (newline)
+(write (guard (e (#t (list 'caught e))) (+ 1 (guard (e2 ((string? e2) 0)) (raise 'sym))))) (newline)
+(write (guard (e ((assq 'a e) => cdr) ((assq 'b e))) (raise (list (cons 'a 42))))) (newline)
+(write (guard (e ((assq 'a e) => cdr) ((assq 'b e))) (raise (list (cons 'b 23))))) (newline)
+; guard restores dynamic-wind state on the way out
+(define trace '())
+(write (guard (e (#t (set! trace (cons 'handler trace)) e))
+  (dynamic-wind (lambda () (set! trace (cons 'in trace)))
+                (lambda () (raise 'err))
+                (lambda () (set! trace (cons 'out trace)))))) (newline)
+(write (reverse trace)) (newline)
+; error objects
+(define e1 (guard (e (#t e)) (error "Something bad:" 42 'foo "str")))
+(write (list (error-object? e1) (error-object-message e1) (error-object-irritants e1))) (newline)
+(define e2 (guard (e (#t e)) (error "no irritants")))
+(write (list (error-object-message e2) (error-object-irritants e2))) (newline)
+(write (list (error-object? 'sym) (error-object? "str") (error-object? 42))) (newline)
+(write (guard (e ((error-object? e) (error-object-message e))) (raise (guard (x (#t x)) (error "rethrown"))))) (newline)
+(write (guard (e ((string? e) 'string) ((error-object? e) 'error-object)) (error "x"))) (newline)
+; with-exception-handler + error: handler escapes via guard
+(write (guard (e (#t (list 'guarded (error-object-message e))))
+  (with-exception-handler
+    (lambda (c) (raise c))
+    (lambda () (error "inner error" 1))))) (newline)
+; exceptions in loops under GC pressure
+(define (safe-div a b) (guard (e (#t 'div-error)) (if (= b 0) (raise 'zero) (quotient a b))))
+(write (map (lambda (b) (safe-div 100 b)) '(1 0 3 0 7))) (newline)
+(define total 0)
+(do ((i 0 (+ i 1))) ((= i 500)) (set! total (+ total (guard (e (#t e)) (raise i)))))
+(write total) (newline)
+; parameters: make-parameter with and without converter, parameterize nesting
+(define radix (make-parameter 10))
+(define (show n) (number->string n (radix)))
+(write (list (show 255) (parameterize ((radix 16)) (show 255)) (parameterize ((radix 2)) (show 5)) (show 255))) (newline)
+(define width (make-parameter 5 (lambda (x) (if (string? x) (string->number x) x))))
+(write (list (width) (parameterize ((width "42")) (width)) (width))) (newline)
+(define a (make-parameter 1))
+(define b (make-parameter 2))
+(write (parameterize ((a 10) (b (+ (a) 100))) (list (a) (b)))) (newline)
+(write (parameterize ((a 'x)) (parameterize ((a 'y)) (a)))) (newline)
+; parameterize is undone by escapes (call/cc and raise)
+(call/cc (lambda (k) (parameterize ((a 'inside)) (k 'out))))
+(write (a)) (newline)
+(guard (e (#t #f)) (parameterize ((a 'inside)) (raise 'x)))
+(write (a)) (newline)
+(define (get-a) (a))
+(write (list (parameterize ((a 'dynamic)) (get-a)) (get-a))) (newline)

@@ -1,0 +1,5 @@
+(define (f) (exit))
+(display "bye")
+(newline)
+(f)
+(display "never")

@@ -1,0 +1,4 @@
+(display "failing")
+(newline)
+(exit #f)
+(display "never")

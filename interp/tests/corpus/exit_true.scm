@@ -1,0 +1,2 @@
+(dynamic-wind (lambda () #f) (lambda () (display "in body") (newline) (exit #t)) (lambda () #f))
+(display "never")

@@ -1,0 +1,10 @@
+; load: a second file's definitions, macros and output become visible
+(define before 'before-load)
+(load "lib/loaded.scm")
+(write (list before loaded-value (loaded-square 12))) (newline)
+(loaded-twice (display "twice "))
+(newline)
+(define loaded-value 'redefined)
+(write loaded-value) (newline)
+(load "lib/loaded.scm")
+(write loaded-value) (newline)

@@ -1,0 +1,12 @@
+(import (scheme base) (scheme read) (scheme write))
+; reading the current input (stdin.in): read-line, read-char, peek-char, read, eof
+(write (read-line)) (newline)
+(write (read-line)) (newline)
+(write (peek-char)) (write (read-char)) (write (read-char)) (write (peek-char)) (newline)
+(write (read-line)) (newline)
+(write (read)) (newline)
+(write (read)) (newline)
+(write (read)) (newline)
+(define (read-all acc) (let ((d (read))) (if (eof-object? d) (reverse acc) (read-all (cons d acc)))))
+(write (read-all '())) (newline)
+(write (list (eof-object? (read)) (eof-object? (read-char)) (eof-object? (peek-char)) (eof-object? (read-line)))) (newline)
