@@ -61,6 +61,160 @@ pub enum Op {
     VecSet,
     SetCar,
     SetCdr,
+    // Superinstructions (formed by `Gen::emit`'s peephole).
+    /// `Local(i)` then `Car`.
+    LocalCar(u32),
+    /// `Local(i)` then `Cdr`.
+    LocalCdr(u32),
+    /// `NullP` then `JumpIfFalse(t)`: pops x, jumps unless x is `()`.
+    JumpUnlessNull(u32),
+    /// `PairP` then `JumpIfFalse(t)`.
+    JumpUnlessPair(u32),
+    /// `Imm(fixnum k)` then `Add`.
+    AddImm(i32),
+    /// `Imm(fixnum k)` then `Sub`.
+    SubImm(i32),
+    /// `Imm(fixnum k)` then a comparison: pops x, pushes `(cmp x k)`.
+    CmpImm(Cmp, i32),
+    /// A comparison then `JumpIfFalse(t)`: pops y, x, jumps unless `(cmp x y)`.
+    JumpUnlessCmp(Cmp, u32),
+    /// `CmpImm(c, k)` then `JumpIfFalse(t)`.
+    JumpUnlessCmpImm(Cmp, i32, u32),
+}
+
+// Instructions stay two words (dispatch reads one 16-byte Op).
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+/// The numeric comparisons fused into superinstructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Cmp {
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Eq,
+}
+
+impl Cmp {
+    fn of(op: Op) -> Option<Cmp> {
+        Some(match op {
+            Op::Lt => Cmp::Lt,
+            Op::Gt => Cmp::Gt,
+            Op::Le => Cmp::Le,
+            Op::Ge => Cmp::Ge,
+            Op::NumEq => Cmp::Eq,
+            _ => return None,
+        })
+    }
+    /// The Scheme procedure's name (for error messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Gt => ">",
+            Cmp::Le => "<=",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "=",
+        }
+    }
+    /// Applies the comparison to two integers.
+    #[inline(always)]
+    pub fn test(self, x: i64, y: i64) -> bool {
+        match self {
+            Cmp::Lt => x < y,
+            Cmp::Gt => x > y,
+            Cmp::Le => x <= y,
+            Cmp::Ge => x >= y,
+            Cmp::Eq => x == y,
+        }
+    }
+    /// Whether an ordering satisfies the comparison.
+    pub fn holds(self, o: Option<std::cmp::Ordering>) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Cmp::Lt => o == Some(Less),
+            Cmp::Gt => o == Some(Greater),
+            Cmp::Le => matches!(o, Some(Less | Equal)),
+            Cmp::Ge => matches!(o, Some(Greater | Equal)),
+            Cmp::Eq => o == Some(Equal),
+        }
+    }
+}
+
+/// Stack effect of an op within its frame: (values popped, values pushed).
+/// Control ops (jumps, returns) are handled by [`max_stack`].
+fn effect(op: Op) -> (u32, u32) {
+    use Op::*;
+    match op {
+        Imm(_) | Const(_) | Local(_) | LocalBox(_) | Free(_) | FreeBox(_) | Global(_) | LocalCar(_) | LocalCdr(_) => {
+            (0, 1)
+        }
+        SetLocal(_) | SetLocalBox(_) | SetFreeBox(_) | SetGlobal(_) | DefGlobal(_) | Pop => (1, 0),
+        BoxLocal(_) | Patch(..) | Jump(_) => (0, 0),
+        JumpIfFalse(_) | JumpUnlessNull(_) | JumpUnlessPair(_) | JumpUnlessCmpImm(..) | Return => (1, 0),
+        JumpUnlessCmp(..) => (2, 0),
+        Call(n) | TailCall(n) => (n + 1, 1),
+        Closure(_, n) => (n, 1),
+        Car | Cdr | NullP | PairP | Not | ZeroP | AddImm(_) | SubImm(_) | CmpImm(..) => (1, 1),
+        Cons | EqP | Add | Sub | Mul | Lt | Gt | Le | Ge | NumEq | VecRef | SetCar | SetCdr => (2, 1),
+        VecSet => (3, 1),
+    }
+}
+
+/// Checks a proto's code and returns the most temporaries it keeps on the
+/// stack above its locals. The VM's unchecked stack accesses rely on what
+/// this proves: every path starts at depth 0, never pops below 0, reaches
+/// each instruction at one depth, ends in `Return` (the last instruction,
+/// or a jump), jumps stay inside the code, and local slots are below
+/// `nlocals`. Panics (a compiler bug) when the code breaks a rule.
+pub fn max_stack(code: &[Op], nlocals: u32) -> u32 {
+    let n = code.len();
+    assert!(matches!(code.last(), Some(Op::Return)), "code must end in Return");
+    let mut depth: Vec<Option<u32>> = vec![None; n];
+    let mut work = vec![(0usize, 0u32)];
+    let mut max = 0;
+    while let Some((pc, d)) = work.pop() {
+        assert!(pc < n, "jump outside the code");
+        match depth[pc] {
+            Some(x) => {
+                assert_eq!(x, d, "inconsistent stack depth at {pc}");
+                continue;
+            }
+            None => depth[pc] = Some(d),
+        }
+        let op = code[pc];
+        if let Op::Local(i)
+        | Op::LocalBox(i)
+        | Op::SetLocal(i)
+        | Op::SetLocalBox(i)
+        | Op::BoxLocal(i)
+        | Op::LocalCar(i)
+        | Op::LocalCdr(i) = op
+        {
+            assert!(i < nlocals, "local slot out of range");
+        }
+        if let Op::Patch(a, _, b) = op {
+            assert!(a < nlocals && b < nlocals, "local slot out of range");
+        }
+        let (pops, pushes) = effect(op);
+        assert!(d >= pops, "stack underflow at {pc}: {op:?}");
+        let nd = d - pops + pushes;
+        max = max.max(nd).max(d);
+        match op {
+            Op::Return => {}
+            Op::Jump(t) => work.push((t as usize, nd)),
+            Op::JumpIfFalse(t)
+            | Op::JumpUnlessNull(t)
+            | Op::JumpUnlessPair(t)
+            | Op::JumpUnlessCmp(_, t)
+            | Op::JumpUnlessCmpImm(_, _, t) => {
+                work.push((t as usize, nd));
+                work.push((pc + 1, nd));
+            }
+            _ => work.push((pc + 1, nd)),
+        }
+    }
+    max
 }
 
 /// A compiled procedure body.
@@ -77,6 +231,8 @@ pub struct Proto {
     pub const_base: usize,
     /// Whether the proto comes from the built-in prelude (hidden in backtraces).
     pub prelude: bool,
+    /// The most temporaries the code keeps above its locals (see [`max_stack`]).
+    pub max_stack: u32,
 }
 
 type VarId = usize;
@@ -1061,6 +1217,7 @@ impl Compiler {
         self.gen(&mut g, &lam.body, true);
         let idx = self.proto_base + self.out.len();
         let nparams = lam.params.len() as u32 - lam.rest as u32;
+        let max_stack = max_stack(&g.code, g.max_slot);
         self.out.push(Proto {
             name: lam.name.clone(),
             code: g.code,
@@ -1071,6 +1228,7 @@ impl Compiler {
             consts: g.consts,
             const_base: 0,
             prelude: self.in_prelude,
+            max_stack,
         });
         idx
     }
@@ -1145,18 +1303,20 @@ impl Compiler {
             }
             Node::If(c, t, e) => {
                 self.gen(g, c, false);
-                let jf = g.code.len();
                 g.emit(Op::JumpIfFalse(0));
+                let jf = g.code.len() - 1;
                 self.gen(g, t, tail);
                 if tail {
                     let here = g.code.len() as u32;
-                    g.code[jf] = Op::JumpIfFalse(here);
+                    g.retarget(jf, here);
+                    g.barrier = g.code.len();
                     self.gen(g, e, true);
                 } else {
                     let j = g.code.len();
                     g.emit(Op::Jump(0));
                     let here = g.code.len() as u32;
-                    g.code[jf] = Op::JumpIfFalse(here);
+                    g.retarget(jf, here);
+                    g.barrier = g.code.len();
                     self.gen(g, e, false);
                     let end = g.code.len() as u32;
                     g.code[j] = Op::Jump(end);
@@ -1308,10 +1468,60 @@ struct Gen {
     barrier: usize,
 }
 
+/// A fixnum immediate that fits an i32 operand (and whose negation does).
+fn small_fix(v: Value) -> Option<i32> {
+    let n = v.as_fix()?;
+    if n > i32::MIN as i64 && n <= i32::MAX as i64 {
+        Some(n as i32)
+    } else {
+        None
+    }
+}
+
 impl Gen {
     fn emit(&mut self, op: Op) {
+        // Peephole: fuse with the previous instruction (never across a jump target).
+        if self.code.len() > self.barrier {
+            if let Some(&last) = self.code.last() {
+                let fused = match (last, op) {
+                    (Op::Local(i), Op::Car) => Some(Op::LocalCar(i)),
+                    (Op::Local(i), Op::Cdr) => Some(Op::LocalCdr(i)),
+                    (Op::NullP, Op::JumpIfFalse(t)) => Some(Op::JumpUnlessNull(t)),
+                    (Op::PairP, Op::JumpIfFalse(t)) => Some(Op::JumpUnlessPair(t)),
+                    (Op::Imm(v), Op::Add) => small_fix(v).map(Op::AddImm),
+                    (Op::Imm(v), Op::Sub) => small_fix(v).map(Op::SubImm),
+                    (Op::Imm(v), c) => match (small_fix(v), Cmp::of(c)) {
+                        (Some(k), Some(c)) => Some(Op::CmpImm(c, k)),
+                        _ => None,
+                    },
+                    (Op::CmpImm(c, k), Op::JumpIfFalse(t)) => Some(Op::JumpUnlessCmpImm(c, k, t)),
+                    (c, Op::JumpIfFalse(t)) => Cmp::of(c).map(|c| Op::JumpUnlessCmp(c, t)),
+                    _ => None,
+                };
+                if let Some(f) = fused {
+                    let n = self.code.len() - 1;
+                    self.code[n] = f;
+                    // A fused branch reports errors at the test's position.
+                    if !matches!(op, Op::JumpIfFalse(_)) {
+                        self.pos[n] = self.cur;
+                    }
+                    return;
+                }
+            }
+        }
         self.code.push(op);
         self.pos.push(self.cur);
+    }
+    /// Sets the target of the conditional jump at `at`.
+    fn retarget(&mut self, at: usize, t: u32) {
+        self.code[at] = match self.code[at] {
+            Op::JumpIfFalse(_) => Op::JumpIfFalse(t),
+            Op::JumpUnlessNull(_) => Op::JumpUnlessNull(t),
+            Op::JumpUnlessPair(_) => Op::JumpUnlessPair(t),
+            Op::JumpUnlessCmp(c, _) => Op::JumpUnlessCmp(c, t),
+            Op::JumpUnlessCmpImm(c, k, _) => Op::JumpUnlessCmpImm(c, k, t),
+            op => unreachable!("retarget of {op:?}"),
+        };
     }
     fn pop(&mut self) {
         // Peephole: a pushed constant or variable immediately dropped.

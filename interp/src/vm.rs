@@ -7,7 +7,7 @@
 //! proto, pc, base) live in a separate vector of plain integers.
 
 use crate::builtins::{self, Prim, PrimKind};
-use crate::compile::{Compiler, Op, Proto};
+use crate::compile::{Cmp, Compiler, Op, Proto};
 use crate::heap::*;
 use crate::reader::{Datum, Pos};
 use crate::value::*;
@@ -74,15 +74,6 @@ pub struct Vm {
     pub g_out_port: u32,
     pub g_in_port: u32,
     pub g_err_port: u32,
-}
-
-macro_rules! pop {
-    ($s:expr) => {
-        match $s.pop() {
-            Some(v) => v,
-            None => UNSPEC,
-        }
-    };
 }
 
 impl Vm {
@@ -509,6 +500,16 @@ impl Vm {
     }
 
     /// Runs from the closure at `stack[base-1]` until the matching return.
+    ///
+    /// Stack invariant (S), which the unchecked stack accesses below rely
+    /// on: while an instruction of `proto` runs in the frame at `base`,
+    /// `stack.len() == base + nlocals + d` where `d` is the depth that
+    /// [`max_stack`](crate::compile::max_stack) proved for that instruction
+    /// (so pops never reach the locals and local indexes are in range), and
+    /// `stack.capacity() >= base + nlocals + max_stack + SLACK` (ensured by
+    /// [`fill_frame`] on every entry; capacity never shrinks, so it still
+    /// holds when a callee returns). `pc` indexes the code: every proto ends
+    /// in `Return` and its jumps stay inside it (also checked by `max_stack`).
     fn run(&mut self, base0: usize) -> Result<Value, Failure> {
         self.frames.push(Frame {
             proto: EXIT,
@@ -522,136 +523,305 @@ impl Vm {
         // this pointer stays valid even when `self.protos` grows.
         let mut proto: *const Proto = &*self.protos[cur as usize];
         // SAFETY: as above.
-        let nl = unsafe { (*proto).nlocals } as usize;
-        self.r.stack.resize(base + nl, UNSPEC);
+        let (nl, ms) = unsafe { ((*proto).nlocals as usize, (*proto).max_stack as usize) };
+        fill_frame(&mut self.r.stack, base + nl, base + nl + ms);
+        // SAFETY: as above.
+        let mut code: *const Op = unsafe { (*proto).code.as_ptr() };
         let mut pc: usize = 0;
         loop {
-            // SAFETY: see above; `proto` always points at a live boxed Proto.
-            let p: &Proto = unsafe { &*proto };
-            let op = p.code[pc];
+            // SAFETY: pc is inside the current proto's code (invariant S).
+            let op = unsafe { *code.add(pc) };
             pc += 1;
-            let res: R<()> = match op {
+            let st = &mut self.r.stack;
+            // Each arm either continues the loop or yields the error to route.
+            let e: SErr = match op {
                 Op::Imm(v) => {
-                    self.r.stack.push(v);
-                    Ok(())
+                    // SAFETY: invariant S (the push is within max_stack).
+                    unsafe { push(st, v) };
+                    continue;
                 }
                 Op::Const(k) => {
-                    let v = self.r.perm[p.const_base + k as usize];
-                    self.r.stack.push(v);
-                    Ok(())
+                    // SAFETY: `proto` points at a live boxed Proto.
+                    let cb = unsafe { (*proto).const_base };
+                    let v = self.r.perm[cb + k as usize];
+                    // SAFETY: invariant S.
+                    unsafe { push(&mut self.r.stack, v) };
+                    continue;
                 }
                 Op::Local(i) => {
-                    let v = self.r.stack[base + i as usize];
-                    self.r.stack.push(v);
-                    Ok(())
+                    // SAFETY: invariant S (i < nlocals).
+                    unsafe {
+                        let v = get(st, base + i as usize);
+                        push(st, v);
+                    }
+                    continue;
+                }
+                Op::LocalCar(i) | Op::LocalCdr(i) => {
+                    // SAFETY: invariant S (i < nlocals).
+                    let x = unsafe { get(st, base + i as usize) };
+                    if x.is_pair() {
+                        let v = if matches!(op, Op::LocalCar(_)) { car(x) } else { cdr(x) };
+                        // SAFETY: invariant S.
+                        unsafe { push(st, v) };
+                        continue;
+                    }
+                    let who = if matches!(op, Op::LocalCar(_)) { "car" } else { "cdr" };
+                    self.type_err(who, "a pair", x)
                 }
                 Op::LocalBox(i) => {
-                    let b = self.r.stack[base + i as usize];
+                    // SAFETY: invariant S.
+                    let b = unsafe { get(st, base + i as usize) };
                     let v = slot(b, 0);
-                    if v == UNBOUND {
-                        Err(SErr::Msg("variable used before its definition".into()))
-                    } else {
-                        self.r.stack.push(v);
-                        Ok(())
+                    if v != UNBOUND {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, v) };
+                        continue;
                     }
+                    SErr::Msg("variable used before its definition".into())
                 }
                 Op::SetLocal(i) => {
-                    let v = pop!(self.r.stack);
-                    self.r.stack[base + i as usize] = v;
-                    Ok(())
+                    // SAFETY: invariant S.
+                    unsafe {
+                        let v = pop(st);
+                        set(st, base + i as usize, v);
+                    }
+                    continue;
                 }
                 Op::SetLocalBox(i) => {
-                    let v = pop!(self.r.stack);
-                    let b = self.r.stack[base + i as usize];
+                    // SAFETY: invariant S.
+                    let (v, b) = unsafe { (pop(st), get(st, base + i as usize)) };
                     self.h.set_slot(b, 0, v);
-                    Ok(())
+                    continue;
                 }
                 Op::BoxLocal(i) => {
-                    let v = self.r.stack[base + i as usize];
+                    // SAFETY: invariant S.
+                    let v = unsafe { get(st, base + i as usize) };
                     match self.h.obj(&self.r, Kind::Box, 1, v) {
                         Ok(b) => {
-                            self.r.stack[base + i as usize] = b;
-                            Ok(())
+                            // SAFETY: invariant S.
+                            unsafe { set(&mut self.r.stack, base + i as usize, b) };
+                            continue;
                         }
-                        Err(e) => Err(e),
+                        Err(e) => e,
                     }
                 }
                 Op::Free(i) => {
-                    let c = self.r.stack[base - 1];
+                    // SAFETY: invariant S (the closure sits below slot 0).
+                    let c = unsafe { get(st, base - 1) };
                     let v = slot(c, 1 + i as usize);
-                    if v == UNBOUND {
-                        Err(SErr::Msg("variable used before its definition".into()))
-                    } else {
-                        self.r.stack.push(v);
-                        Ok(())
+                    if v != UNBOUND {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, v) };
+                        continue;
                     }
+                    SErr::Msg("variable used before its definition".into())
                 }
                 Op::FreeBox(i) => {
-                    let c = self.r.stack[base - 1];
+                    // SAFETY: invariant S.
+                    let c = unsafe { get(st, base - 1) };
                     let v = slot(slot(c, 1 + i as usize), 0);
-                    if v == UNBOUND {
-                        Err(SErr::Msg("variable used before its definition".into()))
-                    } else {
-                        self.r.stack.push(v);
-                        Ok(())
+                    if v != UNBOUND {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, v) };
+                        continue;
                     }
+                    SErr::Msg("variable used before its definition".into())
                 }
                 Op::SetFreeBox(i) => {
-                    let v = pop!(self.r.stack);
-                    let c = self.r.stack[base - 1];
+                    // SAFETY: invariant S.
+                    let (v, c) = unsafe { (pop(st), get(st, base - 1)) };
                     let b = slot(c, 1 + i as usize);
                     self.h.set_slot(b, 0, v);
-                    Ok(())
+                    continue;
                 }
                 Op::Global(i) => {
                     let v = self.r.globals[i as usize];
-                    if v == UNBOUND {
-                        Err(SErr::Msg(format!(
-                            "unbound variable: {}",
-                            self.comp.global_names[i as usize]
-                        )))
-                    } else {
-                        self.r.stack.push(v);
-                        Ok(())
+                    if v != UNBOUND {
+                        // SAFETY: invariant S.
+                        unsafe { push(&mut self.r.stack, v) };
+                        continue;
                     }
+                    SErr::Msg(format!("unbound variable: {}", self.comp.global_names[i as usize]))
                 }
                 Op::SetGlobal(i) => {
-                    if self.r.globals[i as usize] == UNBOUND {
-                        Err(SErr::Msg(format!(
-                            "set!: unbound variable: {}",
-                            self.comp.global_names[i as usize]
-                        )))
-                    } else {
-                        let v = pop!(self.r.stack);
+                    if self.r.globals[i as usize] != UNBOUND {
+                        // SAFETY: invariant S.
+                        let v = unsafe { pop(&mut self.r.stack) };
                         self.r.globals[i as usize] = v;
-                        Ok(())
+                        continue;
                     }
+                    // SAFETY: invariant S.
+                    unsafe { pop(&mut self.r.stack) };
+                    SErr::Msg(format!(
+                        "set!: unbound variable: {}",
+                        self.comp.global_names[i as usize]
+                    ))
                 }
                 Op::DefGlobal(i) => {
-                    let v = pop!(self.r.stack);
+                    // SAFETY: invariant S.
+                    let v = unsafe { pop(st) };
                     self.r.globals[i as usize] = v;
-                    Ok(())
+                    continue;
                 }
                 Op::Pop => {
-                    self.r.stack.pop();
-                    Ok(())
+                    // SAFETY: invariant S.
+                    unsafe { pop(st) };
+                    continue;
                 }
                 Op::Jump(t) => {
                     pc = t as usize;
-                    Ok(())
+                    continue;
                 }
                 Op::JumpIfFalse(t) => {
-                    if pop!(self.r.stack) == FALSE {
+                    // SAFETY: invariant S.
+                    if unsafe { pop(st) } == FALSE {
                         pc = t as usize;
                     }
-                    Ok(())
+                    continue;
                 }
-                Op::Call(argc) => self.enter(argc as usize, false, &mut cur, &mut proto, &mut pc, &mut base),
-                Op::TailCall(argc) => self.enter(argc as usize, true, &mut cur, &mut proto, &mut pc, &mut base),
+                Op::JumpUnlessNull(t) => {
+                    // SAFETY: invariant S.
+                    if unsafe { pop(st) } != NIL {
+                        pc = t as usize;
+                    }
+                    continue;
+                }
+                Op::JumpUnlessPair(t) => {
+                    // SAFETY: invariant S.
+                    if !unsafe { pop(st) }.is_pair() {
+                        pc = t as usize;
+                    }
+                    continue;
+                }
+                Op::JumpUnlessCmp(c, t) => {
+                    // SAFETY: invariant S.
+                    let (b, a) = unsafe { (pop(st), pop(st)) };
+                    let r = if a.is_fix() && b.is_fix() {
+                        Ok(c.test(a.fixval(), b.fixval()))
+                    } else {
+                        builtins::num::compare(self, c.name(), a, b).map(|o| c.holds(o))
+                    };
+                    match r {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            pc = t as usize;
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Op::JumpUnlessCmpImm(c, k, t) => {
+                    // SAFETY: invariant S.
+                    let a = unsafe { pop(st) };
+                    let r = if a.is_fix() {
+                        Ok(c.test(a.fixval(), k as i64))
+                    } else {
+                        builtins::num::compare(self, c.name(), a, Value::fix(k as i64)).map(|o| c.holds(o))
+                    };
+                    match r {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            pc = t as usize;
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Op::CmpImm(c, k) => {
+                    // SAFETY: invariant S.
+                    let a = unsafe { pop(st) };
+                    let r = if a.is_fix() {
+                        Ok(c.test(a.fixval(), k as i64))
+                    } else {
+                        builtins::num::compare(self, c.name(), a, Value::fix(k as i64)).map(|o| c.holds(o))
+                    };
+                    match r {
+                        Ok(b) => {
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, Value::bool(b)) };
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Op::Call(argc) => {
+                    let argc = argc as usize;
+                    let fpos = st.len() - argc - 1;
+                    // SAFETY: invariant S (the callee and its arguments are temporaries).
+                    let f = unsafe { get(st, fpos) };
+                    if is_kind(f, Kind::Closure) {
+                        let pi = slot(f, 0).fixval() as usize;
+                        // SAFETY: a closure's proto index was linked before the closure was made.
+                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                        // SAFETY: protos live as long as the VM.
+                        let npr = unsafe { &*np };
+                        if argc == npr.nparams as usize && !npr.rest && self.frames.len() < self.max_depth {
+                            self.frames.push(Frame {
+                                proto: cur,
+                                pc: pc as u32,
+                                base: base as u32,
+                            });
+                            base = fpos + 1;
+                            let end = base + npr.nlocals as usize;
+                            fill_frame(&mut self.r.stack, end, end + npr.max_stack as usize);
+                            cur = pi as u32;
+                            proto = np;
+                            code = npr.code.as_ptr();
+                            pc = 0;
+                            continue;
+                        }
+                    }
+                    match self.enter(argc, false, &mut cur, &mut proto, &mut pc, &mut base) {
+                        Ok(()) => {
+                            // SAFETY: `proto` points at a live boxed Proto.
+                            code = unsafe { (*proto).code.as_ptr() };
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Op::TailCall(argc) => {
+                    let argc = argc as usize;
+                    let sp = st.len();
+                    let fpos = sp - argc - 1;
+                    // SAFETY: invariant S.
+                    let f = unsafe { get(st, fpos) };
+                    if is_kind(f, Kind::Closure) {
+                        let pi = slot(f, 0).fixval() as usize;
+                        // SAFETY: a closure's proto index was linked before the closure was made.
+                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                        // SAFETY: protos live as long as the VM.
+                        let npr = unsafe { &*np };
+                        if argc == npr.nparams as usize && !npr.rest {
+                            st.copy_within(fpos..sp, base - 1);
+                            // SAFETY: base + argc <= sp: the moved values are initialised.
+                            unsafe { st.set_len(base + argc) };
+                            let end = base + npr.nlocals as usize;
+                            fill_frame(st, end, end + npr.max_stack as usize);
+                            cur = pi as u32;
+                            proto = np;
+                            code = npr.code.as_ptr();
+                            pc = 0;
+                            continue;
+                        }
+                    }
+                    match self.enter(argc, true, &mut cur, &mut proto, &mut pc, &mut base) {
+                        Ok(()) => {
+                            // SAFETY: `proto` points at a live boxed Proto.
+                            code = unsafe { (*proto).code.as_ptr() };
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
                 Op::Return => {
-                    let v = pop!(self.r.stack);
-                    self.r.stack.truncate(base - 1);
-                    self.r.stack.push(v);
+                    // SAFETY: invariant S; base >= 1 (the closure sits below the frame).
+                    let v = unsafe {
+                        let v = pop(st);
+                        st.set_len(base - 1);
+                        push(st, v);
+                        v
+                    };
                     let f = match self.frames.pop() {
                         Some(f) => f,
                         None => return Ok(v),
@@ -662,229 +832,263 @@ impl Vm {
                     }
                     cur = f.proto;
                     proto = &*self.protos[cur as usize];
+                    // SAFETY: `proto` points at a live boxed Proto.
+                    code = unsafe { (*proto).code.as_ptr() };
                     pc = f.pc as usize;
                     base = f.base as usize;
                     if self.overflow_slack && self.frames.len() < self.max_depth {
                         self.overflow_slack = false;
                     }
-                    Ok(())
+                    continue;
                 }
                 Op::Closure(pi, n) => {
                     let n = n as usize;
                     match self.h.obj(&self.r, Kind::Closure, n + 1, UNSPEC) {
                         Ok(c) => {
                             self.h.set_slot(c, 0, Value::fix(pi as i64));
-                            let sp = self.r.stack.len();
+                            let st = &mut self.r.stack;
+                            let sp = st.len();
                             for i in 0..n {
-                                let v = self.r.stack[sp - n + i];
+                                // SAFETY: invariant S (the n free values are temporaries).
+                                let v = unsafe { get(st, sp - n + i) };
                                 self.h.set_slot(c, 1 + i, v);
                             }
-                            self.r.stack.truncate(sp - n);
-                            self.r.stack.push(c);
-                            Ok(())
+                            // SAFETY: invariant S.
+                            unsafe {
+                                st.set_len(sp - n);
+                                push(st, c);
+                            }
+                            continue;
                         }
-                        Err(e) => Err(e),
+                        Err(e) => e,
                     }
                 }
                 Op::Patch(c, fi, v) => {
-                    let clo = self.r.stack[base + c as usize];
-                    let val = self.r.stack[base + v as usize];
+                    // SAFETY: invariant S (both slots < nlocals).
+                    let (clo, val) = unsafe { (get(st, base + c as usize), get(st, base + v as usize)) };
                     self.h.set_slot(clo, 1 + fi as usize, val);
-                    Ok(())
+                    continue;
                 }
-                Op::Car => {
-                    let x = pop!(self.r.stack);
+                Op::Car | Op::Cdr => {
+                    // SAFETY: invariant S.
+                    let x = unsafe { pop(st) };
                     if x.is_pair() {
-                        self.r.stack.push(car(x));
-                        Ok(())
-                    } else {
-                        Err(self.type_err("car", "a pair", x))
+                        let v = if op == Op::Car { car(x) } else { cdr(x) };
+                        // SAFETY: invariant S.
+                        unsafe { push(st, v) };
+                        continue;
                     }
-                }
-                Op::Cdr => {
-                    let x = pop!(self.r.stack);
-                    if x.is_pair() {
-                        self.r.stack.push(cdr(x));
-                        Ok(())
-                    } else {
-                        Err(self.type_err("cdr", "a pair", x))
-                    }
+                    self.type_err(if op == Op::Car { "car" } else { "cdr" }, "a pair", x)
                 }
                 Op::Cons => {
                     // The operands stay on the stack (rooted) while allocating.
-                    let n = self.r.stack.len();
-                    let (a, b) = (self.r.stack[n - 2], self.r.stack[n - 1]);
+                    let n = st.len();
+                    // SAFETY: invariant S.
+                    let (a, b) = unsafe { (get(st, n - 2), get(st, n - 1)) };
                     match self.h.pair(&self.r, a, b) {
                         Ok(c) => {
-                            self.r.stack.truncate(n - 2);
-                            self.r.stack.push(c);
-                            Ok(())
+                            let st = &mut self.r.stack;
+                            // SAFETY: invariant S.
+                            unsafe {
+                                st.set_len(n - 2);
+                                push(st, c);
+                            }
+                            continue;
                         }
-                        Err(e) => Err(e),
+                        Err(e) => {
+                            self.r.stack.truncate(n - 2);
+                            e
+                        }
                     }
                 }
-                Op::NullP => {
-                    let x = pop!(self.r.stack);
-                    self.r.stack.push(Value::bool(x == NIL));
-                    Ok(())
-                }
-                Op::PairP => {
-                    let x = pop!(self.r.stack);
-                    self.r.stack.push(Value::bool(x.is_pair()));
-                    Ok(())
-                }
-                Op::Not => {
-                    let x = pop!(self.r.stack);
-                    self.r.stack.push(Value::bool(x == FALSE));
-                    Ok(())
+                Op::NullP | Op::PairP | Op::Not => {
+                    // SAFETY: invariant S.
+                    unsafe {
+                        let x = pop(st);
+                        let b = match op {
+                            Op::NullP => x == NIL,
+                            Op::PairP => x.is_pair(),
+                            _ => x == FALSE,
+                        };
+                        push(st, Value::bool(b));
+                    }
+                    continue;
                 }
                 Op::EqP => {
-                    let b = pop!(self.r.stack);
-                    let a = pop!(self.r.stack);
-                    self.r.stack.push(Value::bool(a == b));
-                    Ok(())
+                    // SAFETY: invariant S.
+                    unsafe {
+                        let b = pop(st);
+                        let a = pop(st);
+                        push(st, Value::bool(a == b));
+                    }
+                    continue;
+                }
+                Op::AddImm(k) | Op::SubImm(k) => {
+                    // SAFETY: invariant S.
+                    let a = unsafe { pop(st) };
+                    let add = matches!(op, Op::AddImm(_));
+                    if a.is_fix() {
+                        let r = if add {
+                            a.fixval() + k as i64
+                        } else {
+                            a.fixval() - k as i64
+                        };
+                        // |k| < 2^31 and |a| < 2^61: no i64 overflow.
+                        if Value::fits_fix(r) {
+                            // SAFETY: invariant S.
+                            unsafe { push(st, Value::fix(r)) };
+                            continue;
+                        }
+                    }
+                    let b = Value::fix(k as i64);
+                    // The operand is popped: root it while the result may allocate.
+                    self.r.tmp.push(a);
+                    let r = if add {
+                        builtins::num::add2(self, a, b)
+                    } else {
+                        builtins::num::sub2(self, a, b)
+                    };
+                    self.r.tmp.pop();
+                    match r {
+                        Ok(v) => {
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, v) };
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
                 }
                 Op::Add | Op::Sub | Op::Mul => {
-                    let n = self.r.stack.len();
-                    let (a, b) = (self.r.stack[n - 2], self.r.stack[n - 1]);
-                    let fast = if a.is_fix() && b.is_fix() {
+                    let n = st.len();
+                    // SAFETY: invariant S.
+                    let (a, b) = unsafe { (get(st, n - 2), get(st, n - 1)) };
+                    if a.is_fix() && b.is_fix() {
                         let (x, y) = (a.fixval(), b.fixval());
                         let r = match op {
-                            Op::Add => x.checked_add(y),
-                            Op::Sub => x.checked_sub(y),
+                            Op::Add => Some(x + y),
+                            Op::Sub => Some(x - y),
                             _ => x.checked_mul(y),
                         };
-                        r.filter(|r| Value::fits_fix(*r))
-                    } else {
-                        None
-                    };
-                    match fast {
-                        Some(r) => {
-                            self.r.stack.truncate(n - 2);
-                            self.r.stack.push(Value::fix(r));
-                            Ok(())
-                        }
-                        None => {
-                            let r = match op {
-                                Op::Add => builtins::num::add2(self, a, b),
-                                Op::Sub => builtins::num::sub2(self, a, b),
-                                _ => builtins::num::mul2(self, a, b),
-                            };
-                            match r {
-                                Ok(v) => {
-                                    self.r.stack.truncate(n - 2);
-                                    self.r.stack.push(v);
-                                    Ok(())
-                                }
-                                Err(e) => {
-                                    self.r.stack.truncate(n - 2);
-                                    Err(e)
-                                }
+                        if let Some(r) = r.filter(|r| Value::fits_fix(*r)) {
+                            // SAFETY: invariant S.
+                            unsafe {
+                                st.set_len(n - 2);
+                                push(st, Value::fix(r));
                             }
+                            continue;
                         }
+                    }
+                    // Slow path: the operands stay on the stack (rooted).
+                    let r = match op {
+                        Op::Add => builtins::num::add2(self, a, b),
+                        Op::Sub => builtins::num::sub2(self, a, b),
+                        _ => builtins::num::mul2(self, a, b),
+                    };
+                    self.r.stack.truncate(n - 2);
+                    match r {
+                        Ok(v) => {
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, v) };
+                            continue;
+                        }
+                        Err(e) => e,
                     }
                 }
                 Op::Lt | Op::Gt | Op::Le | Op::Ge | Op::NumEq => {
-                    let b = pop!(self.r.stack);
-                    let a = pop!(self.r.stack);
+                    let c = match op {
+                        Op::Lt => Cmp::Lt,
+                        Op::Gt => Cmp::Gt,
+                        Op::Le => Cmp::Le,
+                        Op::Ge => Cmp::Ge,
+                        _ => Cmp::Eq,
+                    };
+                    // SAFETY: invariant S.
+                    let (b, a) = unsafe { (pop(st), pop(st)) };
                     let r = if a.is_fix() && b.is_fix() {
-                        let (x, y) = (a.fixval(), b.fixval());
-                        Ok(match op {
-                            Op::Lt => x < y,
-                            Op::Gt => x > y,
-                            Op::Le => x <= y,
-                            Op::Ge => x >= y,
-                            _ => x == y,
-                        })
+                        Ok(c.test(a.fixval(), b.fixval()))
                     } else {
-                        let name = match op {
-                            Op::Lt => "<",
-                            Op::Gt => ">",
-                            Op::Le => "<=",
-                            Op::Ge => ">=",
-                            _ => "=",
-                        };
-                        builtins::num::compare(self, name, a, b).map(|o| match op {
-                            Op::Lt => o == Some(std::cmp::Ordering::Less),
-                            Op::Gt => o == Some(std::cmp::Ordering::Greater),
-                            Op::Le => matches!(o, Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)),
-                            Op::Ge => matches!(o, Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)),
-                            _ => o == Some(std::cmp::Ordering::Equal),
-                        })
+                        builtins::num::compare(self, c.name(), a, b).map(|o| c.holds(o))
                     };
                     match r {
                         Ok(b) => {
-                            self.r.stack.push(Value::bool(b));
-                            Ok(())
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, Value::bool(b)) };
+                            continue;
                         }
-                        Err(e) => Err(e),
+                        Err(e) => e,
                     }
                 }
                 Op::ZeroP => {
-                    let a = pop!(self.r.stack);
-                    if a.is_fix() {
-                        self.r.stack.push(Value::bool(a.fixval() == 0));
-                        Ok(())
+                    // SAFETY: invariant S.
+                    let a = unsafe { pop(st) };
+                    let r = if a.is_fix() {
+                        Ok(a.fixval() == 0)
                     } else {
-                        match builtins::num::compare(self, "zero?", a, Value::fix(0)) {
-                            Ok(o) => {
-                                self.r.stack.push(Value::bool(o == Some(std::cmp::Ordering::Equal)));
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
+                        builtins::num::compare(self, "zero?", a, Value::fix(0))
+                            .map(|o| o == Some(std::cmp::Ordering::Equal))
+                    };
+                    match r {
+                        Ok(b) => {
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, Value::bool(b)) };
+                            continue;
                         }
+                        Err(e) => e,
                     }
                 }
                 Op::VecRef => {
-                    let i = pop!(self.r.stack);
-                    let v = pop!(self.r.stack);
+                    // SAFETY: invariant S.
+                    let (i, v) = unsafe { (pop(st), pop(st)) };
+                    if is_kind(v, Kind::Vector) && i.is_fix() && (i.fixval() as usize) < len(v) {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, slot(v, i.fixval() as usize)) };
+                        continue;
+                    }
                     match vec_index(self, "vector-ref", v, i) {
-                        Ok(i) => {
-                            self.r.stack.push(slot(v, i));
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
+                        Ok(_) => unreachable!("vector-ref fast path missed a valid index"),
+                        Err(e) => e,
                     }
                 }
                 Op::VecSet => {
-                    let x = pop!(self.r.stack);
-                    let i = pop!(self.r.stack);
-                    let v = pop!(self.r.stack);
+                    // SAFETY: invariant S.
+                    let (x, i, v) = unsafe { (pop(st), pop(st), pop(st)) };
+                    if is_kind(v, Kind::Vector) && i.is_fix() && (i.fixval() as usize) < len(v) {
+                        self.h.set_slot(v, i.fixval() as usize, x);
+                        // SAFETY: invariant S.
+                        unsafe { push(&mut self.r.stack, UNSPEC) };
+                        continue;
+                    }
                     match vec_index(self, "vector-set!", v, i) {
-                        Ok(i) => {
-                            self.h.set_slot(v, i, x);
-                            self.r.stack.push(UNSPEC);
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
+                        Ok(_) => unreachable!("vector-set! fast path missed a valid index"),
+                        Err(e) => e,
                     }
                 }
                 Op::SetCar | Op::SetCdr => {
-                    let x = pop!(self.r.stack);
-                    let p = pop!(self.r.stack);
+                    // SAFETY: invariant S.
+                    let (x, p) = unsafe { (pop(st), pop(st)) };
                     if p.is_pair() {
                         self.h.write(p, if op == Op::SetCar { 0 } else { 1 }, x);
-                        self.r.stack.push(UNSPEC);
-                        Ok(())
-                    } else {
-                        Err(self.type_err(if op == Op::SetCar { "set-car!" } else { "set-cdr!" }, "a pair", p))
+                        // SAFETY: invariant S.
+                        unsafe { push(&mut self.r.stack, UNSPEC) };
+                        continue;
                     }
+                    self.type_err(if op == Op::SetCar { "set-car!" } else { "set-cdr!" }, "a pair", p)
                 }
             };
-            if let Err(e) = res {
-                let (h, obj) = self.throw(e, cur, pc)?;
-                self.r.stack.push(h);
-                self.r.stack.push(obj);
-                self.overflow_slack = true;
-                if let Err(e) = self.enter(1, false, &mut cur, &mut proto, &mut pc, &mut base) {
-                    let (pos, trace) = self.location(cur, pc);
-                    return Err(Failure::Error {
-                        pos,
-                        msg: format!("error while handling an error: {e:?}"),
-                        trace,
-                    });
-                }
+            let (h, obj) = self.throw(e, cur, pc)?;
+            self.r.stack.push(h);
+            self.r.stack.push(obj);
+            self.overflow_slack = true;
+            if let Err(e) = self.enter(1, false, &mut cur, &mut proto, &mut pc, &mut base) {
+                let (pos, trace) = self.location(cur, pc);
+                return Err(Failure::Error {
+                    pos,
+                    msg: format!("error while handling an error: {e:?}"),
+                    trace,
+                });
             }
+            // SAFETY: `proto` points at a live boxed Proto.
+            code = unsafe { (*proto).code.as_ptr() };
         }
     }
 
@@ -892,8 +1096,9 @@ impl Vm {
         SErr::Msg(format!("{who}: expected {what}, got {}", self.write_string(got, false)))
     }
 
-    /// Calls the procedure at `stack[sp-argc-1]` with the `argc` values above it.
-    #[inline(always)]
+    /// Calls the procedure at `stack[sp-argc-1]` with the `argc` values above
+    /// it (the general path: `run` inlines plain closure calls).
+    #[inline(never)]
     fn enter(
         &mut self,
         mut argc: usize,
@@ -923,6 +1128,7 @@ impl Vm {
                 }
                 let rest = np.rest;
                 let nlocals = np.nlocals as usize;
+                let np_max_stack = np.max_stack as usize;
                 let newbase = if tail {
                     let dst = *base - 1;
                     self.r.stack.copy_within(fpos..sp, dst);
@@ -959,7 +1165,8 @@ impl Vm {
                     self.r.stack.truncate(newbase + nparams);
                     self.r.stack.push(l);
                 }
-                self.r.stack.resize(newbase + nlocals, UNSPEC);
+                let end = newbase + nlocals;
+                fill_frame(&mut self.r.stack, end, end + np_max_stack);
                 *cur = pi as u32;
                 *proto = &*self.protos[pi];
                 *pc = 0;
@@ -1044,6 +1251,12 @@ impl Vm {
                 let (c, p, b) = self.reinstate(f, v);
                 *cur = c;
                 *proto = &*self.protos[c as usize];
+                // Restore the capacity part of invariant S for the resumed frame.
+                let end = b + self.protos[c as usize].nlocals as usize;
+                let need = end + self.protos[c as usize].max_stack as usize + SLACK;
+                if self.r.stack.capacity() < need {
+                    self.r.stack.reserve(need - self.r.stack.len());
+                }
                 *pc = p;
                 *base = b;
                 return Ok(());
@@ -1087,6 +1300,80 @@ impl Vm {
             return Err(SErr::Msg(format!("not a procedure: {}", self.write_string(f, false))));
         }
     }
+}
+
+/// Spare stack slots above a frame's proved maximum (the error path pushes
+/// a handler call there).
+const SLACK: usize = 4;
+
+/// Grows the stack to `end` (a new frame's slots above the arguments set to
+/// unspecified) and makes room for `need + SLACK` values (invariant S).
+#[inline(always)]
+fn fill_frame(st: &mut Vec<Value>, end: usize, need: usize) {
+    let top = st.len();
+    debug_assert!(top <= end && end <= need);
+    if st.capacity() < need + SLACK {
+        st.reserve(need + SLACK - top);
+    }
+    let p = st.as_mut_ptr();
+    for i in top..end {
+        // SAFETY: i < end <= capacity (reserved above).
+        unsafe { p.add(i).write(UNSPEC) };
+    }
+    // SAFETY: every slot below `end` is initialised.
+    unsafe { st.set_len(end) };
+}
+
+/// Pushes without a capacity check.
+///
+/// # Safety
+/// `st.len() < st.capacity()` (invariant S in `Vm::run`).
+#[inline(always)]
+unsafe fn push(st: &mut Vec<Value>, v: Value) {
+    let n = st.len();
+    debug_assert!(n < st.capacity());
+    // SAFETY: n < capacity by the caller's contract.
+    unsafe {
+        st.as_mut_ptr().add(n).write(v);
+        st.set_len(n + 1);
+    }
+}
+
+/// Pops without an emptiness check.
+///
+/// # Safety
+/// The stack holds a value above the current frame's locals (invariant S).
+#[inline(always)]
+unsafe fn pop(st: &mut Vec<Value>) -> Value {
+    debug_assert!(!st.is_empty());
+    let n = st.len() - 1;
+    // SAFETY: n < len by the caller's contract; Value is Copy.
+    unsafe {
+        st.set_len(n);
+        *st.as_ptr().add(n)
+    }
+}
+
+/// Reads slot `i` without a bounds check.
+///
+/// # Safety
+/// `i < st.len()`.
+#[inline(always)]
+unsafe fn get(st: &[Value], i: usize) -> Value {
+    debug_assert!(i < st.len());
+    // SAFETY: i < len by the caller's contract.
+    unsafe { *st.get_unchecked(i) }
+}
+
+/// Writes slot `i` without a bounds check.
+///
+/// # Safety
+/// `i < st.len()`.
+#[inline(always)]
+unsafe fn set(st: &mut [Value], i: usize, v: Value) {
+    debug_assert!(i < st.len());
+    // SAFETY: i < len by the caller's contract.
+    unsafe { *st.get_unchecked_mut(i) = v }
 }
 
 fn vec_index(vm: &Vm, who: &str, v: Value, i: Value) -> R<usize> {
