@@ -26,15 +26,32 @@ use std::sync::Arc;
 pub const TINY_SIZE: usize = 16;
 const TINY_SPAN_CLASS: SpanClass = SpanClass::new(2, true); // class 2 = 16 bytes
 
+/// The pointer bits prefilled into a cached span's free slots: those of
+/// objects of `size` bytes with first mask word `mask` (size 0: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefill {
+    mask: u64,
+    size: usize,
+}
+
+impl Prefill {
+    const NONE: Prefill = Prefill { mask: 0, size: 0 };
+}
+
 /// A mutator's allocation cache. Not `Sync`: one thread allocates through it.
 ///
 /// Invariants: every entry of `alloc` is `EMPTY_SPAN` or a span this cache
 /// owns, of that span class, swept for the current cycle; `tiny` is 0 or the
 /// address of a 16-byte block in a tiny-class span, of which the first
-/// `tiny_offset` bytes are handed out.
+/// `tiny_offset` bytes are handed out; when `prefill[c].size != 0`, every
+/// slot of `alloc[c]` that is still free has exactly the pointer bits of a
+/// `prefill[c].size`-byte object with mask `prefill[c].mask` in the GC bitmap.
 pub struct MCache {
     heap: Arc<Heap>,
     alloc: [&'static MSpan; NUM_SPAN_CLASSES],
+    /// Per span class, the pointer mask already written for every slot of
+    /// the current span that was free when it was cached.
+    prefill: [Prefill; NUM_SPAN_CLASSES],
     tiny: usize,
     tiny_offset: usize,
     tiny_allocs: u64,
@@ -60,6 +77,7 @@ impl Heap {
         MCache {
             heap: self.clone(),
             alloc: [&EMPTY_SPAN; NUM_SPAN_CLASSES],
+            prefill: [Prefill::NONE; NUM_SPAN_CLASSES],
             tiny: 0,
             tiny_offset: 0,
             tiny_allocs: 0,
@@ -136,7 +154,11 @@ impl MCache {
                 let elemsize = span.elemsize();
                 let addr = span.base() + idx * elemsize;
                 if let (false, Some(t)) = (noscan, typ) {
-                    self.write_heap_bits(addr, elemsize, size, t);
+                    // SAFETY: as above, the index is in bounds.
+                    let pf = unsafe { self.prefill.get_unchecked(spc.index()) };
+                    if !(pf.size == size && size == t.size() && pf.mask == t.mask0()) {
+                        self.write_heap_bits(addr, elemsize, size, t);
+                    }
                 }
                 // SAFETY: span bases are non-zero arena addresses.
                 return Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) });
@@ -181,6 +203,9 @@ impl MCache {
             None => {
                 let i = self.next_free(spc)?;
                 span = self.alloc[spc.index()];
+                if let (false, Some(t)) = (noscan, typ) {
+                    self.prefill_span(spc, span, t, asked);
+                }
                 i
             }
         };
@@ -305,8 +330,27 @@ impl MCache {
         Ok(unsafe { span.next_free() }.expect("refilled span has a free object"))
     }
 
+    /// After a span change, guesses that the span will hold objects of the
+    /// type that asked for it (VMs fill spans with one type: pairs, nodes)
+    /// and writes that type's pointer bits for every free slot at once. The
+    /// fast path then skips the bitmap write for objects of that type.
+    fn prefill_span(&mut self, spc: SpanClass, span: &MSpan, t: &Type, asked: usize) {
+        let pf = &mut self.prefill[spc.index()];
+        if pf.size != 0 || asked != t.size() || span.elemsize() > 64 * 8 {
+            return; // the span did not change, or the guess does not apply
+        }
+        // SAFETY: the cache owns its current spans.
+        unsafe { span.prefill_ptr_bits(self.heap.bitmap(), t.mask0()) };
+        *pf = Prefill {
+            mask: t.mask0(),
+            size: t.size(),
+        };
+    }
+
     /// Returns the current span of `spc` and takes one with free objects.
     fn refill(&mut self, spc: SpanClass) -> Result<(), AllocError> {
+        // The new span's free slots carry no prefilled bits yet.
+        self.prefill[spc.index()] = Prefill::NONE;
         let old = self.alloc[spc.index()];
         if !std::ptr::eq(old, &EMPTY_SPAN) {
             self.alloc[spc.index()] = &EMPTY_SPAN;
@@ -381,6 +425,7 @@ impl MCache {
     /// before sweeping; the cache refills itself on its next allocation.
     pub fn release_all(&mut self) {
         for i in 0..NUM_SPAN_CLASSES {
+            self.prefill[i] = Prefill::NONE;
             let s = std::mem::replace(&mut self.alloc[i], &EMPTY_SPAN);
             if !std::ptr::eq(s, &EMPTY_SPAN) {
                 // SAFETY: we owned `s` and no longer refer to it.

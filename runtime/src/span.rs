@@ -476,7 +476,22 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span.
     unsafe fn zero_free_slots(&self, from: usize, poison: Option<u8>) {
-        let (nelems, es) = (self.nelems(), self.elemsize());
+        let es = self.elemsize();
+        self.for_each_free_run(from, |i, end| {
+            let (a, len) = (self.object_addr(i), (end - i) * es);
+            if let Some(p) = poison {
+                check_poison(a, len, es, p);
+            }
+            // SAFETY: slots i..end are free slots of this span, which the
+            // caller owns, inside its mapped pages.
+            unsafe { std::ptr::write_bytes(a as *mut u8, 0, len) };
+        });
+    }
+
+    /// Calls `f(first, end)` for each run of adjacent free slots at or
+    /// after `from`, by words of the alloc bits.
+    fn for_each_free_run(&self, from: usize, mut f: impl FnMut(usize, usize)) {
+        let nelems = self.nelems();
         let words = self.alloc_bits.as_raw_slice();
         // The first index at or after `i` whose alloc bit is `set`, or nelems.
         let next = |mut i: usize, set: bool| -> usize {
@@ -493,15 +508,34 @@ impl MSpan {
         let mut i = next(from, false);
         while i < nelems {
             let end = next(i, true);
-            let (a, len) = (self.object_addr(i), (end - i) * es);
-            if let Some(p) = poison {
-                check_poison(a, len, es, p);
-            }
-            // SAFETY: slots i..end are free slots of this owned span, inside
-            // its mapped pages.
-            unsafe { std::ptr::write_bytes(a as *mut u8, 0, len) };
+            f(i, end);
             i = next(end, false);
         }
+    }
+
+    /// Writes the pointer mask `mask` (bit j: word j of a slot) into the GC
+    /// bitmap for every free slot, so that allocating objects of that mask
+    /// later needs no bitmap write. Slots must be at most 64 words.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn prefill_ptr_bits(&self, bitmap: &GcBitmap, mask: u64) {
+        let e = self.elemsize() / 8;
+        debug_assert!((1..=64).contains(&e));
+        // The mask repeated from bit 0 over 128 bits: any 64-bit window of
+        // the repetition starts at a phase below e <= 64 and fits.
+        let mut rep = 0u128;
+        let mut b = 0;
+        while b < 128 {
+            rep |= (mask as u128) << b;
+            b += e;
+        }
+        let from = self.freeindex.load(Relaxed);
+        self.for_each_free_run(from, |i, end| {
+            // A run starts on a slot boundary: word j of the run is word
+            // j % e of some slot, so chunk k is the window at phase 64k % e.
+            bitmap.write_ptr_bits(self.object_addr(i), (end - i) * e, |k| (rep >> ((64 * k) % e)) as u64);
+        });
     }
 
     /// Objects allocated since the current owner took the span (or since the

@@ -80,6 +80,8 @@ pub struct Type {
     /// `pattern != Some(0)`, kept as a flag: the allocation fast path asks
     /// it on every call, and a bool costs one load where the Option costs two.
     has_ptrs: bool,
+    /// `ptrmask[0]`, kept out of the SmallVec for the allocation fast path.
+    mask0: u64,
 }
 
 impl Type {
@@ -133,6 +135,7 @@ impl Type {
         };
         Ok(Type {
             has_ptrs: pattern != Some(0),
+            mask0: ptrmask[0],
             name: name.to_string(),
             size,
             align: align.max(1),
@@ -165,6 +168,12 @@ impl Type {
     #[inline(always)]
     pub fn has_pointers(&self) -> bool {
         self.has_ptrs
+    }
+
+    /// The first word of the pointer mask (words 0..64 of the object).
+    #[inline(always)]
+    pub fn mask0(&self) -> u64 {
+        self.mask0
     }
 
     /// The pointer mask words.
