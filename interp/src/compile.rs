@@ -80,6 +80,14 @@ pub enum Op {
     JumpUnlessCmp(Cmp, u32),
     /// `CmpImm(c, k)` then `JumpIfFalse(t)`.
     JumpUnlessCmpImm(Cmp, i32, u32),
+    /// `Local(a)` then `Local(b)`.
+    Local2(u32, u32),
+    /// `Local(i)` then `AddImm(k)`.
+    LocalAddImm(u32, i32),
+    /// `Local(i)` then `SubImm(k)`.
+    LocalSubImm(u32, i32),
+    /// `Local(i)` then `JumpUnlessCmpImm(c, k, t)`.
+    LocalJumpUnlessCmpImm(u32, Cmp, i32, u32),
 }
 
 // Instructions stay two words (dispatch reads one 16-byte Op).
@@ -146,9 +154,10 @@ impl Cmp {
 fn effect(op: Op) -> (u32, u32) {
     use Op::*;
     match op {
-        Imm(_) | Const(_) | Local(_) | LocalBox(_) | Free(_) | FreeBox(_) | Global(_) | LocalCar(_) | LocalCdr(_) => {
-            (0, 1)
-        }
+        Imm(_) | Const(_) | Local(_) | LocalBox(_) | Free(_) | FreeBox(_) | Global(_) | LocalCar(_) | LocalCdr(_)
+        | LocalAddImm(..) | LocalSubImm(..) => (0, 1),
+        Local2(..) => (0, 2),
+        LocalJumpUnlessCmpImm(..) => (0, 0),
         SetLocal(_) | SetLocalBox(_) | SetFreeBox(_) | SetGlobal(_) | DefGlobal(_) | Pop => (1, 0),
         BoxLocal(_) | Patch(..) | Jump(_) => (0, 0),
         JumpIfFalse(_) | JumpUnlessNull(_) | JumpUnlessPair(_) | JumpUnlessCmpImm(..) | Return => (1, 0),
@@ -189,11 +198,14 @@ pub fn max_stack(code: &[Op], nlocals: u32) -> u32 {
         | Op::SetLocalBox(i)
         | Op::BoxLocal(i)
         | Op::LocalCar(i)
-        | Op::LocalCdr(i) = op
+        | Op::LocalCdr(i)
+        | Op::LocalAddImm(i, _)
+        | Op::LocalSubImm(i, _)
+        | Op::LocalJumpUnlessCmpImm(i, ..) = op
         {
             assert!(i < nlocals, "local slot out of range");
         }
-        if let Op::Patch(a, _, b) = op {
+        if let Op::Patch(a, _, b) | Op::Local2(a, b) = op {
             assert!(a < nlocals && b < nlocals, "local slot out of range");
         }
         let (pops, pushes) = effect(op);
@@ -207,7 +219,8 @@ pub fn max_stack(code: &[Op], nlocals: u32) -> u32 {
             | Op::JumpUnlessNull(t)
             | Op::JumpUnlessPair(t)
             | Op::JumpUnlessCmp(_, t)
-            | Op::JumpUnlessCmpImm(_, _, t) => {
+            | Op::JumpUnlessCmpImm(_, _, t)
+            | Op::LocalJumpUnlessCmpImm(_, _, _, t) => {
                 work.push((t as usize, nd));
                 work.push((pc + 1, nd));
             }
@@ -1480,12 +1493,37 @@ fn small_fix(v: Value) -> Option<i32> {
 
 impl Gen {
     fn emit(&mut self, op: Op) {
-        // Peephole: fuse with the previous instruction (never across a jump target).
+        self.emit_at(op, self.cur);
+    }
+    /// Emits `op` (at source position `pos`), fusing it with the previous
+    /// instruction when a superinstruction covers the pair (never across a
+    /// jump target). A fused result is emitted again, so chains fuse too.
+    fn emit_at(&mut self, op: Op, pos: Pos) {
         if self.code.len() > self.barrier {
             if let Some(&last) = self.code.last() {
+                // Local2 is split again when its second half fuses better.
+                if let Op::Local2(a, b) = last {
+                    if matches!(
+                        op,
+                        Op::Car | Op::Cdr | Op::AddImm(_) | Op::SubImm(_) | Op::JumpUnlessCmpImm(..)
+                    ) {
+                        let lpos = self.pos[self.code.len() - 1];
+                        self.code.pop();
+                        self.pos.pop();
+                        self.emit_at(Op::Local(a), lpos);
+                        self.code.push(Op::Local(b));
+                        self.pos.push(lpos);
+                        self.emit_at(op, pos);
+                        return;
+                    }
+                }
                 let fused = match (last, op) {
                     (Op::Local(i), Op::Car) => Some(Op::LocalCar(i)),
                     (Op::Local(i), Op::Cdr) => Some(Op::LocalCdr(i)),
+                    (Op::Local(a), Op::Local(b)) => Some(Op::Local2(a, b)),
+                    (Op::Local(i), Op::AddImm(k)) => Some(Op::LocalAddImm(i, k)),
+                    (Op::Local(i), Op::SubImm(k)) => Some(Op::LocalSubImm(i, k)),
+                    (Op::Local(i), Op::JumpUnlessCmpImm(c, k, t)) => Some(Op::LocalJumpUnlessCmpImm(i, c, k, t)),
                     (Op::NullP, Op::JumpIfFalse(t)) => Some(Op::JumpUnlessNull(t)),
                     (Op::PairP, Op::JumpIfFalse(t)) => Some(Op::JumpUnlessPair(t)),
                     (Op::Imm(v), Op::Add) => small_fix(v).map(Op::AddImm),
@@ -1499,18 +1537,21 @@ impl Gen {
                     _ => None,
                 };
                 if let Some(f) = fused {
-                    let n = self.code.len() - 1;
-                    self.code[n] = f;
                     // A fused branch reports errors at the test's position.
-                    if !matches!(op, Op::JumpIfFalse(_)) {
-                        self.pos[n] = self.cur;
-                    }
+                    let fpos = if matches!(op, Op::JumpIfFalse(_)) {
+                        self.pos[self.code.len() - 1]
+                    } else {
+                        pos
+                    };
+                    self.code.pop();
+                    self.pos.pop();
+                    self.emit_at(f, fpos);
                     return;
                 }
             }
         }
         self.code.push(op);
-        self.pos.push(self.cur);
+        self.pos.push(pos);
     }
     /// Sets the target of the conditional jump at `at`.
     fn retarget(&mut self, at: usize, t: u32) {
@@ -1520,11 +1561,19 @@ impl Gen {
             Op::JumpUnlessPair(_) => Op::JumpUnlessPair(t),
             Op::JumpUnlessCmp(c, _) => Op::JumpUnlessCmp(c, t),
             Op::JumpUnlessCmpImm(c, k, _) => Op::JumpUnlessCmpImm(c, k, t),
+            Op::LocalJumpUnlessCmpImm(i, c, k, _) => Op::LocalJumpUnlessCmpImm(i, c, k, t),
             op => unreachable!("retarget of {op:?}"),
         };
     }
     fn pop(&mut self) {
         // Peephole: a pushed constant or variable immediately dropped.
+        if self.code.len() > self.barrier {
+            if let Some(&Op::Local2(a, _)) = self.code.last() {
+                let n = self.code.len() - 1;
+                self.code[n] = Op::Local(a);
+                return;
+            }
+        }
         if self.code.len() > self.barrier
             && matches!(
                 self.code.last(),

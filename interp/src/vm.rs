@@ -271,6 +271,18 @@ impl Vm {
                 let v = self.datum_to_value(c)?;
                 self.r.perm[p.const_base + i] = v;
             }
+            if std::env::var_os("MARROW_DUMP").is_some() && !p.prelude {
+                eprintln!(
+                    "proto {} {:?} nl={} ms={}",
+                    self.protos.len(),
+                    p.name,
+                    p.nlocals,
+                    p.max_stack
+                );
+                for (i, op) in p.code.iter().enumerate() {
+                    eprintln!("  {i:3} {op:?}");
+                }
+            }
             self.protos.push(Box::new(p));
         }
         self.comp.proto_base = self.protos.len();
@@ -567,6 +579,66 @@ impl Vm {
                     }
                     let who = if matches!(op, Op::LocalCar(_)) { "car" } else { "cdr" };
                     self.type_err(who, "a pair", x)
+                }
+                Op::Local2(a, b) => {
+                    // SAFETY: invariant S (a, b < nlocals; two pushes within max_stack).
+                    unsafe {
+                        let x = get(st, base + a as usize);
+                        let y = get(st, base + b as usize);
+                        push(st, x);
+                        push(st, y);
+                    }
+                    continue;
+                }
+                Op::LocalAddImm(i, k) | Op::LocalSubImm(i, k) => {
+                    // SAFETY: invariant S (i < nlocals).
+                    let a = unsafe { get(st, base + i as usize) };
+                    let add = matches!(op, Op::LocalAddImm(..));
+                    if a.is_fix() {
+                        // |k| < 2^31 and |a| < 2^61: no i64 overflow.
+                        let r = if add {
+                            a.fixval() + k as i64
+                        } else {
+                            a.fixval() - k as i64
+                        };
+                        if Value::fits_fix(r) {
+                            // SAFETY: invariant S.
+                            unsafe { push(st, Value::fix(r)) };
+                            continue;
+                        }
+                    }
+                    // Slow path: the operand stays rooted in its local slot.
+                    let b = Value::fix(k as i64);
+                    let r = if add {
+                        builtins::num::add2(self, a, b)
+                    } else {
+                        builtins::num::sub2(self, a, b)
+                    };
+                    match r {
+                        Ok(v) => {
+                            // SAFETY: invariant S.
+                            unsafe { push(&mut self.r.stack, v) };
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Op::LocalJumpUnlessCmpImm(i, c, k, t) => {
+                    // SAFETY: invariant S (i < nlocals).
+                    let a = unsafe { get(st, base + i as usize) };
+                    let r = if a.is_fix() {
+                        Ok(c.test(a.fixval(), k as i64))
+                    } else {
+                        builtins::num::compare(self, c.name(), a, Value::fix(k as i64)).map(|o| c.holds(o))
+                    };
+                    match r {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            pc = t as usize;
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
                 }
                 Op::LocalBox(i) => {
                     // SAFETY: invariant S.
