@@ -48,12 +48,18 @@ pub enum TypeError {
     BadPointerOffset(usize),
     /// A type holding pointers must have a size that is a multiple of 8.
     SizeNotWords(usize),
+    /// Larger than any heap can hold (over [`MAX_TYPE_SIZE`]).
+    TooLarge(usize),
 }
+
+/// The largest type size accepted: 1 TiB, beyond any arena.
+pub const MAX_TYPE_SIZE: usize = 1 << 40;
 
 impl fmt::Display for TypeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TypeError::BadAlign(a) => write!(f, "alignment {a} is not a power of two up to {PAGE_SIZE}"),
+            TypeError::TooLarge(s) => write!(f, "a type of {s} bytes is larger than any heap ({MAX_TYPE_SIZE} bytes)"),
             TypeError::BadPointerOffset(o) => write!(f, "pointer offset {o} is not a word inside the object"),
             TypeError::SizeNotWords(s) => {
                 write!(f, "a type with pointers must be a whole number of words, not {s} bytes")
@@ -87,8 +93,12 @@ pub struct Type {
 impl Type {
     /// A type whose pointer slots are at the given byte offsets.
     pub fn new(name: &str, size: usize, align: usize, pointer_offsets: &[usize]) -> Result<Type, TypeError> {
-        let nwords = size.div_ceil(8);
-        let mut mask: SmallVec<[u64; 1]> = SmallVec::from_elem(0, nwords.div_ceil(64).max(1));
+        if size > MAX_TYPE_SIZE {
+            return Err(TypeError::TooLarge(size));
+        }
+        // The mask reaches only as far as the last pointer slot.
+        let last = pointer_offsets.iter().max().map_or(0, |&o| o.min(size) / 8);
+        let mut mask: SmallVec<[u64; 1]> = SmallVec::from_elem(0, last / 64 + 1);
         for &off in pointer_offsets {
             if off % 8 != 0 || off.checked_add(8).is_none_or(|end| end > size) {
                 return Err(TypeError::BadPointerOffset(off));
@@ -104,9 +114,15 @@ impl Type {
         if !align.is_power_of_two() || align > PAGE_SIZE {
             return Err(TypeError::BadAlign(align));
         }
+        if size > MAX_TYPE_SIZE {
+            return Err(TypeError::TooLarge(size));
+        }
         let nwords = size / 8;
-        let mut ptrmask: SmallVec<[u64; 1]> = SmallVec::from_slice(mask);
-        ptrmask.resize(nwords.div_ceil(64).max(1), 0);
+        // Trailing zero words carry nothing: `mask_chunk` reads past the
+        // end as zero.
+        let used = mask.iter().rposition(|&w| w != 0).map_or(1, |k| k + 1);
+        let mut ptrmask: SmallVec<[u64; 1]> = SmallVec::from_slice(&mask[..used.min(mask.len())]);
+        ptrmask.resize(used, 0);
         let any = mask.iter().any(|&w| w != 0);
         if any && !size.is_multiple_of(8) {
             return Err(TypeError::SizeNotWords(size));
@@ -184,7 +200,7 @@ impl Type {
     /// Bit of word `w` of the mask.
     #[inline]
     fn ptr_bit(&self, w: usize) -> u64 {
-        self.ptrmask[w / 64] >> (w % 64) & 1
+        self.ptrmask.get(w / 64).map_or(0, |m| m >> (w % 64) & 1)
     }
 
     /// The pointer bits for words `64k .. 64k+64` of an array of `n`
@@ -273,6 +289,18 @@ mod tests {
         assert_eq!(Type::new("x", 16, 8, &[16]), Err(TypeError::BadPointerOffset(16)));
         assert_eq!(Type::from_mask("x", 12, 8, &[1]), Err(TypeError::SizeNotWords(12)));
         assert!(!Type::noscan("bytes", 13, 1).unwrap().has_pointers());
+        assert_eq!(
+            Type::noscan("huge", usize::MAX, 8),
+            Err(TypeError::TooLarge(usize::MAX))
+        );
+        assert_eq!(
+            Type::new("huge", usize::MAX, 8, &[0]),
+            Err(TypeError::TooLarge(usize::MAX))
+        );
+        // A big array type keeps a mask only as long as its pointers reach.
+        let t = Type::new("big", 1 << 30, 8, &[8]).unwrap();
+        assert_eq!(t.ptrmask(), &[0b10]);
+        assert_eq!(t.mask_chunk(5, 1), 0);
     }
 
     #[test]
