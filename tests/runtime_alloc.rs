@@ -595,7 +595,11 @@ impl World {
             .for_each_pointer_slot(o.addr, slot / 8, |a| got.push((a - o.addr) / 8));
         let ew = t.size() / 8;
         let want: Vec<usize> = (0..n * ew)
-            .filter(|&w| t.ptrmask()[(w % ew) / 64] >> ((w % ew) % 64) & 1 != 0)
+            .filter(|&w| {
+                t.ptrmask()
+                    .get((w % ew) / 64)
+                    .is_some_and(|m| m >> ((w % ew) % 64) & 1 != 0)
+            })
             .collect();
         assert_eq!(
             got,

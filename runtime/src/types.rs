@@ -192,7 +192,8 @@ impl Type {
         self.mask0
     }
 
-    /// The pointer mask words.
+    /// The pointer mask words, as far as the last pointer slot reaches
+    /// (words past the end are zero); at least one word.
     pub fn ptrmask(&self) -> &[u64] {
         &self.ptrmask
     }
