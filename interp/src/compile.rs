@@ -88,6 +88,10 @@ pub enum Op {
     LocalSubImm(u32, i32),
     /// `Local(i)` then `JumpUnlessCmpImm(c, k, t)`.
     LocalJumpUnlessCmpImm(u32, Cmp, i32, u32),
+    /// `Imm(fixnum k)` then `VecRef`.
+    VecRefImm(u32),
+    /// `(vector x1 ... xn)`: pops n values, pushes a new vector.
+    Vector(u32),
 }
 
 // Instructions stay two words (dispatch reads one 16-byte Op).
@@ -158,6 +162,8 @@ fn effect(op: Op) -> (u32, u32) {
         | LocalAddImm(..) | LocalSubImm(..) => (0, 1),
         Local2(..) => (0, 2),
         LocalJumpUnlessCmpImm(..) => (0, 0),
+        VecRefImm(_) => (1, 1),
+        Vector(n) => (n, 1),
         SetLocal(_) | SetLocalBox(_) | SetFreeBox(_) | SetGlobal(_) | DefGlobal(_) | Pop => (1, 0),
         BoxLocal(_) | Patch(..) | Jump(_) => (0, 0),
         JumpIfFalse(_) | JumpUnlessNull(_) | JumpUnlessPair(_) | JumpUnlessCmpImm(..) | Return => (1, 0),
@@ -353,6 +359,7 @@ fn prim_op(name: &str, argc: usize) -> Option<Op> {
         ("vector-set!", 3) => Op::VecSet,
         ("set-car!", 2) => Op::SetCar,
         ("set-cdr!", 2) => Op::SetCdr,
+        ("vector", n) if n <= u32::MAX as usize => Op::Vector(n as u32),
         _ => return None,
     })
 }
@@ -1528,6 +1535,7 @@ impl Gen {
                     (Op::PairP, Op::JumpIfFalse(t)) => Some(Op::JumpUnlessPair(t)),
                     (Op::Imm(v), Op::Add) => small_fix(v).map(Op::AddImm),
                     (Op::Imm(v), Op::Sub) => small_fix(v).map(Op::SubImm),
+                    (Op::Imm(v), Op::VecRef) => small_fix(v).filter(|k| *k >= 0).map(|k| Op::VecRefImm(k as u32)),
                     (Op::Imm(v), c) => match (small_fix(v), Cmp::of(c)) {
                         (Some(k), Some(c)) => Some(Op::CmpImm(c, k)),
                         _ => None,

@@ -134,7 +134,13 @@ pub struct Heap {
     pub m: Mutator,
     pair_ty: Type,
     slot_ty: Type,
+    /// `small_ty[w]`: a scan object of exactly `w` pointer words, so small
+    /// objects take the allocator's fixed-type fast path (`Mutator::alloc`).
+    small_ty: Vec<Type>,
 }
+
+/// Largest object (in words, header included) with a fixed type.
+const SMALL_WORDS: usize = 8;
 
 #[inline(always)]
 fn base(v: Value) -> *mut usize {
@@ -257,6 +263,12 @@ impl Heap {
             m,
             pair_ty: Type::new("pair", 16, 8, &[0, 8]).expect("pair type"),
             slot_ty: Type::new("slot", 8, 8, &[0]).expect("slot type"),
+            small_ty: (0..=SMALL_WORDS)
+                .map(|w| {
+                    let offs: Vec<usize> = (0..w.max(1)).map(|i| i * 8).collect();
+                    Type::new("obj", w.max(1) * 8, 8, &offs).expect("object type")
+                })
+                .collect(),
         }
     }
 
@@ -291,9 +303,28 @@ impl Heap {
         Ok(v)
     }
 
+    /// A scan object of `n` slots left zeroed (0 is not a pointer to the
+    /// collector); the caller must store every slot before the object is
+    /// used as a Scheme value.
+    #[inline(always)]
+    pub fn obj_uninit(&mut self, roots: &Roots, k: Kind, n: usize) -> R<Value> {
+        let p = if n < SMALL_WORDS {
+            self.m.alloc(&self.small_ty[n + 1], roots)?
+        } else {
+            self.m.alloc_array(&self.slot_ty, n + 1, roots)?
+        };
+        let v = Value(p.as_ptr() as usize);
+        set_raw(v, 0, header(k, n));
+        Ok(v)
+    }
+
     /// A scan object of `n` slots, all set to `fill` (which must be rooted).
     pub fn obj(&mut self, roots: &Roots, k: Kind, n: usize, fill: Value) -> R<Value> {
-        let p = self.m.alloc_array(&self.slot_ty, n + 1, roots)?;
+        let p = if n < SMALL_WORDS {
+            self.m.alloc(&self.small_ty[n + 1], roots)?
+        } else {
+            self.m.alloc_array(&self.slot_ty, n + 1, roots)?
+        };
         let v = Value(p.as_ptr() as usize);
         set_raw(v, 0, header(k, n));
         for i in 0..n {

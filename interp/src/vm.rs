@@ -915,7 +915,7 @@ impl Vm {
                 }
                 Op::Closure(pi, n) => {
                     let n = n as usize;
-                    match self.h.obj(&self.r, Kind::Closure, n + 1, UNSPEC) {
+                    match self.h.obj_uninit(&self.r, Kind::Closure, n + 1) {
                         Ok(c) => {
                             self.h.set_slot(c, 0, Value::fix(pi as i64));
                             let st = &mut self.r.stack;
@@ -1119,6 +1119,45 @@ impl Vm {
                     match vec_index(self, "vector-ref", v, i) {
                         Ok(_) => unreachable!("vector-ref fast path missed a valid index"),
                         Err(e) => e,
+                    }
+                }
+                Op::VecRefImm(k) => {
+                    // SAFETY: invariant S.
+                    let v = unsafe { pop(st) };
+                    if is_kind(v, Kind::Vector) && (k as usize) < len(v) {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, slot(v, k as usize)) };
+                        continue;
+                    }
+                    match vec_index(self, "vector-ref", v, Value::fix(k as i64)) {
+                        Ok(_) => unreachable!("vector-ref fast path missed a valid index"),
+                        Err(e) => e,
+                    }
+                }
+                Op::Vector(n) => {
+                    // The elements stay on the stack (rooted) while allocating.
+                    let n = n as usize;
+                    match self.h.obj_uninit(&self.r, Kind::Vector, n) {
+                        Ok(o) => {
+                            let st = &mut self.r.stack;
+                            let sp = st.len();
+                            for i in 0..n {
+                                // SAFETY: invariant S (the n elements are temporaries).
+                                let x = unsafe { get(st, sp - n + i) };
+                                self.h.set_slot(o, i, x);
+                            }
+                            // SAFETY: invariant S.
+                            unsafe {
+                                st.set_len(sp - n);
+                                push(st, o);
+                            }
+                            continue;
+                        }
+                        Err(e) => {
+                            let sp = self.r.stack.len();
+                            self.r.stack.truncate(sp - n);
+                            e
+                        }
                     }
                 }
                 Op::VecSet => {
