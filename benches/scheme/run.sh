@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/scheme/run.sh: runs the Scheme benchmarks under marrow (release
 # build), Guile 3 (auto-compiled, cache warmed first) and Chez Scheme, and
-# binary-trees under Lua 5.4 and Python 3, side by side in one run; checks
+# binary-trees and gcbench under Lua 5.4 and Python 3, side by side in one run; checks
 # that marrow and chez print identical output; prints a markdown table of
 # wall times (/usr/bin/time), ratios to marrow, and marrow's GC share.
 # Usage: benches/scheme/run.sh [DEPTH]   (binary-trees depth, default 17)
@@ -47,6 +47,9 @@ for spec in "${progs[@]}"; do
   if [ "$name" = binary-trees ]; then
     [ -n "$LUA" ] && l=$(time_of "$LUA" $P/binary-trees/binary_trees.lua "$DEPTH")
     [ -n "$PY" ] && py=$(time_of "$PY" $P/binary-trees/binary_trees.py "$DEPTH")
+  elif [ "$name" = gcbench ]; then
+    [ -n "$LUA" ] && l=$(time_of "$LUA" $P/gcbench/gcbench.lua)
+    [ -n "$PY" ] && py=$(time_of "$PY" $P/gcbench/gcbench.py)
   fi
   ratio() { case "$1" in -|fail) echo "$1";; *) awk -v a="$1" -v m="$m" 'BEGIN{ if (m>0) printf "%s (%.2fx)", a, a/m; else print a }';; esac; }
   echo "| $name | $m | ${gc:-?} | $(ratio "$g") | $(ratio "$c") | $(ratio "$l") | $(ratio "$py") | $same |"
