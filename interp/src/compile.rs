@@ -1073,8 +1073,13 @@ impl Compiler {
                 let e = ex(expand::parameterize(v, pos))?;
                 self.analyze(&e, pos)
             }
-            "let-values" | "let*-values" => {
-                let e = ex(expand::let_values(v, pos))?;
+            "let-values" => {
+                let mut g = |b: &str| self.gensym(b);
+                let e = ex(expand::let_values(v, pos, Some(&mut g)))?;
+                self.analyze(&e, pos)
+            }
+            "let*-values" => {
+                let e = ex(expand::let_values(v, pos, None))?;
                 self.analyze(&e, pos)
             }
             "receive" => {

@@ -410,27 +410,67 @@ pub fn parameterize(f: &[Datum], p: Pos) -> X {
     ))
 }
 
-/// `(let-values (((formals) expr)...) body...)` and `let*-values` (both
-/// bind sequentially here).
-pub fn let_values(f: &[Datum], p: Pos) -> X {
+/// `(let-values (((formals) expr)...) body...)` and `let*-values`.
+///
+/// `let*-values` (no `gensym`) nests one `call-with-values` per binding, so
+/// each init sees the variables bound before it. `let-values` binds in
+/// parallel: each init's values go to fresh temporaries, and the real
+/// variables are bound all at once around the body, so no init sees them.
+pub fn let_values(f: &[Datum], p: Pos, mut gensym: Option<&mut dyn FnMut(&str) -> Datum>) -> X {
     let binds = f.get(1).and_then(|d| d.as_list()).ok_or("let-values: bad bindings")?;
-    let mut body = lp(cons_body(vec![sym("let"), Datum::nil()], &f[2..]), p);
-    for b in binds.iter().rev() {
+    let mut renames: Vec<Datum> = Vec::new();
+    let mut bound = Vec::new();
+    for b in binds {
         match b.as_list() {
             Some([formals, e]) => {
-                body = lp(
-                    vec![
-                        sym("%call-with-values"),
-                        l(vec![sym("lambda"), Datum::nil(), e.clone()]),
-                        l(vec![sym("lambda"), formals.clone(), body]),
-                    ],
-                    p,
-                );
+                let formals = match gensym.as_deref_mut() {
+                    Some(g) => rename_formals(formals, g, &mut renames)?,
+                    None => formals.clone(),
+                };
+                bound.push((formals, e.clone()));
             }
             _ => return Err("let-values: bad binding".into()),
         }
     }
+    let mut body = lp(cons_body(vec![sym("let"), l(renames)], &f[2..]), p);
+    for (formals, e) in bound.into_iter().rev() {
+        body = lp(
+            vec![
+                sym("%call-with-values"),
+                l(vec![sym("lambda"), Datum::nil(), e]),
+                l(vec![sym("lambda"), formals, body]),
+            ],
+            p,
+        );
+    }
     Ok(body)
+}
+
+/// Replaces each variable of a lambda list (proper, dotted, or a single
+/// rest symbol) by a fresh name, recording `(variable fresh)` bindings.
+fn rename_formals(formals: &Datum, gensym: &mut dyn FnMut(&str) -> Datum, out: &mut Vec<Datum>) -> X {
+    let mut fresh = |x: &Datum, out: &mut Vec<Datum>| -> X {
+        if !matches!(x, Datum::Sym(_)) {
+            return Err("let-values: formals must be identifiers".into());
+        }
+        let t = gensym("lv");
+        out.push(l(vec![x.clone(), t.clone()]));
+        Ok(t)
+    };
+    match formals {
+        Datum::List(v, tail, pos) => {
+            let mut nv = Vec::new();
+            for x in v {
+                nv.push(fresh(x, out)?);
+            }
+            let nt = match tail {
+                Some(t) => Some(Box::new(fresh(t, out)?)),
+                None => None,
+            };
+            Ok(Datum::List(nv, nt, *pos))
+        }
+        x => fresh(x, out),
+    }
 }
 
 /// `(define-values formals expr)`.

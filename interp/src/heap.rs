@@ -97,7 +97,13 @@ pub fn err<T>(msg: impl Into<String>) -> R<T> {
 
 impl From<AllocError> for SErr {
     fn from(e: AllocError) -> SErr {
-        SErr::Oom(format!("out of memory: {e}"))
+        // The runtime's messages for exhaustion already say "out of memory".
+        let msg = e.to_string();
+        SErr::Oom(if msg.starts_with("out of memory") {
+            msg
+        } else {
+            format!("out of memory: {msg}")
+        })
     }
 }
 

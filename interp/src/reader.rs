@@ -368,7 +368,8 @@ impl<'a> Reader<'a> {
                             }
                         }
                     }
-                    Some(c) => s.push(c),
+                    Some(c @ ('"' | '\\' | '|')) => s.push(c),
+                    Some(c) => return self.error(pos, format!("unknown escape \\{c} in string")),
                 },
                 Some(c) => s.push(c),
             }

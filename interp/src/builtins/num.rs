@@ -452,7 +452,12 @@ fn p_exact(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
             if !x.is_finite() {
                 return Err(SErr::Msg(format!("exact: cannot convert {x} to an exact number")));
             }
-            let x = x.round();
+            if x.fract() != 0.0 {
+                // No exact rationals (docs/scheme.md): refuse rather than round.
+                return Err(SErr::Msg(format!(
+                    "exact: {x} has no exact integer value (exact rationals are not supported)"
+                )));
+            }
             num_value(vm, Num::Big(Big::from_f64(x)))
         }
         _ => Ok(arg(vm, a, 0)),

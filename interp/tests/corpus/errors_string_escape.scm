@@ -1,0 +1,2 @@
+(display "ok")
+(display "abc\q")
