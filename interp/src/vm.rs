@@ -594,18 +594,10 @@ impl Vm {
                     // SAFETY: invariant S (i < nlocals).
                     let a = unsafe { get(st, base + i as usize) };
                     let add = matches!(op, Op::LocalAddImm(..));
-                    if a.is_fix() {
-                        // |k| < 2^31 and |a| < 2^61: no i64 overflow.
-                        let r = if add {
-                            a.fixval() + k as i64
-                        } else {
-                            a.fixval() - k as i64
-                        };
-                        if Value::fits_fix(r) {
-                            // SAFETY: invariant S.
-                            unsafe { push(st, Value::fix(r)) };
-                            continue;
-                        }
+                    if let Some(r) = fix_add_imm(a, k, add) {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, r) };
+                        continue;
                     }
                     // Slow path: the operand stays rooted in its local slot.
                     let b = Value::fix(k as i64);
@@ -999,18 +991,10 @@ impl Vm {
                     // SAFETY: invariant S.
                     let a = unsafe { pop(st) };
                     let add = matches!(op, Op::AddImm(_));
-                    if a.is_fix() {
-                        let r = if add {
-                            a.fixval() + k as i64
-                        } else {
-                            a.fixval() - k as i64
-                        };
-                        // |k| < 2^31 and |a| < 2^61: no i64 overflow.
-                        if Value::fits_fix(r) {
-                            // SAFETY: invariant S.
-                            unsafe { push(st, Value::fix(r)) };
-                            continue;
-                        }
+                    if let Some(r) = fix_add_imm(a, k, add) {
+                        // SAFETY: invariant S.
+                        unsafe { push(st, r) };
+                        continue;
                     }
                     let b = Value::fix(k as i64);
                     // The operand is popped: root it while the result may allocate.
@@ -1499,4 +1483,20 @@ fn vec_index(vm: &Vm, who: &str, v: Value, i: Value) -> R<usize> {
             len(v)
         ))),
     }
+}
+
+/// `a + k` (or `a - k`) when `a` is a fixnum and the result stays one: the
+/// fast path of the add/subtract-immediate instructions.
+#[inline(always)]
+fn fix_add_imm(a: Value, k: i32, add: bool) -> Option<Value> {
+    if !a.is_fix() {
+        return None;
+    }
+    // |k| < 2^31 and |a| < 2^61: no i64 overflow.
+    let r = if add {
+        a.fixval() + k as i64
+    } else {
+        a.fixval() - k as i64
+    };
+    Value::fits_fix(r).then(|| Value::fix(r))
 }
