@@ -6,6 +6,8 @@
 # benches/peers/expected/.
 #
 # Usage: benches/compare-gc.sh [DEPTH] [RUNS]   (defaults: 21, 1)
+#        WRITE_DOC=1 benches/compare-gc.sh 21   also writes the table into
+#        docs/benchmarks.md (between the compare-gc markers).
 # Needs: go, gcc, libgc-dev, GNU time (apt-get install golang-go libgc-dev time).
 set -euo pipefail
 DEPTH=${1:-21}
@@ -80,9 +82,27 @@ row() { # row LABEL KEY PREFIX
         'BEGIN { printf "| %s | %.2f | %d | %s | %.2f | %.2f |\n", l, s, kb/1024, g, s/go, s/bo }'
 }
 
-echo "binary-trees $DEPTH and gcbench, median of $RUNS run(s), $(date -u +%Y-%m-%d), $(nproc) cores"
-echo
-echo "| program | wall s | peak RSS MiB | GCs | vs Go | vs Boehm |"
-echo "|---|---|---|---|---|---|"
-for impl in marrow go boehm malloc; do row "binary-trees $DEPTH, $impl" "bt_$impl" bt; done
-for impl in marrow go boehm malloc; do row "gcbench, $impl" "gb_$impl" gb; done
+table() {
+    echo "binary-trees $DEPTH and gcbench, median of $RUNS run(s), $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores:"
+    echo
+    echo "| program | wall s | peak RSS MiB | GCs | vs Go | vs Boehm |"
+    echo "|---|---|---|---|---|---|"
+    for impl in marrow go boehm malloc; do row "binary-trees $DEPTH, $impl" "bt_$impl" bt; done
+    for impl in marrow go boehm malloc; do row "gcbench, $impl" "gb_$impl" gb; done
+}
+TABLE=$(table)
+echo "$TABLE"
+
+# With WRITE_DOC=1, the table replaces the one between the compare-gc
+# markers in docs/benchmarks.md.
+if [ "${WRITE_DOC:-0}" = 1 ]; then
+    TABLE="$TABLE" python3 - "$ROOT/docs/benchmarks.md" <<'PY'
+import os, sys
+path = sys.argv[1]
+text = open(path).read()
+begin, end = "<!-- compare-gc:begin -->", "<!-- compare-gc:end -->"
+i, j = text.index(begin) + len(begin), text.index(end)
+open(path, "w").write(text[:i] + "\n" + os.environ["TABLE"] + "\n" + text[j:])
+PY
+    echo "compare-gc.sh: table written to docs/benchmarks.md"
+fi
