@@ -124,6 +124,18 @@ impl MemError {
 impl fmt::Display for MemError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Reservations and fresh allocations have no address yet.
+            MemError::Os {
+                op,
+                addr: 0,
+                len,
+                errno,
+            } => write!(
+                f,
+                "{op} of {len:#x} bytes ({} MiB) failed: {} (errno {errno})",
+                len >> 20,
+                std::io::Error::from_raw_os_error(*errno)
+            ),
             MemError::Os { op, addr, len, errno } => write!(
                 f,
                 "{op} of [{addr:#x}, {:#x}) ({len} bytes) failed: {} (errno {errno})",
