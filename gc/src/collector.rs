@@ -427,6 +427,13 @@ impl Mutator {
         self.collect(roots, GcReason::Forced)
     }
 
+    /// Collects, sweeps everything, and returns every free page to the OS
+    /// (Go's `debug.FreeOSMemory`). Returns the bytes released.
+    pub fn free_os_memory(&mut self, roots: &dyn RootSource) -> Result<usize, marrow_runtime::mem::MemError> {
+        self.collect(roots, GcReason::Forced);
+        self.gc.heap.release_free_pages()
+    }
+
     /// A statistics snapshot, exact for this mutator.
     pub fn stats(&mut self) -> MemStats {
         self.cache.flush_stats();

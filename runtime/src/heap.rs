@@ -610,6 +610,20 @@ impl Heap {
         }
     }
 
+    /// Returns free pages to the OS (`sys_unused`, with the heap's release
+    /// mode), highest addresses first, until `bytes` more are released or
+    /// none is left. Returns the bytes released. Pages allocated again are
+    /// counted back as mapped (`sys_used`).
+    pub fn scavenge(&self, bytes: usize) -> Result<usize, MemError> {
+        self.lock_mheap().scavenge(bytes, self.config.release_mode)
+    }
+
+    /// Returns every free page to the OS. (The collector's
+    /// `free_os_memory` collects first, so that garbage is free too.)
+    pub fn release_free_pages(&self) -> Result<usize, MemError> {
+        self.scavenge(usize::MAX)
+    }
+
     /// Calls `f` on every span on a central list (cached spans excluded).
     pub fn for_each_listed_span(&self, mut f: impl FnMut(&MSpan)) {
         for c in self.central.iter() {
@@ -630,9 +644,9 @@ impl Heap {
     /// A statistics snapshot. Counts still held by mutator caches are not
     /// included until they flush (refill, `flush_stats`, or drop).
     pub fn mem_stats(&self) -> MemStats {
-        let (inuse, free, mapped) = {
+        let (inuse, free, mapped, released) = {
             let h = self.lock_mheap();
-            (h.inuse_pages, h.free_pages, h.mapped_pages())
+            (h.inuse_pages, h.free_pages, h.mapped_pages(), h.released_pages)
         };
         let c = &self.counters;
         let mallocs = c.mallocs.load(Ordering::Relaxed);
@@ -644,7 +658,7 @@ impl Heap {
             heap_sys: (mapped << PAGE_SHIFT) as u64,
             heap_idle: (free << PAGE_SHIFT) as u64,
             heap_inuse: (inuse << PAGE_SHIFT) as u64,
-            heap_released: 0,
+            heap_released: (released << PAGE_SHIFT) as u64,
             heap_objects: mallocs - frees,
             mallocs,
             frees,

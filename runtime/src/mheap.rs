@@ -18,9 +18,10 @@
 //!   `mapped_pages` arena pages, never much more.
 
 use crate::bitmap::{BitmapGroup, BITMAP_DIVISOR};
-use crate::mem::{os_page_size, MemError, OsBlock, Purpose, Reservation};
+use crate::mem::{os_page_size, MemError, OsBlock, Purpose, ReleaseMode, Reservation};
 use crate::sizeclass::{SpanClass, PAGE_SHIFT, PAGE_SIZE};
 use crate::span::MSpan;
+use bitvec::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -171,6 +172,10 @@ pub(crate) struct PageHeap {
     pool: SpanPool,
     pub(crate) inuse_pages: usize,
     pub(crate) free_pages: usize,
+    /// Per mapped page: returned to the OS (`sys_unused`, Prepared state).
+    /// Only free pages are ever released; allocating one makes it Ready again.
+    released: BitVec<u64, Lsb0>,
+    pub(crate) released_pages: usize,
     /// Mirror of `mapped_pages * PAGE_SIZE` for lock-free range checks.
     mapped_bytes: Arc<AtomicUsize>,
 }
@@ -203,6 +208,8 @@ impl PageHeap {
             },
             inuse_pages: 0,
             free_pages: 0,
+            released: BitVec::new(),
+            released_pages: 0,
             mapped_bytes: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -300,6 +307,7 @@ impl PageHeap {
         self.mapped_pages = new_mapped;
         self.mapped_bytes.store(new_mapped << PAGE_SHIFT, Ordering::Release);
         self.free_pages += add;
+        self.released.resize(new_mapped, false);
         self.insert_free(first, add, false);
         Ok(())
     }
@@ -336,7 +344,66 @@ impl PageHeap {
         }
         self.free_pages -= npages;
         self.inuse_pages += npages;
+        self.reuse_released(start, npages).map_err(GrowError::Os)?;
         Ok((start, run.needzero))
+    }
+
+    /// Pages `[first, first+n)` are being allocated: any of them that were
+    /// returned to the OS become Ready again (and count as mapped again).
+    fn reuse_released(&mut self, first: usize, n: usize) -> Result<(), MemError> {
+        if self.released_pages == 0 {
+            return Ok(());
+        }
+        let mut p = first;
+        while p < first + n {
+            if !self.released[p] {
+                p += 1;
+                continue;
+            }
+            let start = p;
+            while p < first + n && self.released[p] {
+                p += 1;
+            }
+            let off = self.layout.arena_off + (start << PAGE_SHIFT);
+            self.res.used(off, (p - start) << PAGE_SHIFT, Purpose::Heap)?;
+            self.released[start..p].fill(false);
+            self.released_pages -= p - start;
+        }
+        Ok(())
+    }
+
+    /// Returns free pages to the OS, highest addresses first, until at least
+    /// `want` bytes more are released or no unreleased free page is left.
+    /// Returns the bytes released.
+    pub(crate) fn scavenge(&mut self, want: usize, mode: ReleaseMode) -> Result<usize, MemError> {
+        let mut done = 0;
+        let runs: Vec<(usize, usize)> = self.by_start.iter().rev().map(|(&s, r)| (s, r.npages)).collect();
+        for (start, n) in runs {
+            // Release from the top of the run down, in maximal stretches of
+            // pages not yet released.
+            let mut p = start + n;
+            while p > start && done < want {
+                if self.released[p - 1] {
+                    p -= 1;
+                    continue;
+                }
+                let end = p;
+                while p > start && !self.released[p - 1] {
+                    p -= 1;
+                }
+                let off = self.layout.arena_off + (p << PAGE_SHIFT);
+                // SAFETY: pages [p, end) are free (in a free run), so no
+                // object lives there; they are Ready (not yet released).
+                unsafe { self.res.unused(off, (end - p) << PAGE_SHIFT, mode)? };
+                self.released[p..end].fill(true);
+                self.released_pages += end - p;
+                done += (end - p) << PAGE_SHIFT;
+            }
+            if done >= want {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// Allocates a span of `npages` pages for `spanclass` and publishes it in
@@ -431,6 +498,14 @@ impl PageHeap {
             p += s.npages();
         }
         assert_eq!(inuse, self.inuse_pages);
+        assert_eq!(self.released.len(), self.mapped_pages);
+        assert_eq!(self.released.count_ones(), self.released_pages);
+        for p in self.released.iter_ones() {
+            assert!(
+                self.table_entry(p).load(Ordering::Relaxed).is_null(),
+                "released page {p} is in use"
+            );
+        }
         let ps = os_page_size();
         assert!(self.span_table_mapped <= ((self.mapped_pages * 8).div_ceil(ps)) * ps);
     }
@@ -439,7 +514,7 @@ impl PageHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::MemAccounting;
+    use crate::mem::{MemAccounting, Purpose, ReleaseMode};
 
     #[test]
     fn layout_formulas() {
@@ -476,6 +551,34 @@ mod tests {
         let d = h.alloc_span(1, sc, PAGE_SIZE, 0).unwrap();
         // SAFETY: the test owns the span.
         assert!(unsafe { d.needzero() });
+    }
+
+    #[test]
+    fn scavenged_pages_are_released_and_reused() {
+        let acct = MemAccounting::new();
+        let mut h = PageHeap::reserve(64 << 20, acct.clone()).unwrap();
+        let sc = SpanClass::new(0, true);
+        let a = h.alloc_span(8, sc, 8 * PAGE_SIZE, 0).unwrap();
+        let b = h.alloc_span(8, sc, 8 * PAGE_SIZE, 0).unwrap();
+        let ready = acct.ready(Purpose::Heap);
+        // SAFETY: the test owns the span and holds nothing in it.
+        unsafe { h.free_span(a) };
+        // Highest pages first: the free tail of the arena goes before a.
+        let tail = (h.mapped_pages - 16) * PAGE_SIZE;
+        assert_eq!(h.scavenge(tail, ReleaseMode::DontNeed).unwrap(), tail);
+        assert_eq!(h.released_pages, h.mapped_pages - 16);
+        assert!(!h.released[0], "low pages are kept while the goal is met by high ones");
+        let all = h.scavenge(usize::MAX, ReleaseMode::DontNeed).unwrap();
+        assert_eq!(all, 8 * PAGE_SIZE);
+        assert_eq!(acct.ready(Purpose::Heap), ready - (h.released_pages * PAGE_SIZE) as u64);
+        h.check_invariants();
+        // Reuse counts the pages back.
+        let c = h.alloc_span(8, sc, 8 * PAGE_SIZE, 0).unwrap();
+        assert_eq!(c.base(), h.arena_base, "best fit reuses a's released pages");
+        assert_eq!(h.released_pages, h.mapped_pages - 16);
+        assert_eq!(acct.ready(Purpose::Heap), ready - (h.released_pages * PAGE_SIZE) as u64);
+        h.check_invariants();
+        let _ = (b, c);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - `heap_alloc <= heap_inuse` and `heap_objects == mallocs - frees`
 //!   (exact when no mutator cache holds unpublished counts: after
 //!   `MCache::flush_stats` or at a stop-the-world point);
-//! - `sys >= heap_sys`.
+//! - `sys + heap_released >= heap_sys` (Sys counts Ready memory; HeapSys
+//!   also counts heap pages returned to the OS, as in Go).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -34,7 +35,8 @@ pub struct MemStats {
     pub mallocs: u64,
     /// Cumulative objects freed.
     pub frees: u64,
-    /// Bytes mapped Ready, all purposes (heap, span table, bitmap, metadata).
+    /// Bytes mapped Ready, all purposes (heap, span table, bitmap, metadata):
+    /// what the process holds, released pages excluded.
     pub sys: u64,
     /// Bytes of the span table and span structures mapped Ready.
     pub mspan_sys: u64,
@@ -82,8 +84,11 @@ impl MemStats {
                 self.heap_objects, self.mallocs, self.frees
             ));
         }
-        if self.sys < self.heap_sys {
-            return Err(format!("Sys {} < HeapSys {}", self.sys, self.heap_sys));
+        if self.sys + self.heap_released < self.heap_sys {
+            return Err(format!(
+                "Sys {} + HeapReleased {} < HeapSys {}",
+                self.sys, self.heap_released, self.heap_sys
+            ));
         }
         if self.total_alloc < self.heap_alloc {
             return Err(format!(
