@@ -11,6 +11,7 @@
 //! | `clobber`    | false   | `MARROW_CLOBBERFREE` | poison freed objects; check the poison on reuse |
 //! | `stress`     | 0       | `MARROW_GCSTRESS`    | collect every N allocations (0: off) |
 //! | `min_heap`   | 4 MiB   | `MARROW_MINHEAP`     | smallest heap goal |
+//! | `scavenge`   | true    | `MARROW_SCAVENGE`    | background sweeping and return of free memory to the OS |
 
 use marrow_runtime::HeapConfig;
 use std::fmt;
@@ -35,6 +36,9 @@ pub struct GcConfig {
     pub stress: u64,
     /// Smallest heap goal in bytes.
     pub min_heap: u64,
+    /// Run the background sweeper and scavenger, which return free pages
+    /// beyond the retained goal to the OS.
+    pub scavenge: bool,
     /// Settings of the underlying heap.
     pub heap: HeapConfig,
 }
@@ -49,6 +53,7 @@ impl Default for GcConfig {
             clobber: false,
             stress: 0,
             min_heap: 4 << 20,
+            scavenge: true,
             heap: HeapConfig::default(),
         }
     }
@@ -148,6 +153,16 @@ const OPTIONS: &[(&str, OptionSpec)] = &[
         },
     ),
     (
+        "scavenge",
+        OptionSpec {
+            env: "MARROW_SCAVENGE",
+            apply: |c, v| {
+                c.scavenge = parse_bool(v)?;
+                Ok(())
+            },
+        },
+    ),
+    (
         "min_heap",
         OptionSpec {
             env: "MARROW_MINHEAP",
@@ -165,7 +180,7 @@ impl GcConfig {
         let (_, spec) = OPTIONS.iter().find(|(n, _)| *n == name).ok_or_else(|| ConfigError {
             name: name.to_string(),
             value: value.to_string(),
-            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, min_heap)",
+            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, min_heap, scavenge)",
         })?;
         (spec.apply)(self, value).map_err(|expected| ConfigError {
             name: name.to_string(),
