@@ -327,6 +327,21 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
 /// `(guard (var clause...) body...)`, after R7RS 7.3 (the handler's clauses
 /// run in the dynamic environment of the guard; unmatched conditions are
 /// re-raised there with `raise-continuable`).
+///
+/// ```text
+/// (let ((box #f))
+///   (let ((r (%call/cc-wind
+///              (lambda (gk)
+///                (%with-exception-handler
+///                  (lambda (c) (set! box c) (gk #f))
+///                  (lambda () (let ((v (begin body...))) (lambda () v))))))))
+///     (if r (r) (let ((condition box)) (let ((var condition)) (cond clause...))))))
+/// ```
+///
+/// The handler makes no heap object before escaping (the box and the
+/// handler closure exist from the guard's entry), so a guard can catch an
+/// out-of-memory error while live data fills the heap: the clauses run
+/// after the escape has dropped the body's frames.
 pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
     let spec = f.get(1).and_then(|d| d.as_list()).ok_or("guard: bad syntax")?;
     let var = spec.first().ok_or("guard: missing variable")?.clone();
@@ -343,21 +358,14 @@ pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
         ]));
     }
     let gk = gensym("guard-k");
+    let gbox = gensym("guard-box");
+    let r = gensym("guard-r");
+    let c = gensym("c");
     let handler = l(vec![
         sym("lambda"),
-        l(vec![cond_var.clone()]),
-        l(vec![
-            gk.clone(),
-            l(vec![
-                sym("lambda"),
-                Datum::nil(),
-                l(vec![
-                    sym("let"),
-                    l(vec![l(vec![var, cond_var.clone()])]),
-                    lp(cons_body(vec![sym("cond")], &clauses), p),
-                ]),
-            ]),
-        ]),
+        l(vec![c.clone()]),
+        l(vec![sym("set!"), gbox.clone(), c]),
+        l(vec![gk.clone(), Datum::Bool(false)]),
     ]);
     let v = gensym("v");
     let thunk = l(vec![
@@ -369,20 +377,35 @@ pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
             l(vec![sym("lambda"), Datum::nil(), v]),
         ]),
     ]);
-    Ok(lp(
-        vec![lp(
-            vec![
-                sym("%call/cc-wind"),
-                l(vec![
-                    sym("lambda"),
-                    l(vec![gk]),
-                    l(vec![sym("%with-exception-handler"), handler, thunk]),
-                ]),
-            ],
-            p,
-        )],
+    let call = lp(
+        vec![
+            sym("%call/cc-wind"),
+            l(vec![
+                sym("lambda"),
+                l(vec![gk]),
+                l(vec![sym("%with-exception-handler"), handler, thunk]),
+            ]),
+        ],
         p,
-    ))
+    );
+    let clauses = l(vec![
+        sym("let"),
+        l(vec![l(vec![cond_var.clone(), gbox.clone()])]),
+        l(vec![
+            sym("let"),
+            l(vec![l(vec![var, cond_var])]),
+            lp(cons_body(vec![sym("cond")], &clauses), p),
+        ]),
+    ]);
+    Ok(l(vec![
+        sym("let"),
+        l(vec![l(vec![gbox, Datum::Bool(false)])]),
+        l(vec![
+            sym("let"),
+            l(vec![l(vec![r.clone(), call])]),
+            l(vec![sym("if"), r.clone(), lp(vec![r], p), clauses]),
+        ]),
+    ]))
 }
 
 /// `(parameterize ((p v)...) body...)`.

@@ -244,6 +244,20 @@ pub fn str_set(s: Value, i: usize, c: char) {
     unsafe { *(base(s).add(1) as *mut u32).add(i) = c as u32 }
 }
 
+/// Rewrites a string in place to hold `text`, cut to the first `cap`
+/// characters, where `cap` must not exceed the number of characters the
+/// string was allocated with (its payload holds `cap` code points). Nothing
+/// is allocated: this is how the VM fills in the message of its preallocated
+/// out-of-memory condition while the heap is full.
+pub fn refill_string(s: Value, cap: usize, text: &str) {
+    let mut n = 0;
+    for c in text.chars().take(cap) {
+        str_set(s, n, c);
+        n += 1;
+    }
+    set_raw(s, 0, header(Kind::String, n));
+}
+
 /// The string's contents as a Rust string.
 pub fn string_of(s: Value) -> String {
     (0..len(s)).map(|i| str_char(s, i)).collect()

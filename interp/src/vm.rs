@@ -74,7 +74,17 @@ pub struct Vm {
     pub g_out_port: u32,
     pub g_in_port: u32,
     pub g_err_port: u32,
+    /// The preallocated out-of-memory condition (an error object rooted in
+    /// `r.perm` for the VM's lifetime), or `FALSE` if it could not be made.
+    /// Raising it allocates nothing, so a handler can catch running out of
+    /// memory even when live data fills the heap.
+    oom_obj: Value,
+    /// Its message string, rewritten in place for each refusal.
+    oom_msg: Value,
 }
+
+/// Characters of room in the out-of-memory condition's message.
+const OOM_MSG_CAP: usize = 160;
 
 impl Vm {
     pub fn new(h: Heap, max_depth: usize) -> Vm {
@@ -101,6 +111,8 @@ impl Vm {
             g_out_port: 0,
             g_in_port: 0,
             g_err_port: 0,
+            oom_obj: FALSE,
+            oom_msg: FALSE,
         };
         vm.r.stack.reserve(1 << 16);
         for (i, p) in builtins::all().iter().enumerate() {
@@ -113,7 +125,34 @@ impl Vm {
         vm.g_in_port = vm.comp.global("%stdin");
         vm.g_out_port = vm.comp.global("%stdout");
         vm.g_err_port = vm.comp.global("%stderr");
+        vm.prealloc_oom();
         vm
+    }
+
+    /// Makes the out-of-memory condition while memory is still available
+    /// (at start-up); on failure the VM falls back to building the condition
+    /// when memory runs out, which may then fail too.
+    fn prealloc_oom(&mut self) {
+        let Ok(msg) = self.h.string_fill(&self.r, OOM_MSG_CAP, ' ') else {
+            return;
+        };
+        self.r.perm.push(msg);
+        refill_string(msg, OOM_MSG_CAP, "out of memory");
+        if let Ok(obj) = self.make_obj(Kind::Error, &[msg, NIL, FALSE]) {
+            self.r.perm.push(obj);
+            self.oom_obj = obj;
+            self.oom_msg = msg;
+        }
+    }
+
+    /// The preallocated out-of-memory condition with `msg` as its message,
+    /// made without allocating (None if it does not exist).
+    fn oom_condition(&mut self, msg: &str) -> Option<Value> {
+        if self.oom_obj == FALSE {
+            return None;
+        }
+        refill_string(self.oom_msg, OOM_MSG_CAP, msg);
+        Some(self.oom_obj)
     }
 
     pub fn set_global_raw(&mut self, g: usize, v: Value) {
@@ -424,14 +463,35 @@ impl Vm {
         let (obj, continuable) = match e {
             SErr::Exit(c) => return Err(Failure::Exit(c)),
             SErr::Raise(v, c) => (v, c),
-            SErr::Msg(m) | SErr::Oom(m) => {
-                if no_handlers {
-                    let (pos, trace) = self.location(cur, pc);
-                    return Err(Failure::Error { pos, msg: m, trace });
-                }
-                match self.make_error(&m, NIL) {
+            SErr::Msg(m) | SErr::Oom(m) if no_handlers => {
+                let (pos, trace) = self.location(cur, pc);
+                return Err(Failure::Error { pos, msg: m, trace });
+            }
+            // Out of memory: live data may fill the heap (the collector's
+            // emergency collection has already failed to make room), so the
+            // condition is the preallocated one and nothing on the way to
+            // the handler allocates. `guard` unwinds before it allocates, so
+            // the dropped data is garbage by the time anything allocates.
+            SErr::Oom(m) => match self.oom_condition(&m) {
+                Some(o) => (o, false),
+                None => match self.make_error(&m, NIL) {
                     Ok(o) => (o, false),
                     Err(_) => {
+                        let (pos, trace) = self.location(cur, pc);
+                        return Err(Failure::Error { pos, msg: m, trace });
+                    }
+                },
+            },
+            SErr::Msg(m) => {
+                let o = match self.make_error(&m, NIL) {
+                    Ok(o) => Some(o),
+                    // Building the error object ran out of memory: raise that.
+                    Err(SErr::Oom(om)) => self.oom_condition(&format!("{om} (raising: {m})")),
+                    Err(_) => None,
+                };
+                match o {
+                    Some(o) => (o, false),
+                    None => {
                         let (pos, trace) = self.location(cur, pc);
                         return Err(Failure::Error { pos, msg: m, trace });
                     }
