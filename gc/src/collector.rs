@@ -24,6 +24,7 @@ use crate::config::{GcConfig, CLOBBER_BYTE};
 use crate::mark::{MarkBits, Marker};
 use crate::pacer::Pacer;
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use crate::scavenger::Scavenger;
 use marrow_runtime::mem::Purpose;
 use marrow_runtime::{AllocError, AllocFlags, Heap, HeapError, MCache, MemStats, Type};
 use std::fmt;
@@ -157,6 +158,10 @@ struct GcState {
     pacer: Pacer,
     gc_time_ns: u64,
     last: CycleReport,
+    /// When the last cycle ended and what it found live: the mutator's
+    /// allocation rate since then feeds the pacer's CPU cap.
+    last_end: Option<Instant>,
+    last_live: u64,
 }
 
 /// The collector of one heap, shared by its mutators.
@@ -168,6 +173,8 @@ pub struct Gc {
     mutators: AtomicUsize,
     /// True while marking is in progress (the write barrier's fast-path test).
     marking: AtomicBool,
+    /// The background sweeper and scavenger thread, if enabled.
+    scavenger: Option<Scavenger>,
 }
 
 impl fmt::Debug for Gc {
@@ -183,6 +190,8 @@ impl Gc {
     /// Creates a heap and its collector.
     pub fn new(config: GcConfig) -> Result<Arc<Gc>, GcError> {
         let heap = Heap::new(config.heap_config()).map_err(GcError::Heap)?;
+        let heap_for_thread = heap.clone();
+        let scavenge = config.scavenge;
         let pacer = Pacer::new(config.gogc, config.memlimit, config.min_heap);
         heap.set_gc_trigger(pacer.trigger());
         heap.gc_record().next_gc = pacer.goal();
@@ -193,10 +202,13 @@ impl Gc {
                 pacer,
                 gc_time_ns: 0,
                 last: CycleReport::default(),
+                last_end: None,
+                last_live: 0,
             }),
             created: Instant::now(),
             mutators: AtomicUsize::new(0),
             marking: AtomicBool::new(false),
+            scavenger: Scavenger::start(&heap_for_thread, scavenge),
         }))
     }
 
@@ -451,6 +463,9 @@ impl Mutator {
         let heap_before = heap.mem_stats().heap_alloc;
         let tiny = self.cache.tiny_block();
         self.cache.release_all();
+        let live_before = heap.heap_live();
+        // No background sweeping from here until the next sweep cycle starts.
+        let gate = heap.stop_background_sweep();
 
         // Finish the previous cycle's sweep: every mark bit is then clear.
         let sweep_start = Instant::now();
@@ -502,8 +517,16 @@ impl Mutator {
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
         let mut report = {
             let mut st = gc.state();
-            let goal = st.pacer.end_cycle(live, overhead);
+            // CPU cap: leave the mutator the bytes it allocates, at its rate
+            // since the last cycle, in as long as this cycle has paused.
+            let min_runway = st.last_end.map_or(0, |end| {
+                let mutator_ns = t0.duration_since(end).as_nanos().max(1);
+                let allocated = live_before.saturating_sub(st.last_live) as u128;
+                (allocated * t0.elapsed().as_nanos() / mutator_ns) as u64
+            });
+            let goal = st.pacer.end_cycle_capped(live, overhead, min_runway);
             heap.set_gc_trigger(st.pacer.trigger());
+            heap.set_retained(retained_goal(goal, gc.config.memlimit, overhead));
             // SAFETY: the mark above reached every object reachable from
             // the roots (all mutators' roots: this is the only mutator), and
             // nothing was allocated since.
@@ -513,8 +536,11 @@ impl Mutator {
                 heap.sweep_all();
                 sweep_ns += s.elapsed().as_nanos() as u64;
             }
+            drop(gate);
             let pause_ns = t0.elapsed().as_nanos() as u64;
             st.gc_time_ns += pause_ns;
+            st.last_end = Some(Instant::now());
+            st.last_live = live;
             let mut rec = heap.gc_record();
             rec.record_pause(pause_ns);
             if reason == GcReason::Forced {
@@ -541,6 +567,9 @@ impl Mutator {
             }
         };
         report.heap_after = self.stats().heap_alloc;
+        if let Some(s) = &gc.scavenger {
+            s.wake();
+        }
         gc.state().last = report;
         if gc.config.gctrace {
             eprintln!("{report}");
@@ -553,6 +582,25 @@ impl Drop for Mutator {
     fn drop(&mut self) {
         self.cache.release_all();
         self.gc.mutators.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Heap bytes to keep Ready after a cycle with goal `goal`: about 10% over
+/// what the goal needs, and under a memory limit no more than the limit
+/// leaves beside the non-heap mapped memory (`overhead`).
+fn retained_goal(goal: u64, memlimit: Option<u64>, overhead: u64) -> u64 {
+    let by_goal = goal.saturating_add(goal / 10);
+    match memlimit {
+        Some(l) => by_goal.min(l.saturating_sub(overhead)),
+        None => by_goal,
+    }
+}
+
+impl Drop for Gc {
+    fn drop(&mut self) {
+        if let Some(s) = self.scavenger.take() {
+            s.stop();
+        }
     }
 }
 

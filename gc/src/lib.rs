@@ -30,6 +30,7 @@ mod config;
 mod mark;
 pub mod pacer;
 mod roots;
+mod scavenger;
 
 pub use collector::{CycleReport, Gc, GcError, GcReason, Mutator, POISON};
 pub use config::{parse_size, ConfigError, GcConfig, CLOBBER_BYTE};

@@ -8,8 +8,13 @@
 //! that is not heap objects (span table, bitmap, metadata, idle pages), so
 //! the whole process stays under the limit. The goal never falls below
 //! `live + min(live/16, 1 MiB)` (and 256 KiB at least): a limit set below the live heap
-//! makes collections frequent, not continuous. (The CPU cap against death
-//! spirals near the limit belongs to the memory-limit work.)
+//! makes collections frequent, not continuous.
+//!
+//! CPU cap (against death spirals near the limit): the collector passes the
+//! runway the mutator needs to run at least as long as the last pause
+//! (allocation rate x pause); the goal never leaves less than that, so the
+//! collector's share of the time stays near or below 50% however low the
+//! limit is set: a limit too low slows the program rather than stopping it.
 //!
 //! In the stop-the-world collector the trigger equals the goal: a cycle
 //! starts when heapLive reaches it.
@@ -24,6 +29,7 @@ pub struct Pacer {
     min_heap: u64,
     live: u64,
     overhead: u64,
+    min_runway: u64,
     goal: u64,
     cycles: u64,
 }
@@ -40,6 +46,7 @@ impl Pacer {
             min_heap,
             live: 0,
             overhead: 0,
+            min_runway: 0,
             goal: 0,
             cycles: 0,
         };
@@ -59,7 +66,7 @@ impl Pacer {
             Some(l) => l.saturating_sub(self.overhead),
             None => u64::MAX,
         };
-        let floor = self.live + (self.live / 16).clamp(MIN_RUNWAY, 1 << 20);
+        let floor = self.live + (self.live / 16).clamp(MIN_RUNWAY, 1 << 20).max(self.min_runway);
         self.goal = by_gogc.min(by_limit).max(floor);
     }
 
@@ -67,6 +74,13 @@ impl Pacer {
     /// `overhead` bytes of mapped memory that are not heap objects. Returns
     /// the new goal.
     pub fn end_cycle(&mut self, live: u64, overhead: u64) -> u64 {
+        self.end_cycle_capped(live, overhead, 0)
+    }
+
+    /// [`Pacer::end_cycle`], leaving the mutator at least `min_runway`
+    /// bytes before the next cycle (the CPU cap; see the module docs).
+    pub fn end_cycle_capped(&mut self, live: u64, overhead: u64, min_runway: u64) -> u64 {
+        self.min_runway = min_runway;
         self.live = live;
         self.overhead = overhead;
         self.cycles += 1;
@@ -167,6 +181,30 @@ mod tests {
         p.set_memlimit(Some(512 * MIB));
         p.end_cycle(100 * MIB, 12 * MIB);
         assert_eq!(p.goal(), 500 * MIB);
+    }
+
+    #[test]
+    fn the_cpu_cap_keeps_collections_at_most_half_the_time() {
+        // A limit far below the live heap: without the cap every cycle
+        // would leave 1 MiB of runway. Simulate: the mutator allocates 1 GB/s,
+        // a cycle pauses 50 ms (marking 200 MiB live).
+        let rate = 1.0e9 / 1e9; // bytes per ns
+        let pause_ns = 50e6;
+        let mut p = Pacer::new(Some(100), Some(64 * MIB), 4 * MIB);
+        p.end_cycle_capped(200 * MIB, 8 * MIB, (rate * pause_ns) as u64);
+        let mut gc_ns = 0.0;
+        let mut mut_ns = 0.0;
+        for _ in 0..20 {
+            let runway = (p.goal() - p.live()) as f64;
+            mut_ns += runway / rate;
+            gc_ns += pause_ns;
+            p.end_cycle_capped(200 * MIB, 8 * MIB, (rate * pause_ns) as u64);
+        }
+        let share = gc_ns / (gc_ns + mut_ns);
+        assert!(share <= 0.51, "collector share {share}");
+        // Without the cap the share would be far higher.
+        let runway = (p.live() / 16).clamp(MIN_RUNWAY, 1 << 20) as f64;
+        assert!(pause_ns / (pause_ns + runway / rate) > 0.9);
     }
 
     #[test]

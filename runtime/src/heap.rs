@@ -21,7 +21,7 @@ use crate::stats::{Counters, GcRecord, MemStats};
 use crate::types::TagRule;
 use std::fmt;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 
 /// Settings of a heap.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +188,13 @@ pub struct Heap {
     /// heap_live at which a collection is requested (u64::MAX: never).
     trigger: AtomicU64,
     config: HeapConfig,
+    /// Held for reading by background sweepers while they sweep a span, and
+    /// for writing by the collector from finishing the previous sweep to
+    /// starting the next: a background sweep never overlaps a mark.
+    sweep_gate: RwLock<()>,
+    /// Bumped by allocation slow paths (a span handed to a cache, a large
+    /// object): background work can tell whether mutators are allocating.
+    activity: AtomicU64,
     gc_record: Mutex<GcRecord>,
     layout: Layout,
 }
@@ -231,7 +238,7 @@ impl Heap {
         }
         let acct = MemAccounting::new();
         let mut size = config.arena_size;
-        let mheap = loop {
+        let mut mheap = loop {
             match PageHeap::reserve(size, acct.clone()) {
                 Ok(h) => break h,
                 Err(e) => {
@@ -245,6 +252,7 @@ impl Heap {
                 }
             }
         };
+        mheap.release_mode = config.release_mode;
         let layout = mheap.layout();
         // SAFETY: the bitmap region covers the arena (Layout), lives in the
         // reservation owned by `mheap`, and is mapped in step with the arena.
@@ -263,6 +271,8 @@ impl Heap {
             counters: Counters::default(),
             trigger: AtomicU64::new(u64::MAX),
             config,
+            sweep_gate: RwLock::new(()),
+            activity: AtomicU64::new(0),
             gc_record: Mutex::new(GcRecord::default()),
             layout,
         }))
@@ -395,6 +405,7 @@ impl Heap {
     /// Gets a span with free objects for a cache: a swept partial span, else
     /// one swept now (lazily), else fresh pages.
     pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
+        self.activity.fetch_add(1, Ordering::Relaxed);
         let c = self.central(spc);
         let sg = self.sweepgen();
         let s = match c.pop_partial_swept(sg) {
@@ -466,6 +477,7 @@ impl Heap {
     pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
         let spc = SpanClass::new(0, noscan);
         let sg = self.sweepgen();
+        self.activity.fetch_add(1, Ordering::Relaxed);
         let s = {
             let mut h = self.lock_mheap();
             let mapped = h.mapped_pages() << PAGE_SHIFT;
@@ -596,6 +608,40 @@ impl Heap {
             }
         }
         SweepResult::default()
+    }
+
+    /// A counter bumped by every allocation slow path; unchanged between two
+    /// looks means no mutator needed a new span meanwhile.
+    pub fn activity(&self) -> u64 {
+        self.activity.load(Ordering::Relaxed)
+    }
+
+    /// Sweeps one unswept span from a background thread, unless a
+    /// collection is under way (then returns None at once).
+    pub fn background_sweep_one(&self) -> Option<SweepResult> {
+        let _gate = self.sweep_gate.try_read().ok()?;
+        Some(self.sweep_one())
+    }
+
+    /// Stops background sweeping until the guard is dropped, waiting for a
+    /// span being swept in the background. The collector holds it from
+    /// finishing the previous sweep until the next sweep cycle begins.
+    pub fn stop_background_sweep(&self) -> RwLockWriteGuard<'_, ()> {
+        self.sweep_gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the heap bytes to keep Ready (in use plus free but not yet
+    /// returned to the OS); the scavenger releases what lies beyond, and the
+    /// page heap releases free pages before growing past it.
+    pub fn set_retained(&self, bytes: u64) {
+        self.lock_mheap().retain = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+
+    /// Heap bytes Ready beyond the retained size (what the scavenger owes),
+    /// and the retained size.
+    pub fn scavenge_debt(&self) -> (usize, usize) {
+        let h = self.lock_mheap();
+        (h.ready_bytes().saturating_sub(h.retain), h.retain)
     }
 
     /// Sweeps every unswept span (the sweep-everything path of a full `gc()`).

@@ -176,6 +176,11 @@ pub(crate) struct PageHeap {
     /// Only free pages are ever released; allocating one makes it Ready again.
     released: BitVec<u64, Lsb0>,
     pub(crate) released_pages: usize,
+    /// Heap bytes to keep Ready (in use plus free but not released): when
+    /// growing would exceed it, as many free pages are released first
+    /// (the scavenger's synchronous path). `usize::MAX`: no bound.
+    pub(crate) retain: usize,
+    pub(crate) release_mode: ReleaseMode,
     /// Mirror of `mapped_pages * PAGE_SIZE` for lock-free range checks.
     mapped_bytes: Arc<AtomicUsize>,
 }
@@ -210,6 +215,8 @@ impl PageHeap {
             free_pages: 0,
             released: BitVec::new(),
             released_pages: 0,
+            retain: usize::MAX,
+            release_mode: ReleaseMode::DontNeed,
             mapped_bytes: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -278,6 +285,13 @@ impl PageHeap {
             return Err(GrowError::ArenaExhausted);
         }
         let add = npages.max(GROW_MIN_PAGES).min(room);
+        // Growing past the retained size: give back as many free pages as
+        // we are about to map, so Ready heap memory does not grow beyond it.
+        let ready = (self.mapped_pages - self.released_pages) << PAGE_SHIFT;
+        if ready + (add << PAGE_SHIFT) > self.retain {
+            let over = ready + (add << PAGE_SHIFT) - self.retain;
+            self.scavenge(over, self.release_mode).map_err(GrowError::Os)?;
+        }
         let new_mapped = self.mapped_pages + add;
         let ps = os_page_size();
         let round = |x: usize| (x + ps - 1) & !(ps - 1);
@@ -370,6 +384,11 @@ impl PageHeap {
             self.released_pages -= p - start;
         }
         Ok(())
+    }
+
+    /// Heap bytes Ready: mapped and not released.
+    pub(crate) fn ready_bytes(&self) -> usize {
+        (self.mapped_pages - self.released_pages) << PAGE_SHIFT
     }
 
     /// Returns free pages to the OS, highest addresses first, until at least
