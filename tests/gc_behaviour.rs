@@ -4,7 +4,7 @@
 //! (checkmark against a root set that changes under the collector's feet,
 //! clobber-on-free against a write after free).
 
-use marrow_gc::runtime::{AllocFlags, TagRule, Type};
+use marrow_gc::runtime::{AllocError, AllocFlags, TagRule, Type};
 use marrow_gc::{Gc, GcConfig, Mutator, RootSource, RootVisitor};
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -342,4 +342,39 @@ fn gctrace_line_reports_the_cycle() {
     assert!(line.contains("MB goal, 1000 objects live (forced)"), "{line}");
     assert_eq!(r.live, 16_000);
     assert_eq!(m.gc_handle().last_cycle(), r);
+}
+
+#[test]
+fn an_exhausted_arena_refuses_then_recovers() {
+    let mut config = GcConfig::default();
+    config.heap.arena_size = 16 << 20;
+    config.heap.min_arena_size = 16 << 20;
+    let mut m = mutator(config);
+    let t = Type::new("node", 64, 8, &[0]).unwrap();
+    let mut head = [0usize];
+    let mut n = 0u64;
+    let err = loop {
+        match m.alloc(&t, &head) {
+            Ok(p) => {
+                set(&mut m, p.as_ptr() as usize, 0, head[0]);
+                head[0] = p.as_ptr() as usize;
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { .. }), "{err}");
+    assert!(err.to_string().contains("out of memory"));
+    assert!(n > 200_000, "only {n} objects fit");
+    let s = m.stats();
+    s.check().unwrap();
+    assert_eq!(s.heap_objects, n, "the refused request changed nothing");
+    // Drop the list: the heap works again, for more than it held.
+    head[0] = 0;
+    for _ in 0..2 * n {
+        m.alloc(&t, &head).unwrap();
+    }
+    m.gc(&head);
+    assert_eq!(m.stats().heap_objects, 0);
+    m.heap().check_invariants();
 }

@@ -37,6 +37,11 @@ pub struct HeapConfig {
     pub release_mode: ReleaseMode,
     /// Fill freed objects with this byte when sweeping (debug mode).
     pub clobber_free: Option<u8>,
+    /// Hint the kernel to back the GC bitmap and span table with huge
+    /// pages (`MADV_HUGEPAGE`) as they are mapped. The arena itself is never
+    /// hinted: Go forced huge pages on its heap and reverted it after
+    /// latency stalls, and released 8 KiB pages would split huge ones.
+    pub metadata_huge_pages: bool,
 }
 
 impl Default for HeapConfig {
@@ -47,6 +52,7 @@ impl Default for HeapConfig {
             tag_rule: TagRule::default(),
             release_mode: ReleaseMode::DontNeed,
             clobber_free: None,
+            metadata_huge_pages: false,
         }
     }
 }
@@ -253,6 +259,7 @@ impl Heap {
             }
         };
         mheap.release_mode = config.release_mode;
+        mheap.metadata_huge_pages = config.metadata_huge_pages;
         let layout = mheap.layout();
         // SAFETY: the bitmap region covers the arena (Layout), lives in the
         // reservation owned by `mheap`, and is mapped in step with the arena.

@@ -181,6 +181,8 @@ pub(crate) struct PageHeap {
     /// (the scavenger's synchronous path). `usize::MAX`: no bound.
     pub(crate) retain: usize,
     pub(crate) release_mode: ReleaseMode,
+    /// Hint huge pages for the span table and bitmap as they are mapped.
+    pub(crate) metadata_huge_pages: bool,
     /// Mirror of `mapped_pages * PAGE_SIZE` for lock-free range checks.
     mapped_bytes: Arc<AtomicUsize>,
 }
@@ -217,6 +219,7 @@ impl PageHeap {
             released_pages: 0,
             retain: usize::MAX,
             release_mode: ReleaseMode::DontNeed,
+            metadata_huge_pages: false,
             mapped_bytes: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -303,6 +306,7 @@ impl PageHeap {
             let len = st_need - self.span_table_mapped;
             self.res.map(off, len, Purpose::SpanTable).map_err(GrowError::Os)?;
             self.res.used(off, len, Purpose::SpanTable).map_err(GrowError::Os)?;
+            self.hint_metadata(off, len);
             self.span_table_mapped = st_need;
         }
         let bm_need = round((new_mapped << PAGE_SHIFT) / BITMAP_DIVISOR);
@@ -311,6 +315,7 @@ impl PageHeap {
             let len = bm_need - self.bitmap_mapped;
             self.res.map(off, len, Purpose::GcBitmap).map_err(GrowError::Os)?;
             self.res.used(off, len, Purpose::GcBitmap).map_err(GrowError::Os)?;
+            self.hint_metadata(off, len);
             self.bitmap_mapped = bm_need;
         }
         let off = self.layout.arena_off + (self.mapped_pages << PAGE_SHIFT);
@@ -384,6 +389,15 @@ impl PageHeap {
             self.released_pages -= p - start;
         }
         Ok(())
+    }
+
+    /// Asks for huge pages on newly mapped metadata, when configured. A
+    /// refusal (a kernel without transparent huge pages) changes nothing,
+    /// so it is ignored.
+    fn hint_metadata(&self, off: usize, len: usize) {
+        if self.metadata_huge_pages {
+            let _ = self.res.huge_page(off, len);
+        }
     }
 
     /// Heap bytes Ready: mapped and not released.
