@@ -378,3 +378,40 @@ fn an_exhausted_arena_refuses_then_recovers() {
     assert_eq!(m.stats().heap_objects, 0);
     m.heap().check_invariants();
 }
+
+#[test]
+fn a_limit_below_the_live_heap_slows_the_program_but_does_not_stop_it() {
+    // 32 MiB live under a 4 MiB limit: without the CPU cap every allocation
+    // slow path would collect.
+    let mut m = mutator(GcConfig {
+        memlimit: Some(4 << 20),
+        ..GcConfig::default()
+    });
+    let t = Type::new("node", 32, 8, &[0]).unwrap();
+    let mut head = [0usize];
+    for _ in 0..1_000_000 {
+        let p = m.alloc(&t, &head).unwrap().as_ptr() as usize;
+        set(&mut m, p, 0, head[0]);
+        head[0] = p;
+    }
+    // 256 MiB of garbage on top.
+    for _ in 0..8_000_000 {
+        m.alloc(&t, &head).unwrap();
+    }
+    let s = m.stats();
+    s.check().unwrap();
+    // Each cycle marks 32 MiB; the cap leaves the mutator a runway of what
+    // it allocates in one pause, so cycles stay a small multiple of
+    // (allocation / live) rather than one per span.
+    eprintln!(
+        "low limit: {} collections, {:.0}% in the collector",
+        s.num_gc,
+        s.gc_cpu_fraction * 100.0
+    );
+    assert!(s.num_gc < 2_000, "{} collections", s.num_gc);
+    assert!(
+        s.gc_cpu_fraction < 0.8,
+        "collector took {:.0}% of the time",
+        s.gc_cpu_fraction * 100.0
+    );
+}
