@@ -129,13 +129,16 @@ fn main() {
         let s = cx.m.stats();
         let wall = start.elapsed();
         eprintln!(
-            "binary-trees: {:.3} s, {} GCs, pause total {:.3} s ({:.1}% of run), mallocs {}, heap_sys {} MiB",
+            "binary-trees: {:.3} s, {} GCs, pause total {:.3} s ({:.1}% of run), mallocs {}, heap_sys {} MiB, sys {} MiB (span metadata {} MiB, GC bitmap {} MiB)",
             wall.as_secs_f64(),
             s.num_gc,
             s.pause_total_ns as f64 / 1e9,
             s.pause_total_ns as f64 / wall.as_nanos() as f64 * 100.0,
             s.mallocs,
-            s.heap_sys >> 20
+            s.heap_sys >> 20,
+            s.sys >> 20,
+            s.mspan_sys >> 20,
+            s.gc_sys >> 20
         );
     }
 }
