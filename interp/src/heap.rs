@@ -340,13 +340,7 @@ impl Heap {
 
     /// A scan object of `n` slots, all set to `fill` (which must be rooted).
     pub fn obj(&mut self, roots: &Roots, k: Kind, n: usize, fill: Value) -> R<Value> {
-        let p = if n < SMALL_WORDS {
-            self.m.alloc(&self.small_ty[n + 1], roots)?
-        } else {
-            self.m.alloc_array(&self.slot_ty, n + 1, roots)?
-        };
-        let v = Value(p.as_ptr() as usize);
-        set_raw(v, 0, header(k, n));
+        let v = self.obj_uninit(roots, k, n)?;
         for i in 0..n {
             self.write(v, i + 1, fill);
         }

@@ -272,13 +272,7 @@ impl<'a> Reader<'a> {
             _ => {
                 let mut s = String::new();
                 s.push(c);
-                while let Some(c) = self.peek() {
-                    if is_delim(c) {
-                        break;
-                    }
-                    s.push(c);
-                    self.next();
-                }
+                self.take_token(&mut s);
                 if let Some(n) = parse_number(&s, 10) {
                     return Ok(n);
                 }
@@ -323,6 +317,17 @@ impl<'a> Reader<'a> {
                 }
                 _ => items.push(self.read_inner(depth + 1)?),
             }
+        }
+    }
+
+    /// Appends characters to `s` up to the next delimiter.
+    fn take_token(&mut self, s: &mut String) {
+        while let Some(c) = self.peek() {
+            if is_delim(c) {
+                break;
+            }
+            s.push(c);
+            self.next();
         }
     }
 
@@ -391,13 +396,7 @@ impl<'a> Reader<'a> {
                 if let Some(c) = self.next() {
                     s.push(c);
                 }
-                while let Some(c) = self.peek() {
-                    if is_delim(c) {
-                        break;
-                    }
-                    s.push(c);
-                    self.next();
-                }
+                self.take_token(&mut s);
                 if s.chars().count() == 1 {
                     return Ok(Datum::Char(s.chars().next().unwrap_or(' ')));
                 }
