@@ -20,7 +20,7 @@
 //! 7. The world restarts. Spans are swept lazily as caches ask for them
 //!    (or all at once for an explicit `gc()`).
 
-use crate::config::{GcConfig, CLOBBER_BYTE};
+use crate::config::GcConfig;
 use crate::mark::{MarkBits, Marker};
 use crate::pacer::Pacer;
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
@@ -603,6 +603,3 @@ impl Drop for Gc {
         }
     }
 }
-
-/// The poison byte freed objects hold in clobber mode.
-pub const POISON: u8 = CLOBBER_BYTE;

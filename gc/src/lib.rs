@@ -32,7 +32,7 @@ pub mod pacer;
 mod roots;
 mod scavenger;
 
-pub use collector::{CycleReport, Gc, GcError, GcReason, Mutator, POISON};
+pub use collector::{CycleReport, Gc, GcError, GcReason, Mutator};
 pub use config::{parse_size, ConfigError, GcConfig, CLOBBER_BYTE};
 pub use marrow_runtime as runtime;
 pub use roots::{Root, RootSource, RootVisitor};
