@@ -228,6 +228,11 @@ fn print_stats(it: &mut Interp) {
         s.heap_sys as f64 / 1048576.0,
         s.heap_inuse as f64 / 1048576.0
     );
+    eprintln!(
+        "  mapped          {:.1} MiB ({:.1} MiB of heap returned to the OS)",
+        s.sys as f64 / 1048576.0,
+        s.heap_released as f64 / 1048576.0
+    );
     eprintln!("  next gc         {:.1} MiB", s.next_gc as f64 / 1048576.0);
     eprintln!(
         "  max pause       {:.3} ms",
