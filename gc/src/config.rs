@@ -82,105 +82,47 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// One option of the table: its environment variable and how to apply a value.
+/// One option of the table: its name, environment variable, and how to
+/// parse and store a value.
 struct OptionSpec {
+    name: &'static str,
     env: &'static str,
     apply: fn(&mut GcConfig, &str) -> Result<(), &'static str>,
 }
 
-const OPTIONS: &[(&str, OptionSpec)] = &[
-    (
-        "gogc",
+/// One row: `option!(name, ENV, field, parser)` where the parser turns the
+/// text into the field's value or says what it expected.
+macro_rules! option {
+    ($name:literal, $env:literal, $field:ident, $parse:expr) => {
         OptionSpec {
-            env: "MARROW_GOGC",
+            name: $name,
+            env: $env,
             apply: |c, v| {
-                c.gogc = parse_gogc(v)?;
+                c.$field = $parse(v)?;
                 Ok(())
             },
-        },
-    ),
-    (
-        "memlimit",
-        OptionSpec {
-            env: "MARROW_MEMLIMIT",
-            apply: |c, v| {
-                c.memlimit = parse_limit(v)?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "gctrace",
-        OptionSpec {
-            env: "MARROW_GCTRACE",
-            apply: |c, v| {
-                c.gctrace = parse_bool(v)?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "checkmark",
-        OptionSpec {
-            env: "MARROW_CHECKMARK",
-            apply: |c, v| {
-                c.checkmark = parse_bool(v)?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "clobber",
-        OptionSpec {
-            env: "MARROW_CLOBBERFREE",
-            apply: |c, v| {
-                c.clobber = parse_bool(v)?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "stress",
-        OptionSpec {
-            env: "MARROW_GCSTRESS",
-            apply: |c, v| {
-                c.stress = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| "a whole number of allocations (0 for off)")?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "scavenge",
-        OptionSpec {
-            env: "MARROW_SCAVENGE",
-            apply: |c, v| {
-                c.scavenge = parse_bool(v)?;
-                Ok(())
-            },
-        },
-    ),
-    (
-        "min_heap",
-        OptionSpec {
-            env: "MARROW_MINHEAP",
-            apply: |c, v| {
-                c.min_heap = parse_size(v).ok_or("a size such as 4MiB")?;
-                Ok(())
-            },
-        },
-    ),
+        }
+    };
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    option!("gogc", "MARROW_GOGC", gogc, parse_gogc),
+    option!("memlimit", "MARROW_MEMLIMIT", memlimit, parse_limit),
+    option!("gctrace", "MARROW_GCTRACE", gctrace, parse_bool),
+    option!("checkmark", "MARROW_CHECKMARK", checkmark, parse_bool),
+    option!("clobber", "MARROW_CLOBBERFREE", clobber, parse_bool),
+    option!("stress", "MARROW_GCSTRESS", stress, parse_count),
+    option!("scavenge", "MARROW_SCAVENGE", scavenge, parse_bool),
+    option!("min_heap", "MARROW_MINHEAP", min_heap, parse_min_heap),
 ];
 
 impl GcConfig {
     /// Sets option `name` (from the table above) from its textual value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let (_, spec) = OPTIONS.iter().find(|(n, _)| *n == name).ok_or_else(|| ConfigError {
+        let spec = OPTIONS.iter().find(|o| o.name == name).ok_or_else(|| ConfigError {
             name: name.to_string(),
             value: value.to_string(),
-            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, min_heap, scavenge)",
+            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, scavenge, min_heap)",
         })?;
         (spec.apply)(self, value).map_err(|expected| ConfigError {
             name: name.to_string(),
@@ -192,14 +134,13 @@ impl GcConfig {
     /// Applies every option whose environment variable is set, reading
     /// through `getenv` (tests pass their own).
     pub fn apply_env_with(&mut self, getenv: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        for (name, spec) in OPTIONS {
+        for spec in OPTIONS {
             if let Some(v) = getenv(spec.env) {
                 (spec.apply)(self, &v).map_err(|expected| ConfigError {
                     name: spec.env.to_string(),
                     value: v.clone(),
                     expected,
                 })?;
-                let _ = name;
             }
         }
         Ok(())
@@ -242,6 +183,16 @@ fn parse_limit(v: &str) -> Result<Option<u64>, &'static str> {
         Some(n) if n > 0 => Ok(Some(n)),
         _ => Err("a size such as 512MiB, 2GiB or 1000000 (bytes), or off"),
     }
+}
+
+fn parse_count(v: &str) -> Result<u64, &'static str> {
+    v.trim()
+        .parse()
+        .map_err(|_| "a whole number of allocations (0 for off)")
+}
+
+fn parse_min_heap(v: &str) -> Result<u64, &'static str> {
+    parse_size(v).ok_or("a size such as 4MiB")
 }
 
 fn parse_bool(v: &str) -> Result<bool, &'static str> {

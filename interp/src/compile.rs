@@ -16,6 +16,9 @@ use crate::value::*;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+/// A `let` form's variable names and their init expressions (None: none given).
+type LetBindings = (Vec<Rc<str>>, Vec<Option<Datum>>);
+
 /// A bytecode instruction. Operands are inline.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
@@ -444,6 +447,31 @@ impl Compiler {
             body,
         };
         Ok(self.gen_lambda(&lam, d.pos().unwrap_or_default()))
+    }
+
+    /// The bindings of a `let` form: `((name init) ...)`, where a binding
+    /// may also be `(name)` (init `None`: unspecified).
+    fn let_bindings(&self, binds: Option<&Datum>, pos: Pos) -> C<LetBindings> {
+        let binds = binds.and_then(|d| d.as_list()).ok_or(CompileError {
+            pos,
+            msg: "let: bad bindings".into(),
+        })?;
+        let mut names = Vec::new();
+        let mut inits = Vec::new();
+        for b in binds {
+            match b.as_list() {
+                Some([Datum::Sym(n), i]) => {
+                    names.push(n.clone());
+                    inits.push(Some(i.clone()));
+                }
+                Some([Datum::Sym(n)]) => {
+                    names.push(n.clone());
+                    inits.push(None);
+                }
+                _ => return self.err(pos, "let: bad binding"),
+            }
+        }
+        Ok((names, inits))
     }
 
     fn err<T>(&self, pos: Pos, msg: impl Into<String>) -> C<T> {
@@ -875,21 +903,12 @@ impl Compiler {
             "let" => {
                 if let Some(Datum::Sym(name)) = v.get(1) {
                     // named let
-                    let binds = v.get(2).and_then(|d| d.as_list()).ok_or(CompileError {
-                        pos,
-                        msg: "let: bad bindings".into(),
-                    })?;
-                    let mut names = Vec::new();
-                    let mut inits = Vec::new();
-                    for b in binds {
-                        match b.as_list() {
-                            Some([n, i]) => {
-                                names.push(n.clone());
-                                inits.push(i.clone());
-                            }
-                            _ => return self.err(pos, "let: bad binding"),
-                        }
+                    let (names, inits) = self.let_bindings(v.get(2), pos)?;
+                    if inits.iter().any(Option::is_none) {
+                        return self.err(pos, "let: bad binding");
                     }
+                    let inits: Vec<Datum> = inits.into_iter().flatten().collect();
+                    let names = names.into_iter().map(Datum::Sym).collect();
                     let mut lam = vec![Datum::sym("lambda"), Datum::list(names)];
                     lam.extend(v[3..].iter().cloned());
                     let inits = self.analyze_list(&inits, pos)?;
@@ -903,24 +922,13 @@ impl Compiler {
                     let f = Node::Letrec(vec![(Some(var), lamnode)], Box::new(Node::Local(var)));
                     return Ok(Node::Call(Box::new(f), inits, pos));
                 }
-                let binds = v.get(1).and_then(|d| d.as_list()).ok_or(CompileError {
-                    pos,
-                    msg: "let: bad bindings".into(),
-                })?;
-                let mut names = Vec::new();
+                let (names, init_data) = self.let_bindings(v.get(1), pos)?;
                 let mut inits = Vec::new();
-                for b in binds {
-                    match b.as_list() {
-                        Some([Datum::Sym(n), i]) => {
-                            names.push(n.clone());
-                            inits.push(self.analyze(i, pos)?);
-                        }
-                        Some([Datum::Sym(n)]) => {
-                            names.push(n.clone());
-                            inits.push(Node::Imm(UNSPEC));
-                        }
-                        _ => return self.err(pos, "let: bad binding"),
-                    }
+                for i in &init_data {
+                    inits.push(match i {
+                        Some(i) => self.analyze(i, pos)?,
+                        None => Node::Imm(UNSPEC),
+                    });
                 }
                 self.scopes.push(vec![]);
                 let mut ids = Vec::new();
