@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build.sh: builds Marrow's compiled peer benchmarks (Go, C on Boehm GC,
-# C on malloc/free) into one directory.
+# C on malloc/free) into one directory, and the parallel Go binary-trees
+# (binary_trees_par_go) used by benches/compare-threads.sh.
 # Usage: benches/peers/build.sh [OUT_DIR]      (default /tmp/marrow-peers)
 # Needs: go, gcc, and the Boehm GC headers/library (Debian: golang-go, gcc,
 # libgc-dev). Fails with a clear message if one is missing.
@@ -50,6 +51,7 @@ run() {
 
 cd "$HERE/binary-trees"
 run go build -o "$OUT/binary_trees_go" binary_trees.go
+run go build -o "$OUT/binary_trees_par_go" binary_trees_par.go
 # shellcheck disable=SC2086
 run "$CC" $CFLAGS -o "$OUT/binary_trees_boehm" binary_trees_boehm.c -lgc
 # shellcheck disable=SC2086
@@ -62,4 +64,4 @@ run "$CC" $CFLAGS -o "$OUT/gcbench_boehm" gcbench_boehm.c -lgc
 # shellcheck disable=SC2086
 run "$CC" $CFLAGS -o "$OUT/gcbench_malloc" gcbench_malloc.c
 
-echo "build.sh: built 6 programs in $OUT"
+echo "build.sh: built 7 programs in $OUT"

@@ -3,12 +3,22 @@
 //! tree kept throughout. Output is exactly the Benchmarks Game's.
 //!
 //! Run: `cargo run --release -p marrow-suite --bin binary-trees -- 21`
-//! (`--stats` prints MemStats and the GC share on stderr).
+//! (`--stats` prints MemStats, the GC share, the longest pause and the GC
+//! mode on stderr; `MARROW_GCMODE=stw|incremental|concurrent` picks the mode).
+//!
+//! `--threads N` (default 1) splits the iterations of each depth across N
+//! threads, each with its own mutator and shadow stack, as the parallel
+//! Go and C versions of the Benchmarks Game do; the output is the same for
+//! any N. The stretch and long-lived trees are built on the main thread,
+//! which keeps the long-lived tree rooted and waits for the workers in a
+//! safe region (a blocked mutator would otherwise hold up every stop of
+//! the world).
 
 use marrow_gc::runtime::Type;
-use marrow_gc::{Gc, GcConfig, Mutator};
+use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
 use std::io::Write;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// A mutator and the shadow stack that holds its roots.
 struct Ctx {
@@ -17,7 +27,34 @@ struct Ctx {
     node: Type,
 }
 
+/// The node type: two pointer words.
+fn node_type() -> Type {
+    Type::new("node", 16, 8, &[0, 8]).expect("valid type")
+}
+
 impl Ctx {
+    fn new(gc: &Arc<Gc>) -> Ctx {
+        Ctx {
+            m: Mutator::new(gc).unwrap_or_else(|e| {
+                eprintln!("binary-trees: {e}");
+                std::process::exit(1)
+            }),
+            stack: Vec::with_capacity(64),
+            node: node_type(),
+        }
+    }
+
+    /// Builds and checks `iters` trees of depth `d`; returns the sum of
+    /// the checks.
+    fn trees(&mut self, d: u32, iters: u64) -> u64 {
+        let mut sum = 0;
+        for _ in 0..iters {
+            let t = self.bottom_up(d);
+            sum += check(t);
+        }
+        sum
+    }
+
     fn new_node(&mut self, left: usize, right: usize) -> usize {
         let n = match self.m.alloc(&self.node, &self.stack) {
             Ok(n) => n,
@@ -64,21 +101,51 @@ fn check(n: usize) -> u64 {
     }
 }
 
+/// The iterations at each depth: `(depth, iterations)`.
+fn depths(min_depth: u32, max_depth: u32) -> Vec<(u32, u64)> {
+    (min_depth..=max_depth)
+        .step_by(2)
+        .map(|d| (d, 1u64 << (max_depth - d + min_depth)))
+        .collect()
+}
+
+/// Worker `k` of `n`: its share of each depth's iterations (the
+/// iterations `iters * k / n .. iters * (k + 1) / n`), on its own mutator.
+/// Returns its partial check sum per depth.
+fn worker(gc: &Arc<Gc>, work: &[(u32, u64)], k: u64, n: u64) -> Vec<u64> {
+    let mut cx = Ctx::new(gc);
+    work.iter()
+        .map(|&(d, iters)| {
+            let share = iters * (k + 1) / n - iters * k / n;
+            cx.trees(d, share)
+        })
+        .collect()
+}
+
+fn usage() -> ! {
+    eprintln!("usage: binary-trees [--stats] [--threads N] DEPTH");
+    std::process::exit(2);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut n = 10;
     let mut stats = false;
-    for a in args.by_ref() {
+    let mut threads: u64 = 1;
+    while let Some(a) = args.next() {
         if a == "--stats" {
             stats = true;
-        } else {
-            n = match a.parse() {
-                Ok(v) => v,
-                Err(_) => {
-                    eprintln!("usage: binary-trees [--stats] DEPTH");
-                    std::process::exit(2);
-                }
+        } else if a == "--threads" || a.starts_with("--threads=") {
+            let v = match a.strip_prefix("--threads=") {
+                Some(v) => v.to_string(),
+                None => args.next().unwrap_or_else(|| usage()),
             };
+            threads = match v.parse() {
+                Ok(t) if (1..=256).contains(&t) => t,
+                _ => usage(),
+            };
+        } else {
+            n = a.parse().unwrap_or_else(|_| usage());
         }
     }
     let config = GcConfig::from_env().unwrap_or_else(|e| {
@@ -90,11 +157,7 @@ fn main() {
         std::process::exit(1)
     });
     let start = std::time::Instant::now();
-    let mut cx = Ctx {
-        m: Mutator::new(&gc).expect("first mutator"),
-        stack: Vec::with_capacity(64),
-        node: Type::new("node", 16, 8, &[0, 8]).expect("valid type"),
-    };
+    let mut cx = Ctx::new(&gc);
     let min_depth = 4;
     let max_depth = n.max(min_depth + 2);
     let out = std::io::stdout();
@@ -107,16 +170,31 @@ fn main() {
     let long_lived = cx.bottom_up(max_depth);
     cx.stack.push(long_lived);
 
-    let mut d = min_depth;
-    while d <= max_depth {
-        let iters = 1u64 << (max_depth - d + min_depth);
-        let mut sum = 0;
-        for _ in 0..iters {
-            let t = cx.bottom_up(d);
-            sum += check(t);
-        }
+    let work = depths(min_depth, max_depth);
+    let sums: Vec<u64> = if threads == 1 {
+        work.iter().map(|&(d, iters)| cx.trees(d, iters)).collect()
+    } else {
+        // The workers allocate while this thread waits: it must not hold
+        // up their collections, so it waits in a safe region, with the
+        // long-lived tree among the roots it reports.
+        let region = cx.m.enter_safe_region(&cx.stack);
+        let parts: Vec<Vec<u64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (gc, work) = (&gc, &work);
+                    s.spawn(move || worker(gc, work, k, threads))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        region.leave();
+        (0..work.len()).map(|i| parts.iter().map(|p| p[i]).sum()).collect()
+    };
+    for (&(d, iters), sum) in work.iter().zip(sums) {
         writeln!(out, "{iters}\t trees of depth {d}\t check: {sum}").unwrap();
-        d += 2;
     }
     writeln!(
         out,
@@ -128,12 +206,21 @@ fn main() {
     if stats {
         let s = cx.m.stats();
         let wall = start.elapsed();
+        let pauses = gc.recent_pauses();
+        let max_pause = pauses.iter().copied().max().unwrap_or(0);
+        let mode = match gc.config().mode {
+            GcMode::StopTheWorld => "stw",
+            GcMode::Incremental => "incremental",
+            GcMode::Concurrent => "concurrent",
+        };
         eprintln!(
-            "binary-trees: {:.3} s, {} GCs, pause total {:.3} s ({:.1}% of run), mallocs {}, heap_sys {} MiB, sys {} MiB (span metadata {} MiB, GC bitmap {} MiB)",
+            "binary-trees: {:.3} s, {} GCs, pause total {:.3} s ({:.1}% of run), max pause {:.3} ms{}, mode {mode}, {threads} thread(s), mallocs {}, heap_sys {} MiB, sys {} MiB (span metadata {} MiB, GC bitmap {} MiB)",
             wall.as_secs_f64(),
             s.num_gc,
             s.pause_total_ns as f64 / 1e9,
             s.pause_total_ns as f64 / wall.as_nanos() as f64 * 100.0,
+            max_pause as f64 / 1e6,
+            if pauses.len() >= 4096 { " (of the last 4096)" } else { "" },
             s.mallocs,
             s.heap_sys >> 20,
             s.sys >> 20,
