@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # compare-gc.sh: runs binary-trees and gcbench on the Marrow heap beside the
 # same programs in Go (GOMAXPROCS=1), C on the Boehm collector and C with
-# malloc/free, in one run, and prints a markdown table (wall time, peak RSS,
-# GC count, ratio to Go and to Boehm). Every output is checked against
-# benches/peers/expected/.
+# malloc/free, in one run, all single-threaded (Marrow in stop-the-world
+# mode on one marking thread; benches/compare-threads.sh covers threads),
+# and prints a markdown table (wall time, peak RSS, GC count, ratio to Go
+# and to Boehm). Every output is checked against benches/peers/expected/.
 #
 # Usage: benches/compare-gc.sh [DEPTH] [RUNS]   (defaults: 21, 1)
 #        WRITE_DOC=1 benches/compare-gc.sh 21   also writes the table into
@@ -63,6 +64,9 @@ fi
 gc_expected="$ROOT/benches/peers/expected/gcbench.txt"
 
 declare -A R
+# Single-threaded on every side: Marrow marks stop-the-world on one thread
+# (no helper or background worker), Go runs with GOMAXPROCS=1.
+export MARROW_GCMODE=stw MARROW_GCWORKERS=1
 R[bt_marrow]=$(run marrow-bt "$bt_expected" "$MARROW/binary-trees" --stats "$DEPTH")
 R[bt_go]=$(GOMAXPROCS=1 GODEBUG=gctrace=1 run go-bt "$bt_expected" "$OUT/binary_trees_go" "$DEPTH")
 R[bt_boehm]=$(GC_PRINT_STATS=1 run boehm-bt "$bt_expected" "$OUT/binary_trees_boehm" "$DEPTH")

@@ -7,7 +7,7 @@
 //! reachable count, and `find_object` no longer finds it).
 
 use marrow_gc::runtime::{AllocFlags, TagRule, Type};
-use marrow_gc::{Gc, GcConfig, Mutator};
+use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 
@@ -324,10 +324,16 @@ fn run(seed: u64, steps: usize, config: GcConfig) {
     assert_eq!(w.m.stats().heap_objects, 0);
 }
 
-fn checked_config() -> GcConfig {
+/// The modes every model test runs in: the mutations between explicit
+/// collections run while triggered (incremental, concurrent) cycles mark,
+/// through the write barrier.
+const MODES: [GcMode; 3] = [GcMode::StopTheWorld, GcMode::Incremental, GcMode::Concurrent];
+
+fn checked_config(mode: GcMode) -> GcConfig {
     let mut c = GcConfig {
         checkmark: true,
         clobber: true,
+        mode,
         ..GcConfig::default()
     };
     c.heap.tag_rule = TagRule::low_bits(1, 0);
@@ -337,34 +343,41 @@ fn checked_config() -> GcConfig {
 
 #[test]
 fn model_with_checkmark_and_clobber() {
-    for seed in 1..=8 {
-        run(seed, 3000, checked_config());
+    for mode in MODES {
+        for seed in 1..=8 {
+            run(seed, 3000, checked_config(mode));
+        }
     }
 }
 
 #[test]
 fn model_under_gc_stress() {
-    let mut c = checked_config();
-    c.stress = 7;
-    for seed in 10..=12 {
-        run(seed, 800, c.clone());
+    for mode in MODES {
+        let mut c = checked_config(mode);
+        c.stress = 7;
+        for seed in 10..=12 {
+            run(seed, 800, c.clone());
+        }
     }
 }
 
 #[test]
 fn model_with_tiny_heap_goal_triggers_collections() {
     // A small minimum heap makes the pacer trigger collections on its own
-    // between the explicit ones.
-    let mut c = checked_config();
-    c.min_heap = 256 << 10;
-    c.gogc = Some(10);
-    let mut w = World::new(99, c);
-    for _ in 0..3000 {
-        w.alloc();
-        if w.rng.chance(30) {
-            w.drop_root();
+    // between the explicit ones, and mutations run during their marks.
+    for mode in MODES {
+        let mut c = checked_config(mode);
+        c.min_heap = 256 << 10;
+        c.gogc = Some(10);
+        let mut w = World::new(99, c);
+        for _ in 0..3000 {
+            w.alloc();
+            w.mutate();
+            if w.rng.chance(30) {
+                w.drop_root();
+            }
         }
+        assert!(w.m.stats().num_gc > 0, "the pacer never triggered");
+        w.collect_and_check();
     }
-    assert!(w.m.stats().num_gc > 0, "the pacer never triggered");
-    w.collect_and_check();
 }

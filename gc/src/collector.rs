@@ -1,54 +1,66 @@
-//! The collector ([`Gc`], shared) and the mutator ([`Mutator`], one per
-//! allocating thread): allocation with GC triggers, the write path, and the
-//! stop-the-world cycle.
+//! The collector ([`Gc`], shared by every mutator of a heap) and the life
+//! of a cycle. The mutator side (allocation, polls, the write barrier,
+//! assists, safepoints) is in mutator.rs; stopping the world in world.rs;
+//! the mark work pool in work.rs; background workers in workers.rs.
 //!
-//! The life of a cycle (see docs/gc-cycle.md):
-//! 1. A trigger fires: an allocation slow path found heapLive past the
-//!    pacer's trigger (the runtime raises a flag the mutator polls before
-//!    its next allocation), stress mode counted N allocations, an
-//!    allocation failed (emergency collection), or the program called `gc()`.
-//! 2. The world stops (today: the single mutator is inside the collector).
-//!    Its cache returns every span to the central lists.
-//! 3. Sweeping of the previous cycle is finished, so every span's mark bits
-//!    are clear.
-//! 4. Mark: roots (the caller's [`RootSource`], the handle table, the tiny
-//!    block) are marked, then the grey stack is drained.
-//! 5. Checkmark mode re-marks from scratch into a private bitmap and
-//!    panics with a report if the real mark missed anything.
-//! 6. heapLive becomes the marked bytes; the pacer sets the next goal and
-//!    trigger; the sweep generation advances, making every span unswept.
-//! 7. The world restarts. Spans are swept lazily as caches ask for them
-//!    (or all at once for an explicit `gc()`).
+//! The life of a cycle (docs/gc-cycle.md):
+//! 1. A trigger fires: a mutator's allocation slow path found heapLive past
+//!    the pacer's trigger, stress mode counted N allocations, an allocation
+//!    failed, or the program called `gc()`.
+//! 2. The mutator that starts it sweeps what is left of the last cycle
+//!    (while the others run), then stops the world. Every mutator makes
+//!    itself safe: returns its cached spans, flushes its write-barrier
+//!    buffer, reports its roots. Time to safepoint is measured.
+//! 3. Mark start (world stopped): sweeping is finished, roots are marked.
+//!    - Stop-the-world mode marks everything now, on `workers` threads, and
+//!      goes straight to termination.
+//!    - Incremental and concurrent modes turn on the write barrier and
+//!      black allocation, set the assist ratio and restart the world.
+//!      Mutators assist as they allocate; concurrent mode also runs
+//!      background workers. Whoever finds marking quiescent claims
+//!      termination.
+//! 4. Mark termination (world stopped again): mutators flush their caches
+//!    (objects they allocated become marked) and barrier buffers; what
+//!    that adds is drained, within a budget (over budget: restart the
+//!    world and keep marking concurrently). Checkmark mode re-marks from
+//!    scratch and compares. heapLive becomes the marked bytes; the pacer
+//!    learns and sets the next goal and trigger; the sweep generation
+//!    advances; the world restarts.
+//! 5. Spans are swept lazily and proportionally as mutators allocate, and
+//!    in the background when they are quiet (all at once for `gc()`).
 
-use crate::config::GcConfig;
-use crate::mark::{MarkBits, Marker};
+use crate::assist::AssistCredit;
+use crate::config::{GcConfig, GcMode};
+use crate::mark::{MarkTotals, Marker, Work};
 use crate::pacer::Pacer;
-use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use crate::roots::RootVisitor;
 use crate::scavenger::Scavenger;
+use crate::work::WorkPool;
+use crate::workers::{Job, WorkerControl};
+use crate::world::{MutatorId, World};
 use marrow_runtime::mem::Purpose;
-use marrow_runtime::{AllocError, AllocFlags, Heap, HeapError, MCache, MemStats, Type};
+use marrow_runtime::{Heap, HeapError};
+use std::collections::VecDeque;
 use std::fmt;
-use std::ptr::NonNull;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Why the collector could not be created or used.
 #[derive(Debug)]
 pub enum GcError {
     /// The heap could not be created.
     Heap(HeapError),
-    /// This collector already has a mutator. Until several mutators are
-    /// supported (stop-the-world across threads), a heap has one.
-    MutatorExists,
+    /// A setting is out of range.
+    InvalidConfig(String),
 }
 
 impl fmt::Display for GcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GcError::Heap(e) => write!(f, "{e}"),
-            GcError::MutatorExists => write!(f, "this heap already has a mutator"),
+            GcError::InvalidConfig(m) => write!(f, "invalid collector configuration: {m}"),
         }
     }
 }
@@ -76,28 +88,42 @@ pub struct CycleReport {
     pub n: u32,
     /// What started the cycle.
     pub reason: GcReason,
+    /// Whether marking ran alongside the mutators.
+    pub concurrent: bool,
     /// Seconds since the heap was created, at the end of the cycle.
     pub at_secs: f64,
-    /// Share of time spent in the collector since the heap was created.
+    /// Share of time spent in the collector's pauses since the heap was created.
     pub cpu_fraction: f64,
     /// Heap objects' bytes before the cycle.
     pub heap_before: u64,
     /// Heap objects' bytes after the cycle (before lazy sweeping, unless
     /// the cycle swept everything).
     pub heap_after: u64,
-    /// Bytes marked live.
+    /// Bytes marked live (objects allocated during marking included).
     pub live: u64,
     /// Objects marked live.
     pub live_objects: u64,
     /// The next goal.
     pub goal: u64,
-    /// Stop-the-world pause in nanoseconds.
+    /// The next trigger.
+    pub trigger: u64,
+    /// Total stop-the-world pause in nanoseconds (both pauses).
     pub pause_ns: u64,
-    /// Time marking (ns).
+    /// The mark-start pause (the whole mark in stop-the-world mode).
+    pub start_pause_ns: u64,
+    /// The mark-termination pause (0 in stop-the-world mode).
+    pub end_pause_ns: u64,
+    /// Longest time to safepoint: from the stop request until every
+    /// mutator was safe.
+    pub ttsp_ns: u64,
+    /// Time marking (ns): inside the pause, or from start to termination.
     pub mark_ns: u64,
-    /// Time sweeping inside the pause (ns): the rest of the last cycle, and
-    /// everything for forced cycles.
+    /// Time sweeping inside the pauses (ns).
     pub sweep_ns: u64,
+    /// Mutators registered.
+    pub mutators: usize,
+    /// Marking threads of the stop-the-world mark (1: the caller alone).
+    pub workers: usize,
 }
 
 impl Default for CycleReport {
@@ -105,6 +131,7 @@ impl Default for CycleReport {
         CycleReport {
             n: 0,
             reason: GcReason::Heap,
+            concurrent: false,
             at_secs: 0.0,
             cpu_fraction: 0.0,
             heap_before: 0,
@@ -112,28 +139,39 @@ impl Default for CycleReport {
             live: 0,
             live_objects: 0,
             goal: 0,
+            trigger: 0,
             pause_ns: 0,
+            start_pause_ns: 0,
+            end_pause_ns: 0,
+            ttsp_ns: 0,
             mark_ns: 0,
             sweep_ns: 0,
+            mutators: 0,
+            workers: 0,
         }
     }
 }
 
 impl fmt::Display for CycleReport {
-    /// One line in the spirit of Go's gctrace: cycle, time, GC share,
-    /// pause (mark + sweep), heap before -> after -> live, goal, live
-    /// objects, and why the cycle ran if not the pacer.
+    /// One line in the spirit of Go's gctrace: cycle, time, pause share,
+    /// pauses (start + termination, time to safepoint), mark and sweep
+    /// times, heap before -> after -> live, goal, live objects, mutators,
+    /// and why the cycle ran if not the pacer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        let ms = |ns: u64| ns as f64 / 1e6;
         write!(
             f,
-            "gc {} @{:.3}s {:.0}%: {:.3} ms pause (mark {:.3} + sweep {:.3}), {:.1}->{:.1}->{:.1} MB, ",
+            "gc {} @{:.3}s {:.0}%: {:.3}+{:.3} ms pause (ttsp {:.3}), mark {:.3} ms{} + sweep {:.3}, {:.1}->{:.1}->{:.1} MB, ",
             self.n,
             self.at_secs,
             self.cpu_fraction * 100.0,
-            self.pause_ns as f64 / 1e6,
-            self.mark_ns as f64 / 1e6,
-            self.sweep_ns as f64 / 1e6,
+            ms(self.start_pause_ns),
+            ms(self.end_pause_ns),
+            ms(self.ttsp_ns),
+            ms(self.mark_ns),
+            if self.concurrent { " concurrent" } else { "" },
+            ms(self.sweep_ns),
             mb(self.heap_before),
             mb(self.heap_after),
             mb(self.live),
@@ -143,7 +181,11 @@ impl fmt::Display for CycleReport {
         } else {
             write!(f, "{:.1} MB goal", mb(self.goal))?;
         }
-        write!(f, ", {} objects live", self.live_objects)?;
+        write!(
+            f,
+            ", {} objects live, {} mutators, {} workers",
+            self.live_objects, self.mutators, self.workers
+        )?;
         match self.reason {
             GcReason::Heap => Ok(()),
             GcReason::Forced => write!(f, " (forced)"),
@@ -153,49 +195,114 @@ impl fmt::Display for CycleReport {
     }
 }
 
+/// Phases (Go's gcphase, plus who owns termination).
+pub(crate) const PHASE_OFF: u8 = 0;
+/// Marking alongside the mutators.
+pub(crate) const PHASE_MARK: u8 = 1;
+/// A thread has claimed mark termination.
+pub(crate) const PHASE_TERMINATING: u8 = 2;
+
+/// Individual pauses kept for [`Gc::recent_pauses`].
+const PAUSE_LOG: usize = 4096;
+
+/// Scan work (words) the termination pause may drain before it gives up
+/// and lets marking go on concurrently (about 1 ms of marking).
+const TERMINATION_BUDGET: u64 = 64 << 10;
+
 #[derive(Debug)]
 struct GcState {
     pacer: Pacer,
     gc_time_ns: u64,
     last: CycleReport,
-    /// When the last cycle ended and what it found live: the mutator's
+    /// When the last cycle ended and what it found live: the mutators'
     /// allocation rate since then feeds the pacer's CPU cap.
     last_end: Option<Instant>,
     last_live: u64,
+    /// Words scanned by the last mark: the next cycle's expected work.
+    last_scan_work: u64,
+}
+
+/// A cycle between its start and its termination.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    reason: GcReason,
+    concurrent: bool,
+    /// When the mark-start stop was requested.
+    t0: Instant,
+    mark_start: Instant,
+    heap_before: u64,
+    live_before: u64,
+    start_pause_ns: u64,
+    ttsp_ns: u64,
+    sweep_ns: u64,
+}
+
+/// The collector's shared state: everything mutators and workers touch.
+/// Owned through `Arc` by the [`Gc`] handle, its mutators and its worker
+/// threads (which hold no `Gc`, so dropping the last `Gc` can join them).
+///
+/// Invariants: `marking` is true exactly while `phase != PHASE_OFF`, and
+/// both change only while the world is stopped; `heap.alloc_black()`
+/// follows `marking`; `inflight` is Some while `phase != PHASE_OFF`.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) heap: Arc<Heap>,
+    pub(crate) config: GcConfig,
+    state: Mutex<GcState>,
+    inflight: Mutex<Option<InFlight>>,
+    created: Instant,
+    pub(crate) world: World,
+    pub(crate) pool: WorkPool<Work>,
+    pub(crate) assist: AssistCredit,
+    pub(crate) totals: MarkTotals,
+    phase: AtomicU8,
+    /// The write barrier's fast-path test.
+    pub(crate) marking: AtomicBool,
+    /// CPU time spent marking alongside mutators this cycle (assists and
+    /// background workers), for the pacer's utilization.
+    pub(crate) mark_cpu_ns: AtomicU64,
+    pub(crate) workers: WorkerControl,
+    pauses: Mutex<VecDeque<u64>>,
+    /// The background sweeper and scavenger thread, if enabled (woken at
+    /// the end of each cycle; taken and stopped when the `Gc` drops).
+    scavenger: Mutex<Option<Scavenger>>,
 }
 
 /// The collector of one heap, shared by its mutators.
 pub struct Gc {
-    heap: Arc<Heap>,
-    config: GcConfig,
-    state: Mutex<GcState>,
-    created: Instant,
-    mutators: AtomicUsize,
-    /// True while marking is in progress (the write barrier's fast-path test).
-    marking: AtomicBool,
-    /// The background sweeper and scavenger thread, if enabled.
-    scavenger: Option<Scavenger>,
+    pub(crate) core: Arc<Core>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl fmt::Debug for Gc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gc")
-            .field("heap", &self.heap)
-            .field("config", &self.config)
+            .field("heap", &self.core.heap)
+            .field("config", &self.core.config)
             .finish_non_exhaustive()
     }
 }
 
 impl Gc {
-    /// Creates a heap and its collector.
+    /// Creates a heap and its collector (and its worker threads).
     pub fn new(config: GcConfig) -> Result<Arc<Gc>, GcError> {
+        if !(1..=64).contains(&config.workers) {
+            return Err(GcError::InvalidConfig(format!(
+                "workers must be 1 to 64, not {}",
+                config.workers
+            )));
+        }
         let heap = Heap::new(config.heap_config()).map_err(GcError::Heap)?;
-        let heap_for_thread = heap.clone();
-        let scavenge = config.scavenge;
-        let pacer = Pacer::new(config.gogc, config.memlimit, config.min_heap);
+        let mut pacer = Pacer::new(config.gogc, config.memlimit, config.min_heap);
+        pacer.set_concurrent(config.mode.is_concurrent());
         heap.set_gc_trigger(pacer.trigger());
         heap.gc_record().next_gc = pacer.goal();
-        Ok(Arc::new(Gc {
+        let scavenger = Scavenger::start(&heap, config.scavenge);
+        let nthreads = match config.mode {
+            GcMode::Concurrent => config.workers.max(2) - 1,
+            _ => config.workers - 1,
+        };
+        let core = Arc::new(Core {
             heap,
             config,
             state: Mutex::new(GcState {
@@ -204,385 +311,436 @@ impl Gc {
                 last: CycleReport::default(),
                 last_end: None,
                 last_live: 0,
+                last_scan_work: 0,
             }),
+            inflight: Mutex::new(None),
             created: Instant::now(),
-            mutators: AtomicUsize::new(0),
+            world: World::new(),
+            pool: WorkPool::new(),
+            assist: AssistCredit::new(),
+            totals: MarkTotals::default(),
+            phase: AtomicU8::new(PHASE_OFF),
             marking: AtomicBool::new(false),
-            scavenger: Scavenger::start(&heap_for_thread, scavenge),
-        }))
+            mark_cpu_ns: AtomicU64::new(0),
+            workers: WorkerControl::new(),
+            pauses: Mutex::new(VecDeque::new()),
+            scavenger: Mutex::new(scavenger),
+        });
+        let threads = crate::workers::spawn(&core, nthreads);
+        Ok(Arc::new(Gc { core, threads }))
     }
 
     /// The heap.
     pub fn heap(&self) -> &Arc<Heap> {
-        &self.heap
+        &self.core.heap
     }
 
     /// The settings.
     pub fn config(&self) -> &GcConfig {
-        &self.config
-    }
-
-    fn state(&self) -> MutexGuard<'_, GcState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        &self.core.config
     }
 
     /// The last cycle's figures.
     pub fn last_cycle(&self) -> CycleReport {
-        self.state().last
+        self.core.state().last
+    }
+
+    /// Recent stop-the-world pauses in nanoseconds, oldest first (up to
+    /// 4096; a concurrent cycle has two).
+    pub fn recent_pauses(&self) -> Vec<u64> {
+        lock(&self.core.pauses).iter().copied().collect()
     }
 
     /// Changes GOGC at run time (None: off).
     pub fn set_gogc(&self, gogc: Option<u32>) {
-        let mut st = self.state();
-        st.pacer.set_gogc(gogc);
-        self.heap.set_gc_trigger(st.pacer.trigger());
-        self.heap.gc_record().next_gc = st.pacer.goal();
+        self.core.update_pacer(|p| p.set_gogc(gogc));
     }
 
     /// Changes the soft memory limit at run time.
     pub fn set_memlimit(&self, limit: Option<u64>) {
-        let mut st = self.state();
-        st.pacer.set_memlimit(limit);
-        self.heap.set_gc_trigger(st.pacer.trigger());
-        self.heap.gc_record().next_gc = st.pacer.goal();
+        self.core.update_pacer(|p| p.set_memlimit(limit));
     }
 
     /// Whether marking is in progress.
     #[inline(always)]
     pub fn is_marking(&self) -> bool {
-        self.marking.load(Ordering::Relaxed)
+        self.core.marking.load(Ordering::Relaxed)
+    }
+
+    /// Registered mutators.
+    pub fn mutators(&self) -> usize {
+        self.core.world.mutators()
     }
 }
 
-/// A thread's handle for allocating from a collected heap: its cache, its
-/// handle table, and its share of the collector's work.
-pub struct Mutator {
-    gc: Arc<Gc>,
-    cache: MCache,
-    handles: Rc<HandleTable>,
-    allocs_until_stress: u64,
-    /// Stress mode is on (`stress > 0`): every allocation takes the poll path.
-    stress_on: bool,
-}
-
-impl fmt::Debug for Mutator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mutator")
-            .field("cache", &self.cache)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Visits the collector's own roots and the caller's.
-struct AllRoots<'a> {
-    user: &'a dyn RootSource,
-    handles: &'a HandleTable,
-    tiny: Option<usize>,
-}
-
-impl RootSource for AllRoots<'_> {
-    fn visit_roots(&self, v: &mut dyn RootVisitor) {
-        self.user.visit_roots(v);
-        self.handles.visit(v);
-        if let Some(t) = self.tiny {
-            v.visit(t);
+impl Drop for Gc {
+    fn drop(&mut self) {
+        self.core.workers.shut_down(&self.core.pool);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let scavenger = lock(&self.core.scavenger).take();
+        if let Some(s) = scavenger {
+            s.stop();
         }
     }
 }
 
-impl Mutator {
-    /// A mutator for the calling thread.
-    pub fn new(gc: &Arc<Gc>) -> Result<Mutator, GcError> {
-        if gc
-            .mutators
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(GcError::MutatorExists);
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Marks root words into a marker.
+struct RootMarker<'a, 'h>(&'a mut Marker<'h>);
+
+impl RootVisitor for RootMarker<'_, '_> {
+    fn visit(&mut self, word: usize) {
+        self.0.mark_word(word);
+    }
+}
+
+impl Core {
+    fn state(&self) -> MutexGuard<'_, GcState> {
+        lock(&self.state)
+    }
+
+    fn update_pacer(&self, f: impl FnOnce(&mut Pacer)) {
+        let mut st = self.state();
+        f(&mut st.pacer);
+        if self.phase() == PHASE_OFF {
+            self.heap.set_gc_trigger(st.pacer.trigger());
         }
-        Ok(Mutator {
-            gc: gc.clone(),
-            cache: gc.heap.new_cache(),
-            handles: Rc::new(HandleTable::default()),
-            allocs_until_stress: gc.config.stress,
-            stress_on: gc.config.stress != 0,
-        })
+        self.heap.gc_record().next_gc = st.pacer.goal();
     }
 
-    /// The collector.
-    pub fn gc_handle(&self) -> &Arc<Gc> {
-        &self.gc
-    }
-
-    /// The heap.
-    pub fn heap(&self) -> &Arc<Heap> {
-        &self.gc.heap
-    }
-
-    /// Roots `word` with an RAII handle, so it survives collections while
-    /// native code holds it.
-    pub fn root(&self, word: usize) -> Root {
-        self.handles.new_root(word)
-    }
-
-    /// Number of live RAII handles.
-    pub fn live_handles(&self) -> usize {
-        self.handles.live()
-    }
-
-    /// Allocates `size` bytes with type `typ` (see `MCache::try_mallocgc`).
-    /// May collect first, with `roots` as the caller's roots: every pointer
-    /// the caller holds must be reachable from `roots` or a handle.
-    #[inline(always)]
-    pub fn mallocgc(
-        &mut self,
-        size: usize,
-        typ: Option<&Type>,
-        flags: AllocFlags,
-        roots: &dyn RootSource,
-    ) -> Result<NonNull<u8>, AllocError> {
-        if self.cache.gc_requested() | self.stress_on {
-            self.poll_slow(roots);
-        }
-        match self.cache.try_mallocgc(size, typ, flags) {
-            Ok(p) => Ok(p),
-            Err(e) => self.alloc_failed(e, size, typ, flags, roots),
-        }
-    }
-
-    /// A collection is due (the trigger fired) or stress mode counts.
-    #[cold]
-    #[inline(never)]
-    fn poll_slow(&mut self, roots: &dyn RootSource) {
-        if self.cache.take_gc_request() {
-            self.collect(roots, GcReason::Heap);
-        }
-        if self.stress_on {
-            self.allocs_until_stress -= 1;
-            if self.allocs_until_stress == 0 {
-                self.allocs_until_stress = self.gc.config.stress;
-                self.collect(roots, GcReason::Stress);
-            }
-        }
-    }
-
-    /// An allocation was refused: if memory ran out, collect (sweeping
-    /// everything) and try once more.
-    #[cold]
-    #[inline(never)]
-    fn alloc_failed(
-        &mut self,
-        e: AllocError,
-        size: usize,
-        typ: Option<&Type>,
-        flags: AllocFlags,
-        roots: &dyn RootSource,
-    ) -> Result<NonNull<u8>, AllocError> {
-        match e {
-            AllocError::OutOfMemory { .. } | AllocError::Os(_) => {
-                self.collect(roots, GcReason::Emergency);
-                self.cache.try_mallocgc(size, typ, flags)
-            }
-            e => Err(e),
-        }
-    }
-
-    /// Allocates one zeroed object of type `t`.
+    /// The current phase.
     #[inline]
-    pub fn alloc(&mut self, t: &Type, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
-        self.mallocgc(t.size(), Some(t), AllocFlags::NONE, roots)
+    pub(crate) fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Acquire)
     }
 
-    /// Allocates a zeroed array of `n` elements of type `t`.
-    pub fn alloc_array(&mut self, t: &Type, n: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
-        let size = t.size().checked_mul(n).ok_or(AllocError::Overflow {
-            count: n,
-            elem_size: t.size(),
-        })?;
-        self.mallocgc(size, Some(t), AllocFlags::NONE, roots)
+    /// Claims mark termination; true for exactly one caller per mark.
+    pub(crate) fn claim_termination(&self) -> bool {
+        self.phase
+            .compare_exchange(PHASE_MARK, PHASE_TERMINATING, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
-    /// Allocates `size` bytes that hold no pointers (zeroed).
-    #[inline]
-    pub fn alloc_bytes(&mut self, size: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
-        self.mallocgc(size, None, AllocFlags::NOSCAN, roots)
+    /// A marker of the heap's mark bits publishing to this cycle's totals.
+    pub(crate) fn marker(&self, exclusive: bool) -> Marker<'_> {
+        Marker::shared(&self.heap, exclusive, &self.totals)
     }
 
-    /// The write path: stores `val` into word `slot` of object `obj`. Every
-    /// pointer store into a heap object must come through here, so that
-    /// incremental and concurrent marking can keep their invariant.
-    ///
-    /// # Safety
-    /// `obj` must be a live object of this heap with more than `slot` words.
-    #[inline(always)]
-    pub unsafe fn write_ptr(&mut self, obj: NonNull<u8>, slot: usize, val: usize) {
-        debug_assert!(self
-            .gc
-            .heap
-            .find_object(obj.as_ptr() as usize + slot * 8)
-            .is_some_and(|o| o.base == obj.as_ptr() as usize));
-        if self.gc.is_marking() {
-            self.write_barrier_slow(obj, slot, val);
+    fn record_pause(&self, ns: u64) {
+        let mut p = lock(&self.pauses);
+        if p.len() == PAUSE_LOG {
+            p.pop_front();
         }
-        // SAFETY: the caller guarantees the slot lies in a live object.
-        unsafe { (obj.as_ptr() as *mut usize).add(slot).write(val) };
+        p.push_back(ns);
     }
 
-    #[cold]
-    fn write_barrier_slow(&mut self, _obj: NonNull<u8>, _slot: usize, _val: usize) {
-        // Marking is stop-the-world today: a mutator never runs while the
-        // flag is set. Incremental marking shades the old value here.
+    /// Marks the roots of every mutator: `own` (the stopper's, if it is a
+    /// mutator) and those the others reported. World stopped.
+    fn mark_roots(&self, m: &mut Marker<'_>, me: Option<MutatorId>, own: &[usize]) {
+        let mut v = RootMarker(m);
+        v.visit_slice(own);
+        self.world.for_each_reported_roots(me, |r| v.visit_slice(r));
     }
 
-    /// Runs a full collection now and sweeps everything (Go's `runtime.GC`).
-    pub fn gc(&mut self, roots: &dyn RootSource) -> CycleReport {
-        self.collect(roots, GcReason::Forced)
+    /// Finishes the last cycle's sweep with the world stopped: background
+    /// sweeps are shut out while it runs, so none is in flight after it.
+    /// Returns the nanoseconds it took.
+    fn finish_sweep(&self) -> u64 {
+        let t = Instant::now();
+        let _gate = self.heap.stop_background_sweep();
+        self.heap.sweep_all();
+        t.elapsed().as_nanos() as u64
     }
 
-    /// Collects, sweeps everything, and returns every free page to the OS
-    /// (Go's `debug.FreeOSMemory`). Returns the bytes released.
-    pub fn free_os_memory(&mut self, roots: &dyn RootSource) -> Result<usize, marrow_runtime::mem::MemError> {
-        self.collect(roots, GcReason::Forced);
-        self.gc.heap.release_free_pages()
-    }
-
-    /// A statistics snapshot, exact for this mutator.
-    pub fn stats(&mut self) -> MemStats {
-        self.cache.flush_stats();
-        self.gc.heap.mem_stats()
-    }
-
-    /// One stop-the-world cycle.
-    fn collect(&mut self, roots: &dyn RootSource, reason: GcReason) -> CycleReport {
-        let gc = self.gc.clone();
-        let heap = &gc.heap;
-        let t0 = Instant::now();
-        // A trigger raised before this cycle is answered by it.
-        self.cache.take_gc_request();
-        self.cache.flush_stats();
+    /// Mark start, with the world stopped by `me` (None: not a mutator) at
+    /// `t0`, after `ttsp`. `own` are the stopper's roots. In stop-the-world
+    /// mode (or `force_stw`) marks everything and terminates; otherwise
+    /// starts concurrent marking. Restarts the world either way. Returns
+    /// the report of a finished cycle.
+    pub(crate) fn mark_start(
+        &self,
+        me: Option<MutatorId>,
+        own: &[usize],
+        reason: GcReason,
+        t0: Instant,
+        ttsp: Duration,
+        force_stw: bool,
+    ) -> Option<CycleReport> {
+        debug_assert_eq!(self.phase(), PHASE_OFF);
+        let heap = &self.heap;
         let heap_before = heap.mem_stats().heap_alloc;
-        let tiny = self.cache.tiny_block();
-        self.cache.release_all();
         let live_before = heap.heap_live();
-        // No background sweeping from here until the next sweep cycle starts.
-        let gate = heap.stop_background_sweep();
-
-        // Finish the previous cycle's sweep: every mark bit is then clear.
-        let sweep_start = Instant::now();
-        heap.sweep_all();
-        let mut sweep_ns = sweep_start.elapsed().as_nanos() as u64;
-
-        let all = AllRoots {
-            user: roots,
-            handles: &self.handles,
-            tiny,
-        };
+        let sweep_ns = self.finish_sweep();
+        let concurrent = self.config.mode.is_concurrent() && !force_stw;
         let mark_start = Instant::now();
-        gc.marking.store(true, Ordering::Relaxed);
-        let mut m = Marker::new(heap, MarkBits::Heap);
-        all.visit_roots(&mut m);
-        m.drain();
-        gc.marking.store(false, Ordering::Relaxed);
-        let mark_ns = mark_start.elapsed().as_nanos() as u64;
-        let (live, live_objects) = (m.marked_bytes, m.marked_objects);
+        let stw_workers = self.config.workers;
+        self.totals.take();
+        let _ = heap.take_black_allocs();
+        let mut m = self.marker(!concurrent && stw_workers == 1);
+        self.pool.enter();
+        self.mark_roots(&mut m, me, own);
+        let flight = InFlight {
+            reason,
+            concurrent,
+            t0,
+            mark_start,
+            heap_before,
+            live_before,
+            start_pause_ns: 0,
+            ttsp_ns: ttsp.as_nanos() as u64,
+            sweep_ns,
+        };
+        if !concurrent {
+            if stw_workers > 1 {
+                self.workers.post(Job::HelpStw, stw_workers - 1);
+                m.drain_shared(&self.pool, |_| {});
+            } else {
+                m.drain();
+                m.publish();
+                self.pool.release();
+            }
+            drop(m);
+            *lock(&self.inflight) = Some(flight);
+            self.phase.store(PHASE_TERMINATING, Ordering::Release);
+            return self.mark_termination(me, own, t0, Duration::ZERO);
+        }
+        m.flush_to(&self.pool);
+        m.publish();
+        self.pool.release();
         drop(m);
+        let (expected, goal) = {
+            let st = self.state();
+            let expected = if st.last_scan_work > 0 {
+                st.last_scan_work
+            } else {
+                live_before / 16
+            };
+            (expected, st.pacer.goal())
+        };
+        self.assist.start_cycle(expected, goal);
+        self.mark_cpu_ns.store(0, Ordering::Relaxed);
+        heap.set_alloc_black(true);
+        self.marking.store(true, Ordering::Release);
+        self.phase.store(PHASE_MARK, Ordering::Release);
+        let pause = t0.elapsed().as_nanos() as u64;
+        *lock(&self.inflight) = Some(InFlight {
+            start_pause_ns: pause,
+            ..flight
+        });
+        self.record_pause(pause);
+        self.world.restart();
+        if self.config.mode == GcMode::Concurrent {
+            self.workers
+                .post(Job::Background, background_workers(self.config.workers));
+        }
+        None
+    }
 
-        if gc.config.checkmark {
-            let mut c = Marker::new(heap, Marker::check_bits(heap));
-            all.visit_roots(&mut c);
-            c.drain();
-            let missed = c.missed_by_heap_mark(16);
-            if !missed.is_empty() {
-                let list: Vec<String> = missed
-                    .iter()
-                    .map(|o| {
-                        format!(
-                            "  object {:#x} ({} bytes, {})",
-                            o.base,
-                            o.size,
-                            if o.noscan { "noscan" } else { "scan" }
-                        )
-                    })
-                    .collect();
-                panic!(
-                    "marrow: checkmark failed: {} reachable object(s) were not marked, e.g.:\n{}",
-                    missed.len(),
-                    list.join("\n")
-                );
+    /// Mark termination, with the world stopped by `me` at `t_stop` after
+    /// `ttsp` and this thread owning the termination (phase
+    /// TERMINATING). Drains what the mutators' flushes added; if that
+    /// takes more than a pause should, restarts the world with marking
+    /// still on and returns None. Otherwise ends the cycle, restarts the
+    /// world and returns its report.
+    pub(crate) fn mark_termination(
+        &self,
+        me: Option<MutatorId>,
+        own: &[usize],
+        t_stop: Instant,
+        ttsp: Duration,
+    ) -> Option<CycleReport> {
+        debug_assert_eq!(self.phase(), PHASE_TERMINATING);
+        let heap = &self.heap;
+        let flight = lock(&self.inflight).expect("a cycle in flight");
+        if flight.concurrent {
+            let mut m = self.marker(false);
+            let (_, quiescent) = m.drain_budget(&self.pool, TERMINATION_BUDGET);
+            if !quiescent || !self.pool.is_quiescent() {
+                // Too much left for a short pause: keep marking concurrently.
+                self.phase.store(PHASE_MARK, Ordering::Release);
+                let pause = t_stop.elapsed().as_nanos() as u64;
+                self.record_pause(pause);
+                self.world.restart();
+                if self.config.mode == GcMode::Concurrent {
+                    self.workers
+                        .post(Job::Background, background_workers(self.config.workers));
+                }
+                return None;
             }
         }
-
+        self.marking.store(false, Ordering::Release);
+        heap.set_alloc_black(false);
+        let mark_ns = flight.mark_start.elapsed().as_nanos() as u64;
+        let (marked_bytes, marked_objects, scanned) = self.totals.take();
+        let (black_objects, black_bytes) = heap.take_black_allocs();
+        let live = marked_bytes + black_bytes;
+        let live_objects = marked_objects + black_objects;
+        if self.config.checkmark {
+            self.checkmark(me, own);
+        }
+        let heap_at_end = heap.heap_live();
         heap.set_heap_live(live);
         let acct = heap.accounting();
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
-        let mut report = {
-            let mut st = gc.state();
-            // CPU cap: leave the mutator the bytes it allocates, at its rate
-            // since the last cycle, in as long as this cycle has paused.
-            let min_runway = st.last_end.map_or(0, |end| {
-                let mutator_ns = t0.duration_since(end).as_nanos().max(1);
-                let allocated = live_before.saturating_sub(st.last_live) as u128;
-                (allocated * t0.elapsed().as_nanos() / mutator_ns) as u64
-            });
-            let goal = st.pacer.end_cycle_capped(live, overhead, min_runway);
-            heap.set_gc_trigger(st.pacer.trigger());
-            heap.set_retained(retained_goal(goal, gc.config.memlimit, overhead));
-            // SAFETY: the mark above reached every object reachable from
-            // the roots (all mutators' roots: this is the only mutator), and
-            // nothing was allocated since.
+        let mut st = self.state();
+        if flight.concurrent {
+            let wall = flight.mark_start.elapsed().as_nanos().max(1) as f64;
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let util = self.mark_cpu_ns.load(Ordering::Relaxed) as f64 / (wall * cpus);
+            st.pacer.learn(heap_at_end, util);
+        }
+        // CPU cap: leave the mutators the bytes they allocate, at their
+        // rate since the last cycle, in as long as this cycle has paused.
+        let paused = flight.start_pause_ns + t_stop.elapsed().as_nanos() as u64;
+        let min_runway = st.last_end.map_or(0, |end| {
+            let mutator_ns = flight.t0.duration_since(end).as_nanos().max(1);
+            let allocated = flight.live_before.saturating_sub(st.last_live) as u128;
+            (allocated * paused as u128 / mutator_ns) as u64
+        });
+        let goal = st.pacer.end_cycle_capped(live, overhead, min_runway);
+        let trigger = st.pacer.trigger();
+        st.last_scan_work = scanned;
+        heap.set_gc_trigger(trigger);
+        heap.set_retained(retained_goal(goal, self.config.memlimit, overhead));
+        {
+            let _gate = self.heap.stop_background_sweep();
+            // SAFETY: marking is complete: every object reachable from the
+            // roots of every mutator at mark start is marked (the
+            // snapshot, kept by the deletion barrier), and every object
+            // allocated since is marked (black allocation; all caches were
+            // flushed when the world stopped). No mutator runs.
             unsafe { heap.begin_sweep() };
-            if reason == GcReason::Forced || reason == GcReason::Emergency {
-                let s = Instant::now();
-                heap.sweep_all();
-                sweep_ns += s.elapsed().as_nanos() as u64;
-            }
-            drop(gate);
-            let pause_ns = t0.elapsed().as_nanos() as u64;
-            st.gc_time_ns += pause_ns;
-            st.last_end = Some(Instant::now());
-            st.last_live = live;
-            let mut rec = heap.gc_record();
-            rec.record_pause(pause_ns);
-            if reason == GcReason::Forced {
-                rec.num_forced_gc += 1;
-            }
-            rec.next_gc = goal;
-            rec.gc_cpu_fraction = st.gc_time_ns as f64 / gc.created.elapsed().as_nanos().max(1) as f64;
-            rec.last_gc_unix_ns = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            CycleReport {
-                n: rec.num_gc,
-                reason,
-                at_secs: gc.created.elapsed().as_secs_f64(),
-                cpu_fraction: rec.gc_cpu_fraction,
-                heap_before,
-                heap_after: 0,
-                live,
-                live_objects,
-                goal,
-                pause_ns,
-                mark_ns,
-                sweep_ns,
-            }
+        }
+        let mut sweep_ns = flight.sweep_ns;
+        if matches!(flight.reason, GcReason::Forced | GcReason::Emergency) {
+            let s = Instant::now();
+            heap.sweep_all();
+            sweep_ns += s.elapsed().as_nanos() as u64;
+        }
+        *lock(&self.inflight) = None;
+        self.phase.store(PHASE_OFF, Ordering::Release);
+        let end_pause_ns = if flight.concurrent {
+            t_stop.elapsed().as_nanos() as u64
+        } else {
+            0
         };
-        report.heap_after = self.stats().heap_alloc;
-        if let Some(s) = &gc.scavenger {
+        let start_pause_ns = if flight.concurrent {
+            flight.start_pause_ns
+        } else {
+            t_stop.elapsed().as_nanos() as u64
+        };
+        let pause_ns = start_pause_ns + end_pause_ns;
+        self.record_pause(if flight.concurrent {
+            end_pause_ns
+        } else {
+            start_pause_ns
+        });
+        st.gc_time_ns += pause_ns;
+        st.last_end = Some(Instant::now());
+        st.last_live = live;
+        let heap_after = heap.mem_stats().heap_alloc;
+        let mut rec = heap.gc_record();
+        rec.record_pause(pause_ns);
+        if flight.reason == GcReason::Forced {
+            rec.num_forced_gc += 1;
+        }
+        rec.next_gc = goal;
+        rec.gc_cpu_fraction = st.gc_time_ns as f64 / self.created.elapsed().as_nanos().max(1) as f64;
+        rec.last_gc_unix_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let report = CycleReport {
+            n: rec.num_gc,
+            reason: flight.reason,
+            concurrent: flight.concurrent,
+            at_secs: self.created.elapsed().as_secs_f64(),
+            cpu_fraction: rec.gc_cpu_fraction,
+            heap_before: flight.heap_before,
+            heap_after,
+            live,
+            live_objects,
+            goal,
+            trigger,
+            pause_ns,
+            start_pause_ns,
+            end_pause_ns,
+            ttsp_ns: flight.ttsp_ns.max(ttsp.as_nanos() as u64),
+            mark_ns,
+            sweep_ns,
+            mutators: self.world.mutators(),
+            workers: self.config.workers,
+        };
+        drop(rec);
+        st.last = report;
+        drop(st);
+        self.world.restart();
+        if let Some(s) = lock(&self.scavenger).as_ref() {
             s.wake();
         }
-        gc.state().last = report;
-        if gc.config.gctrace {
+        if self.config.gctrace {
             eprintln!("{report}");
         }
-        report
+        Some(report)
+    }
+
+    /// Checkmark: re-marks from the roots into a private bitmap and, if
+    /// anything reachable is not marked, reports it and panics (or aborts,
+    /// if other threads are parked). World stopped.
+    fn checkmark(&self, me: Option<MutatorId>, own: &[usize]) {
+        let heap = &self.heap;
+        let mut c = Marker::new(heap, Marker::check_bits(heap));
+        self.mark_roots(&mut c, me, own);
+        c.drain();
+        let missed = c.missed_by_heap_mark(16);
+        if !missed.is_empty() {
+            let list: Vec<String> = missed
+                .iter()
+                .map(|o| {
+                    format!(
+                        "  object {:#x} ({} bytes, {})",
+                        o.base,
+                        o.size,
+                        if o.noscan { "noscan" } else { "scan" }
+                    )
+                })
+                .collect();
+            let msg = format!(
+                "marrow: checkmark failed: {} reachable object(s) were not marked, e.g.:\n{}",
+                missed.len(),
+                list.join("\n")
+            );
+            // The heap is corrupt: nothing may run on. A panic is enough when
+            // the stopper is the only mutator (it unwinds into the program,
+            // which a test can catch); otherwise other threads would wait
+            // forever for the world to restart, so the process aborts.
+            if me.is_none() || self.world.mutators() > 1 {
+                eprintln!("{msg}");
+                std::process::abort();
+            }
+            panic!("{msg}");
+        }
+    }
+
+    /// A background worker found marking quiescent and claimed termination:
+    /// stop the world (it is no mutator: nothing of its own to report) and
+    /// terminate.
+    pub(crate) fn terminate_from_worker(&self) {
+        let t = Instant::now();
+        self.world.stop_blocking();
+        let ttsp = self.world.wait_stopped(None);
+        self.mark_termination(None, &[], t, ttsp);
     }
 }
 
-impl Drop for Mutator {
-    fn drop(&mut self) {
-        self.cache.release_all();
-        self.gc.mutators.fetch_sub(1, Ordering::AcqRel);
-    }
+/// Background mark workers in concurrent mode: a quarter of the workers
+/// (Go's 25% CPU goal), at least one.
+fn background_workers(workers: usize) -> usize {
+    workers.div_ceil(4).max(1)
 }
 
 /// Heap bytes to keep Ready after a cycle with goal `goal`: about 10% over
@@ -593,13 +751,5 @@ fn retained_goal(goal: u64, memlimit: Option<u64>, overhead: u64) -> u64 {
     match memlimit {
         Some(l) => by_goal.min(l.saturating_sub(overhead)),
         None => by_goal,
-    }
-}
-
-impl Drop for Gc {
-    fn drop(&mut self) {
-        if let Some(s) = self.scavenger.take() {
-            s.stop();
-        }
     }
 }

@@ -12,6 +12,8 @@
 //! | `stress`     | 0       | `MARROW_GCSTRESS`    | collect every N allocations (0: off) |
 //! | `min_heap`   | 4 MiB   | `MARROW_MINHEAP`     | smallest heap goal |
 //! | `scavenge`   | true    | `MARROW_SCAVENGE`    | background sweeping and return of free memory to the OS |
+//! | `mode`       | concurrent | `MARROW_GCMODE`   | `stw`, `incremental` or `concurrent` marking |
+//! | `workers`    | cores   | `MARROW_GCWORKERS`   | marking threads in a stopped world (1: no helper threads) |
 
 use marrow_runtime::HeapConfig;
 use std::fmt;
@@ -39,8 +41,38 @@ pub struct GcConfig {
     /// Run the background sweeper and scavenger, which return free pages
     /// beyond the retained goal to the OS.
     pub scavenge: bool,
+    /// How marking runs.
+    pub mode: GcMode,
+    /// Threads that mark while the world is stopped, the calling one
+    /// included (1: no helper threads). Concurrent mode also runs a quarter
+    /// of them (at least one) in the background while mutators run.
+    pub workers: usize,
     /// Settings of the underlying heap.
     pub heap: HeapConfig,
+}
+
+/// How marking runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcMode {
+    /// The world stops for the whole mark (on `workers` threads).
+    StopTheWorld,
+    /// After a short stop for the roots, mutators mark as they allocate
+    /// (assists) until the mark is done: short pauses, no extra thread.
+    Incremental,
+    /// As incremental, plus background mark workers.
+    Concurrent,
+}
+
+impl GcMode {
+    /// Whether marking runs alongside the mutators.
+    pub fn is_concurrent(self) -> bool {
+        self != GcMode::StopTheWorld
+    }
+}
+
+/// The default worker count: the machine's cores.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(64)
 }
 
 impl Default for GcConfig {
@@ -54,6 +86,8 @@ impl Default for GcConfig {
             stress: 0,
             min_heap: 4 << 20,
             scavenge: true,
+            mode: GcMode::Concurrent,
+            workers: default_workers(),
             heap: HeapConfig::default(),
         }
     }
@@ -114,6 +148,8 @@ const OPTIONS: &[OptionSpec] = &[
     option!("stress", "MARROW_GCSTRESS", stress, parse_count),
     option!("scavenge", "MARROW_SCAVENGE", scavenge, parse_bool),
     option!("min_heap", "MARROW_MINHEAP", min_heap, parse_min_heap),
+    option!("mode", "MARROW_GCMODE", mode, parse_mode),
+    option!("workers", "MARROW_GCWORKERS", workers, parse_workers),
 ];
 
 impl GcConfig {
@@ -122,7 +158,7 @@ impl GcConfig {
         let spec = OPTIONS.iter().find(|o| o.name == name).ok_or_else(|| ConfigError {
             name: name.to_string(),
             value: value.to_string(),
-            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, scavenge, min_heap)",
+            expected: "a known option (gogc, memlimit, gctrace, checkmark, clobber, stress, scavenge, min_heap, mode, workers)",
         })?;
         (spec.apply)(self, value).map_err(|expected| ConfigError {
             name: name.to_string(),
@@ -193,6 +229,22 @@ fn parse_count(v: &str) -> Result<u64, &'static str> {
 
 fn parse_min_heap(v: &str) -> Result<u64, &'static str> {
     parse_size(v).ok_or("a size such as 4MiB")
+}
+
+fn parse_mode(v: &str) -> Result<GcMode, &'static str> {
+    match v.trim() {
+        "stw" | "stop-the-world" => Ok(GcMode::StopTheWorld),
+        "incremental" => Ok(GcMode::Incremental),
+        "concurrent" => Ok(GcMode::Concurrent),
+        _ => Err("stw, incremental or concurrent"),
+    }
+}
+
+fn parse_workers(v: &str) -> Result<usize, &'static str> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err("a number of threads from 1 to 64"),
+    }
 }
 
 fn parse_bool(v: &str) -> Result<bool, &'static str> {
@@ -270,6 +322,12 @@ mod tests {
         c.set("stress", "10").unwrap();
         assert_eq!(c.stress, 10);
         assert!(c.set("gogc", "-3").is_err());
+        c.set("mode", "incremental").unwrap();
+        assert_eq!(c.mode, GcMode::Incremental);
+        assert!(c.set("mode", "sometimes").is_err());
+        c.set("workers", "3").unwrap();
+        assert_eq!(c.workers, 3);
+        assert!(c.set("workers", "0").is_err());
         assert!(c.set("colour", "blue").is_err());
     }
 }

@@ -25,19 +25,53 @@
 //! assert_eq!(m.stats().heap_objects, 0);
 //! ```
 
+// Under `--cfg loom` only the concurrent protocols are built, against
+// loom's primitives (tests/loom.rs); the rest needs the real heap.
+#[cfg_attr(loom, allow(dead_code))]
+mod assist;
+#[cfg(not(loom))]
 mod collector;
+#[cfg(not(loom))]
 mod config;
+#[cfg(not(loom))]
 mod mark;
+#[cfg(not(loom))]
+mod mutator;
+#[cfg(not(loom))]
 pub mod pacer;
+#[cfg(not(loom))]
 mod roots;
+#[cfg(not(loom))]
 mod scavenger;
+mod sync;
+#[cfg_attr(loom, allow(dead_code))]
+mod work;
+#[cfg(not(loom))]
+mod workers;
+#[cfg_attr(loom, allow(dead_code))]
+mod world;
 
-pub use collector::{CycleReport, Gc, GcError, GcReason, Mutator};
-pub use config::{parse_size, ConfigError, GcConfig, CLOBBER_BYTE};
+#[cfg(not(loom))]
+pub use collector::{CycleReport, Gc, GcError, GcReason};
+#[cfg(not(loom))]
+pub use config::{parse_size, ConfigError, GcConfig, GcMode, CLOBBER_BYTE};
+#[cfg(not(loom))]
 pub use marrow_runtime as runtime;
+#[cfg(not(loom))]
+pub use mutator::{Mutator, SafeRegion};
+#[cfg(not(loom))]
 pub use roots::{Root, RootSource, RootVisitor};
+
+/// The concurrent protocols, exposed for the loom models in tests/loom.rs.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_models {
+    pub use crate::assist::AssistCredit;
+    pub use crate::work::{NoWork, WorkPool};
+    pub use crate::world::World;
+}
 
 /// The README's embedding example, compiled and run as a doc test.
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, not(loom)))]
 pub struct ReadmeDoctests;

@@ -13,20 +13,27 @@
 //! The same tracer runs over a second, private bitmap for checkmark mode
 //! ([`MarkBits::Check`]): after the real mark, re-mark from scratch and
 //! report any object the re-mark reached that the real mark missed.
+//!
+//! Several markers run at once (parallel and concurrent marking): mark bits
+//! are then set with an atomic read-modify-write, so exactly one marker
+//! greys an object, and grey work is shared through the [`WorkPool`]
+//! (work.rs). A marker alone in a stopped world (one worker) sets mark bits
+//! with a plain store instead ([`MarkBits::Exclusive`]).
 
 use crate::roots::RootVisitor;
+use crate::work::{WorkPool, BUF_LEN};
 use bitvec::prelude::*;
 use marrow_runtime::bitmap::GcBitmap;
 use marrow_runtime::span::EMPTY_SPAN;
 use marrow_runtime::{Heap, MSpan, ObjectInfo, TagRule};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Words scanned in one piece of a large object (128 KiB).
 pub const CHUNK_WORDS: usize = 16 << 10;
 
 /// A piece of an object still to scan.
 #[derive(Clone, Copy, Debug)]
-struct Work {
+pub(crate) struct Work {
     addr: usize,
     nwords: usize,
 }
@@ -34,10 +41,31 @@ struct Work {
 /// Where mark bits go.
 #[derive(Debug)]
 pub(crate) enum MarkBits {
-    /// The heap's GC bitmap.
+    /// The heap's GC bitmap, shared with other markers.
     Heap,
+    /// The heap's GC bitmap, this marker alone in a stopped world.
+    Exclusive,
     /// A private bit per arena word, for checkmark mode.
     Check(BitVec<u64, Lsb0>),
+}
+
+/// What every marker of a cycle found, summed as markers publish.
+#[derive(Debug, Default)]
+pub(crate) struct MarkTotals {
+    pub(crate) bytes: AtomicU64,
+    pub(crate) objects: AtomicU64,
+    pub(crate) scanned_words: AtomicU64,
+}
+
+impl MarkTotals {
+    /// Reads and clears the totals: (bytes, objects, words scanned).
+    pub(crate) fn take(&self) -> (u64, u64, u64) {
+        (
+            self.bytes.swap(0, Relaxed),
+            self.objects.swap(0, Relaxed),
+            self.scanned_words.swap(0, Relaxed),
+        )
+    }
 }
 
 /// A tracer.
@@ -62,6 +90,9 @@ pub(crate) struct Marker<'h> {
     pub(crate) marked_objects: u64,
     /// Words scanned.
     pub(crate) scanned_words: u64,
+    /// Where the counts above go when published (None: private, checkmark).
+    totals: Option<&'h MarkTotals>,
+    published: (u64, u64, u64),
 }
 
 impl<'h> Marker<'h> {
@@ -71,7 +102,7 @@ impl<'h> Marker<'h> {
             bitmap: *heap.bitmap(),
             tag: heap.tag_rule(),
             arena_base: heap.arena_base(),
-            grey: Vec::with_capacity(1024),
+            grey: Vec::new(),
             bits,
             last_span: &EMPTY_SPAN,
             last_base: 0,
@@ -79,6 +110,28 @@ impl<'h> Marker<'h> {
             marked_bytes: 0,
             marked_objects: 0,
             scanned_words: 0,
+            totals: None,
+            published: (0, 0, 0),
+        }
+    }
+
+    /// A marker of the heap's mark bits that publishes its counts to `totals`.
+    pub(crate) fn shared(heap: &'h Heap, exclusive: bool, totals: &'h MarkTotals) -> Marker<'h> {
+        let mut m = Marker::new(heap, if exclusive { MarkBits::Exclusive } else { MarkBits::Heap });
+        m.totals = Some(totals);
+        m
+    }
+
+    /// Adds what this marker counted since the last call to its totals.
+    /// Markers publish before they stop being active in the pool, so the
+    /// totals are complete once marking is quiescent.
+    pub(crate) fn publish(&mut self) {
+        if let Some(t) = self.totals {
+            let now = (self.marked_bytes, self.marked_objects, self.scanned_words);
+            t.bytes.fetch_add(now.0 - self.published.0, Relaxed);
+            t.objects.fetch_add(now.1 - self.published.1, Relaxed);
+            t.scanned_words.fetch_add(now.2 - self.published.2, Relaxed);
+            self.published = now;
         }
     }
 
@@ -90,9 +143,10 @@ impl<'h> Marker<'h> {
     #[inline(always)]
     fn try_mark(&mut self, base: usize) -> bool {
         match &mut self.bits {
-            // Marking is stop-the-world on one thread: no other marker can
-            // race on the mark words, so skip the atomic read-modify-write.
-            MarkBits::Heap => self.bitmap.try_mark_exclusive(base),
+            MarkBits::Heap => self.bitmap.try_mark(base),
+            // No other marker can race on the mark words: skip the atomic
+            // read-modify-write.
+            MarkBits::Exclusive => self.bitmap.try_mark_exclusive(base),
             MarkBits::Check(b) => {
                 let i = (base - self.arena_base) / 8;
                 !b.replace(i, true)
@@ -140,38 +194,127 @@ impl<'h> Marker<'h> {
         }
     }
 
-    /// Scans grey objects until none is left.
+    /// Scans grey objects until none is left (this marker's own stack only).
     pub(crate) fn drain(&mut self) {
+        while let Some(w) = self.grey.pop() {
+            self.scan(w);
+        }
+    }
+
+    /// Scans a piece of grey work (a chunk of it, if large; the rest goes
+    /// back on the stack); returns the words scanned.
+    #[inline(always)]
+    fn scan(&mut self, Work { addr, nwords }: Work) -> u64 {
         let bitmap = self.bitmap;
-        while let Some(Work { addr, nwords }) = self.grey.pop() {
-            let n = nwords.min(CHUNK_WORDS);
-            if nwords > n {
-                self.grey.push(Work {
-                    addr: addr + n * 8,
-                    nwords: nwords - n,
-                });
-            }
-            self.scanned_words += n as u64;
-            let first_pushed = self.grey.len();
-            bitmap.for_each_pointer_slot(addr, n, |slot| {
+        let n = nwords.min(CHUNK_WORDS);
+        if nwords > n {
+            self.grey.push(Work {
+                addr: addr + n * 8,
+                nwords: nwords - n,
+            });
+        }
+        self.scanned_words += n as u64;
+        let first_pushed = self.grey.len();
+        bitmap.for_each_pointer_slot(
+            addr,
+            n,
+            #[inline(always)]
+            |slot| {
                 // SAFETY: `slot` is a word of an allocated object in a mapped
                 // span (the object was found by find_object and stays
                 // allocated while marking). Read atomically: a mutator may
-                // store to it concurrently once marking is concurrent.
+                // store to it concurrently when marking is concurrent.
                 let w = unsafe { (*(slot as *const AtomicUsize)).load(Relaxed) };
                 self.mark_word(w);
-            });
-            // Visit the nearest child first (push it last): programs build
-            // structures in some order, and following the allocation order
-            // through memory, up or down, is what keeps marking in cache.
-            // Bottom-up trees put a node's right child just below it,
-            // top-down ones its left child just above: nearest-first finds
-            // the sequential walk in both.
-            let pushed = &mut self.grey[first_pushed..];
-            if (2..=16).contains(&pushed.len()) {
-                pushed.sort_unstable_by_key(|w| std::cmp::Reverse(w.addr.abs_diff(addr)));
+            },
+        );
+        // Visit the nearest child first (push it last): programs build
+        // structures in some order, and following the allocation order
+        // through memory, up or down, is what keeps marking in cache.
+        // Bottom-up trees put a node's right child just below it,
+        // top-down ones its left child just above: nearest-first finds
+        // the sequential walk in both.
+        let pushed = &mut self.grey[first_pushed..];
+        if (2..=16).contains(&pushed.len()) {
+            pushed.sort_unstable_by_key(|w| std::cmp::Reverse(w.addr.abs_diff(addr)));
+        }
+        n as u64
+    }
+
+    /// Gives the oldest half of the stack to the pool if other markers
+    /// could use it (the oldest entries are farthest from what this
+    /// marker is scanning, so the walk through memory stays sequential).
+    #[inline]
+    fn balance(&mut self, pool: &WorkPool<Work>) {
+        if self.grey.len() >= 2 && pool.hungry() {
+            let half = (self.grey.len() / 2).min(BUF_LEN);
+            let rest = self.grey.split_off(half);
+            pool.put(std::mem::replace(&mut self.grey, rest));
+        }
+    }
+
+    /// Hands everything on this marker's stack to the pool.
+    pub(crate) fn flush_to(&mut self, pool: &WorkPool<Work>) {
+        for chunk in std::mem::take(&mut self.grey).chunks(BUF_LEN) {
+            pool.put(chunk.to_vec());
+        }
+    }
+
+    /// Marks until the pool is quiescent, sharing work with the other
+    /// markers. The caller must be active in the pool (it entered, or
+    /// took a buffer); on return it is not.
+    /// `progress` is told the words scanned every so often (background
+    /// workers bank them as assist credit).
+    pub(crate) fn drain_shared(&mut self, pool: &WorkPool<Work>, mut progress: impl FnMut(u64)) {
+        loop {
+            let mut since_balance = 0u32;
+            let mut reported = self.scanned_words;
+            while let Some(w) = self.grey.pop() {
+                self.scan(w);
+                since_balance += 1;
+                if since_balance == 64 {
+                    since_balance = 0;
+                    self.balance(pool);
+                    progress(self.scanned_words - reported);
+                    reported = self.scanned_words;
+                }
+            }
+            progress(self.scanned_words - reported);
+            self.publish();
+            match pool.get_or_wait() {
+                Some(buf) => self.grey = buf,
+                None => return,
             }
         }
+    }
+
+    /// Scans at most about `budget` words, taking work from the pool; gives
+    /// back what is left. Returns the words scanned and whether marking was
+    /// quiescent when this marker ran out of work (it was the last).
+    pub(crate) fn drain_budget(&mut self, pool: &WorkPool<Work>, budget: u64) -> (u64, bool) {
+        let start = self.scanned_words;
+        let mut quiescent = false;
+        'outer: while self.scanned_words - start < budget {
+            match pool.try_get() {
+                Ok(buf) => self.grey = buf,
+                Err(e) => {
+                    quiescent = e == crate::work::NoWork::Quiescent;
+                    break;
+                }
+            }
+            while let Some(w) = self.grey.pop() {
+                self.scan(w);
+                if self.scanned_words - start >= budget {
+                    self.flush_to(pool);
+                    self.publish();
+                    pool.release();
+                    break 'outer;
+                }
+            }
+            self.publish();
+            pool.release();
+        }
+        (self.scanned_words - start, quiescent)
     }
 
     /// Objects marked in this private bitmap but not in the heap's mark

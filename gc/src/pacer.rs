@@ -16,13 +16,23 @@
 //! collector's share of the time stays near or below 50% however low the
 //! limit is set: a limit too low slows the program rather than stopping it.
 //!
-//! In the stop-the-world collector the trigger equals the goal: a cycle
-//! starts when heapLive reaches it.
+//! Trigger. In the stop-the-world collector the trigger equals the goal: a
+//! cycle starts when heapLive reaches it. When marking runs alongside the
+//! mutators (incremental and concurrent modes), the cycle must start early
+//! enough that marking ends near the goal: the trigger is a fraction of the
+//! runway, `live + r × (goal − live)`, and `r` is learnt with Go 1.5's
+//! proportional controller. After each cycle, with `a` the fraction of the
+//! runway used by the time marking ended, `u` the collector's CPU share
+//! during marking and `U` its target ([`GOAL_UTILIZATION`]):
+//! `r += ½ × ((1 − r) − (u/U)(a − r))`, clamped to [`MIN_TRIGGER`]..
+//! [`MAX_TRIGGER`]. A cycle that overran the goal, or used more CPU than
+//! its share (heavy assists), moves the next trigger earlier; one that
+//! ended far below the goal moves it later.
 
 /// Pacer state.
 ///
 /// Invariant: `goal >= live` and `trigger <= goal` after every call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Pacer {
     gogc: Option<u32>,
     memlimit: Option<u64>,
@@ -32,7 +42,20 @@ pub struct Pacer {
     min_runway: u64,
     goal: u64,
     cycles: u64,
+    /// Marking runs alongside the mutators: trigger before the goal.
+    concurrent: bool,
+    /// The trigger's fraction of the runway (see the module docs).
+    trigger_ratio: f64,
 }
+
+/// The collector's target share of CPU while marking (Go's 25%).
+pub const GOAL_UTILIZATION: f64 = 0.25;
+/// Earliest trigger, as a fraction of the runway.
+pub const MIN_TRIGGER: f64 = 0.5;
+/// Latest trigger, as a fraction of the runway.
+pub const MAX_TRIGGER: f64 = 0.95;
+/// The first cycle's trigger ratio (Go's 7/8).
+const INITIAL_TRIGGER: f64 = 0.875;
 
 /// The heap size the collector never aims below.
 const MIN_RUNWAY: u64 = 256 << 10;
@@ -49,6 +72,8 @@ impl Pacer {
             min_runway: 0,
             goal: 0,
             cycles: 0,
+            concurrent: false,
+            trigger_ratio: INITIAL_TRIGGER,
         };
         p.recompute();
         p
@@ -105,10 +130,40 @@ impl Pacer {
         self.goal
     }
 
-    /// The heap size at which the next cycle starts (equal to the goal
-    /// while marking is stop-the-world; `u64::MAX` if there is no goal).
+    /// The heap size at which the next cycle starts: the goal while
+    /// marking is stop-the-world, earlier when it runs alongside the
+    /// mutators (`u64::MAX` if there is no goal).
     pub fn trigger(&self) -> u64 {
-        self.goal
+        if !self.concurrent || self.goal == u64::MAX {
+            return self.goal;
+        }
+        let runway = self.goal - self.live;
+        self.live + (runway as f64 * self.trigger_ratio) as u64
+    }
+
+    /// Marking runs alongside the mutators (`true`) or stops the world.
+    pub fn set_concurrent(&mut self, on: bool) {
+        self.concurrent = on;
+    }
+
+    /// The trigger's current fraction of the runway.
+    pub fn trigger_ratio(&self) -> f64 {
+        self.trigger_ratio
+    }
+
+    /// Learns from a cycle that marked alongside the mutators: heapLive was
+    /// `heap_at_end` when marking ended, and the collector used
+    /// `utilization` of the CPU meanwhile. Call before
+    /// [`Pacer::end_cycle`] (it reads this cycle's live heap and goal).
+    pub fn learn(&mut self, heap_at_end: u64, utilization: f64) {
+        if self.goal == u64::MAX || self.goal <= self.live {
+            return;
+        }
+        let runway = (self.goal - self.live) as f64;
+        let used = heap_at_end.saturating_sub(self.live) as f64 / runway;
+        let r = self.trigger_ratio;
+        let error = (1.0 - r) - (utilization / GOAL_UTILIZATION) * (used - r);
+        self.trigger_ratio = (r + 0.5 * error).clamp(MIN_TRIGGER, MAX_TRIGGER);
     }
 
     /// Live bytes found by the last mark.
@@ -205,6 +260,54 @@ mod tests {
         // Without the cap the share would be far higher.
         let runway = (p.live() / 16).clamp(MIN_RUNWAY, 1 << 20) as f64;
         assert!(pause_ns / (pause_ns + runway / rate) > 0.9);
+    }
+
+    /// A concurrent program: a cycle starting at `trigger` marks for
+    /// `mark_bytes` of allocation at a collector share of `util`.
+    fn concurrent_cycles(p: &mut Pacer, live: u64, mark_bytes: u64, util: f64, n: usize) -> Vec<(u64, u64)> {
+        let mut out = vec![];
+        for _ in 0..n {
+            let end = p.trigger() + mark_bytes;
+            out.push((end, p.goal()));
+            p.learn(end, util);
+            p.end_cycle(live, 0);
+        }
+        out
+    }
+
+    #[test]
+    fn concurrent_trigger_learns_to_end_marking_at_the_goal() {
+        // 100 MiB live, GOGC=100: 100 MiB of runway. Marking takes 30 MiB
+        // of allocation at exactly the target CPU share: the controller
+        // must settle on triggering 30 MiB before the goal.
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.set_concurrent(true);
+        p.end_cycle(100 * MIB, 0);
+        assert!(p.trigger() < p.goal());
+        let runs = concurrent_cycles(&mut p, 100 * MIB, 30 * MIB, GOAL_UTILIZATION, 30);
+        let (end, goal) = runs[runs.len() - 1];
+        assert!(end.abs_diff(goal) < MIB, "marking ends at {end}, goal {goal}");
+        assert!((p.trigger_ratio() - 0.7).abs() < 0.01);
+    }
+
+    #[test]
+    fn heavy_assists_move_the_trigger_earlier() {
+        // The same cycle at twice the CPU share settles earlier: the
+        // controller trades heap for less assist work.
+        let mut a = Pacer::new(Some(100), None, 4 * MIB);
+        let mut b = a.clone();
+        for p in [&mut a, &mut b] {
+            p.set_concurrent(true);
+            p.end_cycle(100 * MIB, 0);
+        }
+        concurrent_cycles(&mut a, 100 * MIB, 30 * MIB, GOAL_UTILIZATION, 30);
+        concurrent_cycles(&mut b, 100 * MIB, 30 * MIB, 2.0 * GOAL_UTILIZATION, 30);
+        assert!(b.trigger() < a.trigger());
+        // Whatever happens, the trigger stays within its bounds.
+        concurrent_cycles(&mut b, 100 * MIB, 200 * MIB, 1.0, 30);
+        assert!((b.trigger_ratio() - MIN_TRIGGER).abs() < 1e-9);
+        concurrent_cycles(&mut b, 100 * MIB, 0, 0.0, 30);
+        assert!((b.trigger_ratio() - MAX_TRIGGER).abs() < 1e-9);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `marrow` binary: runs Scheme scripts, `-e` expressions or a REPL on
 //! the Marrow heap, with the collector's settings as flags.
 
-use marrow_gc::{parse_size, GcConfig};
+use marrow_gc::{GcConfig, GcMode};
 use marrow_interp::{Failure, Interp, DEFAULT_MAX_DEPTH};
 
 mod repl;
@@ -22,6 +22,10 @@ flags:
   --stats           print a MemStats summary on stderr at exit
   --heap-check      checkmark mode: verify every mark (env MARROW_CHECKMARK=1)
   --gc-stress N     collect every N allocations (env MARROW_GCSTRESS)
+  --gc-mode MODE    incremental (default: marking in small steps as the
+                    program allocates, so pauses stay short), concurrent
+                    (plus a background marking thread) or stw
+                    (env MARROW_GCMODE)
   --max-depth N     limit on non-tail call depth (default 10000000)
   -h, --help        this text
 
@@ -43,10 +47,14 @@ fn usage(msg: &str) -> ! {
 }
 
 fn parse_args() -> Opts {
-    let mut config = match GcConfig::from_env() {
-        Ok(c) => c,
-        Err(e) => usage(&e.to_string()),
+    // Incremental marking by default: the REPL never pauses for a whole mark.
+    let mut config = GcConfig {
+        mode: GcMode::Incremental,
+        ..GcConfig::default()
     };
+    if let Err(e) = config.apply_env_with(|k| std::env::var(k).ok()) {
+        usage(&e.to_string());
+    }
     let mut o = Opts {
         config: GcConfig::default(),
         stats: false,
@@ -94,6 +102,12 @@ fn parse_args() -> Opts {
                     usage(&e.to_string());
                 }
             }
+            "--gc-mode" => {
+                let v = get(&mut i);
+                if let Err(e) = config.set("mode", &v) {
+                    usage(&e.to_string());
+                }
+            }
             "--max-depth" => {
                 let v = get(&mut i);
                 o.max_depth = match v.parse::<usize>() {
@@ -124,7 +138,6 @@ fn parse_args() -> Opts {
         config.heap.arena_size = size as usize;
         config.heap.min_arena_size = size as usize;
     }
-    let _ = parse_size;
     o.config = config;
     o
 }

@@ -120,7 +120,7 @@ impl GcBitmap {
     }
 
     /// Calls `f(word_addr)` for each pointer slot among `nwords` words from `addr`.
-    #[inline]
+    #[inline(always)]
     pub fn for_each_pointer_slot(&self, addr: usize, nwords: usize, mut f: impl FnMut(usize)) {
         let mut done = 0;
         while done < nwords {
@@ -151,11 +151,7 @@ impl GcBitmap {
     #[inline]
     pub fn try_mark(&self, addr: usize) -> bool {
         let (g, bit) = self.locate(addr);
-        let m = 1u64 << bit;
-        if g.mark.load(Relaxed) & m != 0 {
-            return false;
-        }
-        g.mark.fetch_or(m, Relaxed) & m == 0
+        crate::markbit::set_once(&g.mark, 1u64 << bit)
     }
 
     /// Clears the mark bit of the object starting at `addr`.

@@ -20,7 +20,7 @@ use crate::span::{LiveBits, MSpan, ObjectInfo, SpanState};
 use crate::stats::{Counters, GcRecord, MemStats};
 use crate::types::TagRule;
 use std::fmt;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 
 /// Settings of a heap.
@@ -203,6 +203,19 @@ pub struct Heap {
     activity: AtomicU64,
     gc_record: Mutex<GcRecord>,
     layout: Layout,
+    /// Set by the collector while marking runs concurrently with mutators:
+    /// objects allocated meanwhile are marked (allocated black). Changes
+    /// only while the world is stopped, when no cache holds a span.
+    alloc_black: AtomicBool,
+    /// Objects and bytes allocated black since the last take.
+    black_objects: AtomicU64,
+    black_bytes: AtomicU64,
+    /// Proportional sweeping (Go's sweep pacing): pages to sweep per byte
+    /// allocated (f64 bits; 0: off), heapLive when the sweep cycle began,
+    /// and pages swept since.
+    sweep_pages_per_byte: AtomicU64,
+    sweep_live_basis: AtomicU64,
+    pages_swept: AtomicU64,
 }
 
 // SAFETY: the raw `span_table` pointer is only read through atomics, and the
@@ -282,6 +295,12 @@ impl Heap {
             activity: AtomicU64::new(0),
             gc_record: Mutex::new(GcRecord::default()),
             layout,
+            alloc_black: AtomicBool::new(false),
+            black_objects: AtomicU64::new(0),
+            black_bytes: AtomicU64::new(0),
+            sweep_pages_per_byte: AtomicU64::new(0),
+            sweep_live_basis: AtomicU64::new(0),
+            pages_swept: AtomicU64::new(0),
         }))
     }
 
@@ -413,6 +432,7 @@ impl Heap {
     /// one swept now (lazily), else fresh pages.
     pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
         self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
         let c = self.central(spc);
         let sg = self.sweepgen();
         let s = match c.pop_partial_swept(sg) {
@@ -431,7 +451,12 @@ impl Heap {
         s.sweepgen.store(sg + 3, Ordering::Release);
         // SAFETY: the span came off a central list or out of the page heap,
         // so this thread owns it now.
-        unsafe { s.prepare_for_cache(self.config.clobber_free) };
+        unsafe {
+            s.prepare_for_cache(self.config.clobber_free);
+            if self.alloc_black() {
+                s.start_black_allocs();
+            }
+        }
         Ok(s)
     }
 
@@ -471,6 +496,12 @@ impl Heap {
         let sg = self.sweepgen();
         // SAFETY: forwarded from the caller.
         let (n, count) = unsafe { (s.take_new_allocs(), s.alloc_count()) };
+        // SAFETY: forwarded from the caller.
+        let (objects, bytes) = unsafe { s.mark_black_allocs(&self.bitmap) };
+        if objects != 0 {
+            self.black_objects.fetch_add(objects, Ordering::Relaxed);
+            self.black_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
         let es = s.elemsize() as u64;
         self.counters.add_allocs(n as u64, n as u64 * es);
         let unused = (s.nelems() - count) as u64 * es;
@@ -483,8 +514,9 @@ impl Heap {
     /// (already on its central list) and whether it needs zeroing.
     pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
         let spc = SpanClass::new(0, noscan);
-        let sg = self.sweepgen();
         self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
+        let sg = self.sweepgen();
         let s = {
             let mut h = self.lock_mheap();
             let mapped = h.mapped_pages() << PAGE_SHIFT;
@@ -498,6 +530,10 @@ impl Heap {
             s.needzero()
         };
         let bytes = (npages << PAGE_SHIFT) as u64;
+        if self.alloc_black() && self.bitmap.try_mark(s.base()) {
+            self.black_objects.fetch_add(1, Ordering::Relaxed);
+            self.black_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
         self.counters.add_allocs(1, bytes);
         self.central(spc).push_swept(sg, s, false);
         Ok((s, needzero))
@@ -564,6 +600,7 @@ impl Heap {
         keep_empty: bool,
     ) -> (Option<&'static MSpan>, SweepResult) {
         let es = s.elemsize();
+        self.pages_swept.fetch_add(s.npages() as u64, Ordering::Relaxed);
         // SAFETY: forwarded from the caller.
         let freed = unsafe { s.sweep(live, self.config.clobber_free) };
         self.counters.add_frees(freed as u64, (freed * es) as u64);
@@ -591,7 +628,65 @@ impl Heap {
     /// Every reachable object must be marked in the GC bitmap, and no
     /// object may be allocated between the mark and this call.
     pub unsafe fn begin_sweep(&self) {
+        // Sweep pacing: every in-use page swept by the time heapLive
+        // reaches the trigger (set by the collector before this call).
+        let pages = self.lock_mheap().inuse_pages as f64;
+        let live = self.heap_live();
+        let distance = self.gc_trigger().saturating_sub(live);
+        let per_byte = if distance == 0 || distance == u64::MAX {
+            0.0
+        } else {
+            pages / distance as f64
+        };
+        self.sweep_live_basis.store(live, Ordering::Relaxed);
+        self.pages_swept.store(0, Ordering::Relaxed);
+        self.sweep_pages_per_byte.store(per_byte.to_bits(), Ordering::Relaxed);
         self.sweepgen.fetch_add(2, Ordering::AcqRel);
+    }
+
+    /// Proportional sweeping on allocation slow paths (Go's
+    /// `deductSweepCredit`): sweeps spans of any class until the pages swept
+    /// keep pace with the bytes allocated since the sweep cycle began, so
+    /// that sweeping is done before the next cycle must start and no pause
+    /// has to finish it.
+    fn sweep_proportional(&self) {
+        let per_byte = f64::from_bits(self.sweep_pages_per_byte.load(Ordering::Relaxed));
+        if per_byte == 0.0 {
+            return;
+        }
+        let allocated = self
+            .heap_live()
+            .saturating_sub(self.sweep_live_basis.load(Ordering::Relaxed));
+        let target = (allocated as f64 * per_byte) as u64;
+        while self.pages_swept.load(Ordering::Relaxed) < target {
+            let r = self.sweep_one();
+            if r.spans == 0 {
+                self.sweep_pages_per_byte.store(0, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// Allocates black from now on (`true`; the collector calls this when
+    /// concurrent marking starts) or no longer (`false`, at mark
+    /// termination). Call only while the world is stopped and no cache
+    /// holds a span.
+    pub fn set_alloc_black(&self, on: bool) {
+        self.alloc_black.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether allocation is black (marking is under way).
+    #[inline]
+    pub fn alloc_black(&self) -> bool {
+        self.alloc_black.load(Ordering::Relaxed)
+    }
+
+    /// Objects and bytes allocated black since the last call.
+    pub fn take_black_allocs(&self) -> (u64, u64) {
+        (
+            self.black_objects.swap(0, Ordering::Relaxed),
+            self.black_bytes.swap(0, Ordering::Relaxed),
+        )
     }
 
     /// Sweeps one unswept span, if any remains; for proportional and

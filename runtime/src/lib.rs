@@ -23,20 +23,45 @@
 //! assert!(heap.find_object(bytes.as_ptr() as usize).unwrap().noscan);
 //! ```
 
+// Under `--cfg loom` (the model checker, see tests/loom.rs) only the
+// modules built on `sync` compile: everything else uses std's primitives
+// and OS memory directly.
+#[cfg(not(loom))]
 pub mod bitmap;
+#[cfg(not(loom))]
 mod heap;
+#[cfg(not(loom))]
 mod mcache;
+pub mod markbit;
+#[cfg(not(loom))]
 mod mcentral;
+#[cfg(not(loom))]
 pub mod mem;
+#[cfg(not(loom))]
 mod mheap;
+#[cfg(not(loom))]
 pub mod sizeclass;
+#[cfg(not(loom))]
 pub mod span;
+#[doc(hidden)]
+pub mod spanset;
+#[cfg(not(loom))]
 mod stats;
+pub mod sweepgen;
+#[doc(hidden)]
+pub mod sync;
+#[cfg(not(loom))]
 mod types;
 
+#[cfg(not(loom))]
 pub use heap::{AllocError, Heap, HeapConfig, HeapError, SweepResult};
-pub use mcache::{MCache, TINY_SIZE};
+#[cfg(not(loom))]
+pub use mcache::{MCache, POLL_ALWAYS, POLL_ASSIST, POLL_TRIGGER, TINY_SIZE};
+#[cfg(not(loom))]
 pub use mheap::{Layout, ARENA_ALIGN};
+#[cfg(not(loom))]
 pub use span::{MSpan, ObjectInfo};
+#[cfg(not(loom))]
 pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
+#[cfg(not(loom))]
 pub use types::{AllocFlags, TagRule, Type, TypeError};

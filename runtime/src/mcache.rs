@@ -10,7 +10,7 @@
 //! counts.
 //!
 //! The collector hook: the slow paths add to the heap's heapLive and, when
-//! it crosses the trigger the collector set, raise `gc_requested`, which the
+//! it crosses the trigger the collector set, raise a poll bit, which the
 //! embedding mutator polls after allocating (`take_gc_request`). Calling
 //! back into the collector from inside the allocator would need the cache
 //! re-entrantly while it is borrowed; a polled flag costs one branch.
@@ -55,8 +55,21 @@ pub struct MCache {
     tiny: usize,
     tiny_offset: usize,
     tiny_allocs: u64,
-    gc_requested: bool,
+    /// [`POLL_TRIGGER`] and [`POLL_ASSIST`] bits raised by slow paths for
+    /// the mutator to act on.
+    poll: u8,
+    /// Bytes added to heapLive while allocating black (marking), not yet
+    /// taken by the mutator's assist accounting.
+    charged: u64,
 }
+
+/// Poll bit: heapLive crossed the collector's trigger.
+pub const POLL_TRIGGER: u8 = 1;
+/// Poll bit: bytes were charged while marking; the mutator owes an assist.
+pub const POLL_ASSIST: u8 = 2;
+/// Poll bit the cache never clears: the mutator wants every allocation to
+/// take its poll path (stress mode).
+pub const POLL_ALWAYS: u8 = 4;
 
 // SAFETY: the cache owns its spans exclusively; moving it to another thread
 // moves that ownership along (no other thread refers to them).
@@ -81,7 +94,8 @@ impl Heap {
             tiny: 0,
             tiny_offset: 0,
             tiny_allocs: 0,
-            gc_requested: false,
+            poll: 0,
+            charged: 0,
         }
     }
 }
@@ -103,18 +117,46 @@ impl MCache {
     #[inline(always)]
     pub fn take_gc_request(&mut self) -> bool {
         // Test first: the common answer costs a load, not a store.
-        if self.gc_requested {
-            self.gc_requested = false;
+        if self.poll & POLL_TRIGGER != 0 {
+            self.poll &= !POLL_TRIGGER;
             return true;
         }
         false
     }
 
-    /// Whether an allocation slow path found the heap past the collector's
-    /// trigger (without clearing the flag).
+    /// The poll bits ([`POLL_TRIGGER`], [`POLL_ASSIST`]) raised by slow
+    /// paths; zero on the common path. One byte load, for the mutator's
+    /// allocation fast path.
     #[inline(always)]
-    pub fn gc_requested(&self) -> bool {
-        self.gc_requested
+    pub fn poll(&self) -> u8 {
+        self.poll
+    }
+
+    /// Makes every allocation's poll see a bit set ([`POLL_ALWAYS`]), or not.
+    pub fn set_poll_always(&mut self, on: bool) {
+        if on {
+            self.poll |= POLL_ALWAYS;
+        } else {
+            self.poll &= !POLL_ALWAYS;
+        }
+    }
+
+    /// The bytes charged to heapLive while allocating black since the last
+    /// call (what the mutator owes assist work for); clears [`POLL_ASSIST`].
+    pub fn take_charge(&mut self) -> u64 {
+        self.poll &= !POLL_ASSIST;
+        std::mem::take(&mut self.charged)
+    }
+
+    /// Adds `bytes` to heapLive, raising the poll bits that follow.
+    fn charge(&mut self, bytes: u64) {
+        if self.heap.add_heap_live(bytes) {
+            self.poll |= POLL_TRIGGER;
+        }
+        if self.heap.alloc_black() {
+            self.charged += bytes;
+            self.poll |= POLL_ASSIST;
+        }
     }
 
     /// The current tiny block, which the collector must keep alive (it is
@@ -360,9 +402,7 @@ impl MCache {
         let s = self.heap.cache_span(spc)?;
         // SAFETY: cache_span hands ownership to us.
         let free = (s.nelems() - unsafe { s.alloc_count() }) as u64;
-        if self.heap.add_heap_live(free * s.elemsize() as u64) {
-            self.gc_requested = true;
-        }
+        self.charge(free * s.elemsize() as u64);
         self.alloc[spc.index()] = s;
         self.publish_tiny();
         Ok(())
@@ -396,9 +436,7 @@ impl MCache {
             let t = typ.expect("scan objects have a type");
             self.write_heap_bits(addr, npages << PAGE_SHIFT, asked, t);
         }
-        if self.heap.add_heap_live((npages << PAGE_SHIFT) as u64) {
-            self.gc_requested = true;
-        }
+        self.charge((npages << PAGE_SHIFT) as u64);
         // SAFETY: arena addresses are non-zero.
         Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
     }

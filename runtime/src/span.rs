@@ -14,12 +14,15 @@
 //! Object i is allocated iff `i < freeindex || alloc_bits[i]`.
 //!
 //! Ownership protocol (what makes the `unsafe` accessors sound): a span is
-//! owned by exactly one of the page heap (state Free), a central list
-//! (under that list's lock), or one mutator cache. Only the owner writes the
-//! owner fields (`alloc_cache`, `alloc_count`, `needzero`, `alloc_bits`,
-//! `freeindex`). Fields that other threads may read at any time through the
-//! span table (`state`, geometry, `freeindex`, `alloc_bits`) are atomics, so
-//! a concurrent lookup never races; it validates what it reads.
+//! owned by exactly one of the page heap (state Free, under its lock), a
+//! central span set, a sweeper that claimed it, or one mutator cache. Only
+//! the owner writes the owner fields (`alloc_cache`, `alloc_count`,
+//! `needzero`, `black_from`, `alloc_bits`, `freeindex`); ownership passes
+//! through the span sets' release/acquire or the page heap's lock, which
+//! order the old owner's writes before the new owner's reads. Fields that
+//! other threads may read at any time through the span table (`state`,
+//! geometry, `freeindex`, `alloc_bits`) are atomics, so a concurrent lookup
+//! (a marker resolving a pointer) never races; it validates what it reads.
 
 use crate::bitmap::GcBitmap;
 use crate::sizeclass::{div_by_class, SpanClass, CLASSES, PAGE_SHIFT};
@@ -93,6 +96,11 @@ struct OwnerFields {
     poisoned: bool,
     /// Next span in the page heap's span pool free list.
     next_free: usize,
+    /// While the collector allocates black (marking is under way), the
+    /// `freeindex` at which the current owner cache took the span: slots
+    /// handed out from there on are marked when the cache gives the span
+    /// back. `usize::MAX` otherwise.
+    black_from: usize,
 }
 
 // SAFETY: shared fields are atomics; `owner` is touched only by the span's
@@ -129,6 +137,7 @@ impl MSpan {
                 needzero: false,
                 poisoned: false,
                 next_free: 0,
+                black_from: usize::MAX,
             }),
         }
     }
@@ -339,6 +348,7 @@ impl MSpan {
         o.alloc_count_at_cache = 0;
         o.needzero = needzero;
         o.poisoned = false;
+        o.black_from = usize::MAX;
         self.state
             .store(SpanState::InUse as u8, std::sync::atomic::Ordering::Release);
     }
@@ -552,6 +562,51 @@ impl MSpan {
             o.alloc_count_at_cache = count;
             n
         }
+    }
+
+    /// Starts allocating black: every object the owner hands out from now
+    /// until [`MSpan::mark_black_allocs`] is marked then.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn start_black_allocs(&self) {
+        let fi = self.freeindex.load(Relaxed);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.owner().black_from = fi };
+    }
+
+    /// Marks, in `bitmap`, every object handed out since
+    /// [`MSpan::start_black_allocs`] (the free slots between the `freeindex`
+    /// then and now: alloc bits do not change while a cache owns a span), and
+    /// stops allocating black. Returns the objects newly marked and their bytes.
+    ///
+    /// Allocating black per span rather than per object keeps the allocation
+    /// fast path free of any test of the collector's phase.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn mark_black_allocs(&self, bitmap: &GcBitmap) -> (u64, u64) {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { self.owner() };
+        let from = std::mem::replace(&mut o.black_from, usize::MAX);
+        let to = self.freeindex.load(Relaxed).min(self.nelems());
+        let mut n = 0;
+        let words = self.alloc_bits.as_raw_slice();
+        let mut i = from;
+        while i < to {
+            let free = !words[i / 64].load(Relaxed) >> (i % 64);
+            let span = (64 - i % 64).min(to - i);
+            let mut bits = if span == 64 { free } else { free & ((1u64 << span) - 1) };
+            while bits != 0 {
+                let k = i + bits.trailing_zeros() as usize;
+                if bitmap.try_mark(self.object_addr(k)) {
+                    n += 1;
+                }
+                bits &= bits - 1;
+            }
+            i += span;
+        }
+        (n, n * self.elemsize() as u64)
     }
 
     /// Marks object `i` allocated directly (large spans, tests).

@@ -1,0 +1,488 @@
+//! The mutator ([`Mutator`], one per allocating thread): allocation with
+//! its polls, the write barrier, assists, safepoints and safe regions.
+//!
+//! The allocation fast path tests one byte of the cache (poll bits raised
+//! by its slow paths: trigger crossed, assist owed; or always set in
+//! stress mode) and the world's stop flag; both are clear on the common
+//! path, so a small allocation stays a handful of instructions. Everything
+//! else is in `poll_slow`.
+//!
+//! Write barrier: a snapshot-at-the-beginning (Yuasa deletion) barrier.
+//! While marking, a pointer store first records the slot's old value in
+//! the mutator's buffer; full buffers (and every buffer when the world
+//! stops) are marked grey into the shared pool. With the roots captured
+//! at mark start and new objects allocated black, every object reachable
+//! at mark start is marked: a path to it can only be cut by a store, which
+//! records the old value.
+
+use crate::assist::MutatorCredit;
+use crate::collector::{Core, CycleReport, Gc, GcError, GcReason, PHASE_MARK, PHASE_OFF};
+use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use crate::world::MutatorId;
+use marrow_runtime::{AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_ASSIST};
+use std::fmt;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Old values buffered by the write barrier before they are marked.
+const SATB_LEN: usize = 256;
+
+/// Scan work (words) an assist does between safepoint polls: a slice of
+/// about 100 µs.
+const ASSIST_SLICE: u64 = 16 << 10;
+
+/// A thread's handle for allocating from a collected heap: its cache, its
+/// handle table, its write-barrier buffer and its share of the
+/// collector's work. Not `Send`: create one per thread.
+///
+/// Invariants: registered with the collector's world under `id` until
+/// dropped; `satb` is empty whenever the collector is not marking (it is
+/// flushed every time the world stops and on drop).
+pub struct Mutator {
+    gc: Arc<Gc>,
+    core: Arc<Core>,
+    id: MutatorId,
+    cache: MCache,
+    handles: Rc<HandleTable>,
+    /// Allocations left before stress mode's next cycle (0: stress off;
+    /// then the cache's poll byte has POLL_ALWAYS set).
+    allocs_until_stress: u64,
+    satb: Vec<usize>,
+    /// Roots reported at the last safepoint.
+    root_buf: Vec<usize>,
+    credit: MutatorCredit,
+}
+
+impl fmt::Debug for Mutator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutator")
+            .field("id", &self.id)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects root words.
+struct Collect<'a>(&'a mut Vec<usize>);
+
+impl RootVisitor for Collect<'_> {
+    fn visit(&mut self, word: usize) {
+        self.0.push(word);
+    }
+
+    fn visit_slice(&mut self, words: &[usize]) {
+        self.0.extend_from_slice(words);
+    }
+}
+
+/// A mutator parked in native code (see [`Mutator::enter_safe_region`]);
+/// dropping it (or [`SafeRegion::leave`]) leaves the region.
+#[derive(Debug)]
+pub struct SafeRegion<'a> {
+    m: &'a mut Mutator,
+}
+
+impl SafeRegion<'_> {
+    /// Leaves the safe region, waiting if the world is stopped.
+    pub fn leave(self) {}
+}
+
+impl Drop for SafeRegion<'_> {
+    fn drop(&mut self) {
+        self.m.core.world.leave_safe_region(self.m.id);
+    }
+}
+
+impl Mutator {
+    /// A mutator for the calling thread. Any number of threads may each
+    /// have one (waits while a collection has the world stopped).
+    pub fn new(gc: &Arc<Gc>) -> Result<Mutator, GcError> {
+        let core = gc.core.clone();
+        let id = core.world.register();
+        let mut cache = core.heap.new_cache();
+        // Stress mode: every allocation takes the poll path to count.
+        cache.set_poll_always(core.config.stress != 0);
+        Ok(Mutator {
+            gc: gc.clone(),
+            cache,
+            id,
+            handles: Rc::new(HandleTable::default()),
+            allocs_until_stress: core.config.stress,
+            satb: Vec::with_capacity(SATB_LEN),
+            root_buf: Vec::new(),
+            credit: MutatorCredit::default(),
+            core,
+        })
+    }
+
+    /// The collector.
+    pub fn gc_handle(&self) -> &Arc<Gc> {
+        &self.gc
+    }
+
+    /// The heap.
+    pub fn heap(&self) -> &Arc<Heap> {
+        &self.core.heap
+    }
+
+    /// Roots `word` with an RAII handle, so it survives collections while
+    /// native code holds it.
+    pub fn root(&self, word: usize) -> Root {
+        self.handles.new_root(word)
+    }
+
+    /// Number of live RAII handles.
+    pub fn live_handles(&self) -> usize {
+        self.handles.live()
+    }
+
+    /// Allocates `size` bytes with type `typ` (see `MCache::try_mallocgc`).
+    /// This is a safepoint and may collect or assist first, with `roots`
+    /// as the caller's roots: every pointer the caller holds must be
+    /// reachable from `roots` or a handle.
+    #[inline(always)]
+    pub fn mallocgc(
+        &mut self,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+        roots: &dyn RootSource,
+    ) -> Result<NonNull<u8>, AllocError> {
+        if (self.cache.poll() != 0) | self.core.world.stop_requested() {
+            self.poll_slow(roots);
+        }
+        match self.cache.try_mallocgc(size, typ, flags) {
+            Ok(p) => Ok(p),
+            Err(e) => self.alloc_failed(e, size, typ, flags, roots),
+        }
+    }
+
+    /// The world is stopping, a collection is due, an assist is owed, or
+    /// stress mode counts.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(&mut self, roots: &dyn RootSource) {
+        self.safepoint(roots);
+        if self.cache.take_gc_request() && self.core.phase() == PHASE_OFF {
+            self.start_cycle(roots, GcReason::Heap, false);
+        }
+        if self.cache.poll() & POLL_ASSIST != 0 {
+            let bytes = self.cache.take_charge();
+            if self.core.phase() == PHASE_MARK {
+                self.assist(bytes, roots);
+            }
+        }
+        if self.allocs_until_stress != 0 {
+            self.allocs_until_stress -= 1;
+            if self.allocs_until_stress == 0 {
+                self.allocs_until_stress = self.core.config.stress;
+                match self.core.phase() {
+                    PHASE_OFF => {
+                        self.start_cycle(roots, GcReason::Stress, false);
+                    }
+                    PHASE_MARK => {
+                        self.help_mark(roots, crate::assist::MIN_ASSIST_WORK);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// An allocation was refused: if memory ran out, collect (sweeping
+    /// everything) and try once more.
+    #[cold]
+    #[inline(never)]
+    fn alloc_failed(
+        &mut self,
+        e: AllocError,
+        size: usize,
+        typ: Option<&Type>,
+        flags: AllocFlags,
+        roots: &dyn RootSource,
+    ) -> Result<NonNull<u8>, AllocError> {
+        match e {
+            AllocError::OutOfMemory { .. } | AllocError::Os(_) => {
+                self.collect_full(roots, GcReason::Emergency);
+                self.cache.try_mallocgc(size, typ, flags)
+            }
+            e => Err(e),
+        }
+    }
+
+    /// Allocates one zeroed object of type `t`.
+    #[inline]
+    pub fn alloc(&mut self, t: &Type, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        self.mallocgc(t.size(), Some(t), AllocFlags::NONE, roots)
+    }
+
+    /// Allocates a zeroed array of `n` elements of type `t`.
+    pub fn alloc_array(&mut self, t: &Type, n: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        let size = t.size().checked_mul(n).ok_or(AllocError::Overflow {
+            count: n,
+            elem_size: t.size(),
+        })?;
+        self.mallocgc(size, Some(t), AllocFlags::NONE, roots)
+    }
+
+    /// Allocates `size` bytes that hold no pointers (zeroed).
+    #[inline]
+    pub fn alloc_bytes(&mut self, size: usize, roots: &dyn RootSource) -> Result<NonNull<u8>, AllocError> {
+        self.mallocgc(size, None, AllocFlags::NOSCAN, roots)
+    }
+
+    /// The write path: stores `val` into word `slot` of object `obj`. Every
+    /// pointer store into a heap object must come through here: while
+    /// marking runs, the barrier records the value overwritten.
+    ///
+    /// # Safety
+    /// `obj` must be a live object of this heap with more than `slot` words.
+    #[inline(always)]
+    pub unsafe fn write_ptr(&mut self, obj: NonNull<u8>, slot: usize, val: usize) {
+        debug_assert!(self
+            .core
+            .heap
+            .find_object(obj.as_ptr() as usize + slot * 8)
+            .is_some_and(|o| o.base == obj.as_ptr() as usize));
+        // SAFETY: the caller guarantees the slot lies in a live object;
+        // object words are aligned and may be read by markers, so they are
+        // accessed atomically.
+        let p = unsafe { &*(obj.as_ptr() as *const AtomicUsize).add(slot) };
+        if self.core.marking.load(Relaxed) {
+            self.write_barrier_slow(p);
+        }
+        p.store(val, Relaxed);
+    }
+
+    /// The deletion barrier: records the value about to be overwritten.
+    #[cold]
+    #[inline(never)]
+    fn write_barrier_slow(&mut self, slot: &AtomicUsize) {
+        let old = slot.load(Relaxed);
+        if old != 0 && self.core.heap.tag_rule().may_be_pointer(old) {
+            self.satb.push(old);
+            if self.satb.len() >= SATB_LEN {
+                self.flush_satb();
+            }
+        }
+    }
+
+    /// Marks the recorded old values grey into the shared pool.
+    fn flush_satb(&mut self) {
+        if self.satb.is_empty() {
+            return;
+        }
+        let core = &self.core;
+        debug_assert_ne!(core.phase(), PHASE_OFF, "barrier buffer outside marking");
+        core.pool.enter();
+        let mut m = core.marker(false);
+        for w in self.satb.drain(..) {
+            m.mark_word(w);
+        }
+        m.flush_to(&core.pool);
+        m.publish();
+        core.pool.release();
+    }
+
+    /// Makes this mutator safe for a stopped world: returns its spans to
+    /// the central lists (marking what it allocated black), flushes its
+    /// barrier buffer, and gathers its roots (the caller's, its handles,
+    /// its tiny block) into `root_buf`.
+    fn make_safe(&mut self, roots: &dyn RootSource) {
+        let tiny = self.cache.tiny_block();
+        self.cache.release_all();
+        self.flush_satb();
+        self.root_buf.clear();
+        let mut c = Collect(&mut self.root_buf);
+        roots.visit_roots(&mut c);
+        self.handles.visit(&mut c);
+        c.0.extend(tiny);
+    }
+
+    /// A safepoint poll, for long loops that do not allocate: if a
+    /// collection is stopping the world, parks here (reporting `roots`)
+    /// until it restarts.
+    #[inline]
+    pub fn safepoint(&mut self, roots: &dyn RootSource) {
+        while self.core.world.stop_requested() {
+            self.make_safe(roots);
+            self.core.world.park(self.id, &self.root_buf);
+        }
+    }
+
+    /// Enters a safe region before blocking in native code: collections
+    /// then proceed without waiting for this thread, marking from `roots`
+    /// as they are now. While in the region the thread must not touch the
+    /// heap (the returned guard borrows the mutator, so it cannot
+    /// allocate or store); objects reachable from `roots` stay alive.
+    /// Dropping the guard leaves the region, waiting if the world is
+    /// stopped.
+    pub fn enter_safe_region(&mut self, roots: &dyn RootSource) -> SafeRegion<'_> {
+        self.make_safe(roots);
+        self.core.world.enter_safe_region(self.id, &self.root_buf);
+        SafeRegion { m: self }
+    }
+
+    /// Runs `f` in a safe region (see [`Mutator::enter_safe_region`]).
+    pub fn in_safe_region<R>(&mut self, roots: &dyn RootSource, f: impl FnOnce() -> R) -> R {
+        let _region = self.enter_safe_region(roots);
+        f()
+    }
+
+    /// Becomes the stopper, parking at safepoints while another thread
+    /// holds the world.
+    fn become_stopper(&mut self, roots: &dyn RootSource) {
+        while !self.core.world.try_stop() {
+            self.safepoint(roots);
+            std::thread::yield_now();
+        }
+    }
+
+    /// Starts a cycle (the stop-the-world mark and its termination in
+    /// stop-the-world mode or with `force_stw`; the mark start otherwise).
+    /// Returns the report of a cycle finished here; None if another
+    /// thread's cycle made this one unnecessary, or marking goes on.
+    fn start_cycle(&mut self, roots: &dyn RootSource, reason: GcReason, force_stw: bool) -> Option<CycleReport> {
+        let core = self.core.clone();
+        let heap = &core.heap;
+        // A trigger bit raised during the last mark is stale once that
+        // cycle has ended.
+        if reason == GcReason::Heap && heap.heap_live() < heap.gc_trigger() {
+            return None;
+        }
+        // Finish the last cycle's sweep before stopping anyone (Go's
+        // gcStart), yielding to another thread's stop. Proportional
+        // sweeping has normally left nothing.
+        while !core.world.stop_requested() && heap.sweep_one().spans > 0 {}
+        self.become_stopper(roots);
+        let t0 = Instant::now();
+        if core.phase() != PHASE_OFF || (reason == GcReason::Heap && heap.heap_live() < heap.gc_trigger()) {
+            core.world.restart();
+            return None;
+        }
+        self.make_safe(roots);
+        let ttsp = core.world.wait_stopped(Some(self.id));
+        core.mark_start(Some(self.id), &self.root_buf, reason, t0, ttsp, force_stw)
+    }
+
+    /// Mark termination claimed by this mutator: stop the world and finish.
+    fn terminate(&mut self, roots: &dyn RootSource) -> Option<CycleReport> {
+        self.become_stopper(roots);
+        let t = Instant::now();
+        self.make_safe(roots);
+        let core = self.core.clone();
+        let ttsp = core.world.wait_stopped(Some(self.id));
+        core.mark_termination(Some(self.id), &self.root_buf, t, ttsp)
+    }
+
+    /// Marks up to `budget` words from the pool, in slices between which
+    /// it answers stops (so a long assist never delays a pause); if marking
+    /// is then quiescent, claims and runs termination. Returns the words
+    /// scanned.
+    fn help_mark(&mut self, roots: &dyn RootSource, budget: u64) -> u64 {
+        let mut done = 0;
+        while done < budget && self.core.phase() == PHASE_MARK {
+            self.safepoint(roots);
+            let t = Instant::now();
+            let mut m = self.core.marker(false);
+            let (scanned, quiescent) = m.drain_budget(&self.core.pool, (budget - done).min(ASSIST_SLICE));
+            drop(m);
+            self.core.mark_cpu_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+            done += scanned;
+            if quiescent && self.core.claim_termination() {
+                self.terminate(roots);
+                break;
+            }
+            if scanned == 0 {
+                break; // nothing to take: others hold the work
+            }
+        }
+        done
+    }
+
+    /// Pays for `bytes` allocated while marking (see assist.rs).
+    fn assist(&mut self, bytes: u64, roots: &dyn RootSource) {
+        let core = self.core.clone();
+        let heap_live = core.heap.heap_live();
+        let wpb = core
+            .assist
+            .work_per_byte(heap_live, core.totals.scanned_words.load(Relaxed));
+        let owed = self.credit.charge(bytes, wpb);
+        if owed > 0 {
+            let stolen = core.assist.steal(owed);
+            self.credit.pay(stolen, wpb);
+            if owed > stolen {
+                let scanned = self.help_mark(roots, owed - stolen);
+                self.credit.pay(scanned, wpb);
+            }
+        }
+        if core.phase() == PHASE_MARK && heap_live >= core.assist.goal() {
+            // The goal is reached with marking unfinished: finish it now
+            // rather than let the heap outgrow the goal.
+            self.finish_mark(roots);
+        }
+    }
+
+    /// Marks until the current mark is over (helping, and terminating when
+    /// quiescent), parking for other threads' stops meanwhile.
+    fn finish_mark(&mut self, roots: &dyn RootSource) {
+        loop {
+            match self.core.phase() {
+                PHASE_OFF => return,
+                PHASE_MARK => {
+                    if self.help_mark(roots, u64::MAX) == 0 {
+                        self.safepoint(roots);
+                        std::thread::yield_now();
+                    }
+                }
+                _ => {
+                    self.safepoint(roots);
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// A full collection: finishes any mark under way, then runs a
+    /// stop-the-world cycle that sweeps everything.
+    fn collect_full(&mut self, roots: &dyn RootSource, reason: GcReason) -> CycleReport {
+        loop {
+            self.finish_mark(roots);
+            if let Some(r) = self.start_cycle(roots, reason, true) {
+                return r;
+            }
+        }
+    }
+
+    /// Runs a full collection now and sweeps everything (Go's `runtime.GC`).
+    pub fn gc(&mut self, roots: &dyn RootSource) -> CycleReport {
+        self.collect_full(roots, GcReason::Forced)
+    }
+
+    /// Collects, sweeps everything, and returns every free page to the OS
+    /// (Go's `debug.FreeOSMemory`). Returns the bytes released.
+    pub fn free_os_memory(&mut self, roots: &dyn RootSource) -> Result<usize, marrow_runtime::mem::MemError> {
+        self.collect_full(roots, GcReason::Forced);
+        self.core.heap.release_free_pages()
+    }
+
+    /// A statistics snapshot, exact for this mutator (other mutators'
+    /// caches publish their counts when they refill or stop).
+    pub fn stats(&mut self) -> MemStats {
+        self.cache.flush_stats();
+        self.core.heap.mem_stats()
+    }
+}
+
+impl Drop for Mutator {
+    fn drop(&mut self) {
+        if !self.satb.is_empty() {
+            self.flush_satb();
+        }
+        self.cache.release_all();
+        self.core.world.unregister(self.id);
+    }
+}

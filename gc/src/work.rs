@@ -1,0 +1,158 @@
+//! The shared mark work pool and mark termination detection.
+//!
+//! Markers (the coordinating thread, background workers, assisting
+//! mutators) each keep a private grey stack and share work through this
+//! pool in buffers, as Go's `gcWork` shares `workbuf`s through `work.full`.
+//! A marker that runs dry takes a buffer; one that holds much while the pool
+//! is empty gives some away, so idle workers find work.
+//!
+//! Termination: marking is *quiescent* when the pool is empty and no marker
+//! is active (holds work taken from the pool or found itself). Markers
+//! become active by taking a buffer ([`WorkPool::try_get`],
+//! [`WorkPool::get_or_wait`]) or by announcing that they hold work
+//! ([`WorkPool::enter`]), and stop being active only under the pool's lock
+//! after giving back what they did not scan ([`WorkPool::release`]), so
+//! "empty and nobody active" is never observed while some grey object is
+//! still held privately. Quiescence is final while the world is stopped;
+//! during concurrent marking a mutator's write barrier may add work again,
+//! which is why the collector stops the world to terminate and drains
+//! what that adds (docs/gc-cycle.md).
+//!
+//! Invariant (under the lock): every grey object is in a pool buffer or in
+//! the private stack of an active marker; `active` counts those markers.
+
+use crate::sync::{lock, wait, AtomicUsize, Condvar, Mutex, Ordering};
+
+/// Items per shared buffer.
+pub(crate) const BUF_LEN: usize = 256;
+
+#[derive(Debug)]
+struct PoolState<T> {
+    full: Vec<Vec<T>>,
+    active: usize,
+    /// Bumped by [`WorkPool::wake_all`]: waiters return even if not quiescent.
+    wake_epoch: u64,
+}
+
+/// The pool (see the module docs).
+#[derive(Debug)]
+pub struct WorkPool<T> {
+    state: Mutex<PoolState<T>>,
+    cv: Condvar,
+    /// Buffers in the pool, readable without the lock (a hint for sharing).
+    nfull: AtomicUsize,
+    /// Markers blocked in `get_or_wait` (a hint for sharing).
+    waiting: AtomicUsize,
+}
+
+/// Why [`WorkPool::try_get`] found nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoWork {
+    /// The pool is empty but another marker is active: work may appear.
+    Busy,
+    /// The pool is empty and no marker is active: marking is done (for now).
+    Quiescent,
+}
+
+impl<T> WorkPool<T> {
+    pub fn new() -> WorkPool<T> {
+        WorkPool {
+            state: Mutex::new(PoolState {
+                full: Vec::new(),
+                active: 0,
+                wake_epoch: 0,
+            }),
+            cv: Condvar::new(),
+            nfull: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Adds a buffer of grey work. Anyone may call it, active or not (a
+    /// mutator flushing its write-barrier buffer is not a marker).
+    pub fn put(&self, buf: Vec<T>) {
+        if buf.is_empty() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        st.full.push(buf);
+        self.nfull.store(st.full.len(), Ordering::Relaxed);
+        drop(st);
+        self.cv.notify_one();
+    }
+
+    /// Whether sharing work would help: the pool is empty or someone waits.
+    pub fn hungry(&self) -> bool {
+        self.nfull.load(Ordering::Relaxed) == 0 || self.waiting.load(Ordering::Relaxed) > 0
+    }
+
+    /// The caller becomes active without taking a buffer (it found work
+    /// itself: roots). Pair with [`WorkPool::release`] or `get_or_wait`.
+    pub fn enter(&self) {
+        lock(&self.state).active += 1;
+    }
+
+    /// Takes a buffer without waiting; on success the caller is active.
+    pub fn try_get(&self) -> Result<Vec<T>, NoWork> {
+        let mut st = lock(&self.state);
+        match st.full.pop() {
+            Some(b) => {
+                st.active += 1;
+                self.nfull.store(st.full.len(), Ordering::Relaxed);
+                Ok(b)
+            }
+            None if st.active == 0 => Err(NoWork::Quiescent),
+            None => Err(NoWork::Busy),
+        }
+    }
+
+    /// An active caller that has run out of work takes another buffer,
+    /// waiting while others are active; returns None (the caller no longer
+    /// active) when marking is quiescent or [`WorkPool::wake_all`] was called.
+    pub fn get_or_wait(&self) -> Option<Vec<T>> {
+        let mut st = lock(&self.state);
+        st.active -= 1;
+        let epoch = st.wake_epoch;
+        loop {
+            if let Some(b) = st.full.pop() {
+                st.active += 1;
+                self.nfull.store(st.full.len(), Ordering::Relaxed);
+                return Some(b);
+            }
+            if st.active == 0 {
+                drop(st);
+                self.cv.notify_all();
+                return None;
+            }
+            if st.wake_epoch != epoch {
+                return None;
+            }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            st = wait(&self.cv, st);
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An active caller stops (it gave back what it did not scan).
+    pub fn release(&self) {
+        let mut st = lock(&self.state);
+        st.active -= 1;
+        let quiescent = st.active == 0 && st.full.is_empty();
+        drop(st);
+        if quiescent {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Whether marking is quiescent now.
+    pub fn is_quiescent(&self) -> bool {
+        let st = lock(&self.state);
+        st.active == 0 && st.full.is_empty()
+    }
+
+    /// Wakes every marker blocked in `get_or_wait` (they return None).
+    pub fn wake_all(&self) {
+        lock(&self.state).wake_epoch += 1;
+        self.cv.notify_all();
+    }
+}
