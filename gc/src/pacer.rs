@@ -12,9 +12,12 @@
 //!
 //! CPU cap (against death spirals near the limit): the collector passes the
 //! runway the mutator needs to run at least as long as the last pause
-//! (allocation rate x pause); the goal never leaves less than that, so the
-//! collector's share of the time stays near or below 50% however low the
-//! limit is set: a limit too low slows the program rather than stopping it.
+//! (allocation rate x pause); when the memory limit sets the goal, the goal
+//! never leaves less than that, so the collector's share of the time stays
+//! near or below 50% however low the limit is set: a limit too low slows the
+//! program rather than stopping it. (Without a binding limit the cap does
+//! not apply: the rate comes from one cycle and a preempted pause would
+//! inflate it, and GOGC already sets the runway.)
 //!
 //! Trigger. In the stop-the-world collector the trigger equals the goal: a
 //! cycle starts when heapLive reaches it. When marking runs alongside the
@@ -91,8 +94,13 @@ impl Pacer {
             Some(l) => l.saturating_sub(self.overhead),
             None => u64::MAX,
         };
-        let floor = self.live + (self.live / 16).clamp(MIN_RUNWAY, 1 << 20).max(self.min_runway);
-        self.goal = by_gogc.min(by_limit).max(floor);
+        let mut runway = (self.live / 16).clamp(MIN_RUNWAY, 1 << 20);
+        if by_limit < by_gogc {
+            // The CPU cap guards against the limit only: GOGC's own runway
+            // is the user's choice of trade-off, as in Go.
+            runway = runway.max(self.min_runway);
+        }
+        self.goal = by_gogc.min(by_limit).max(self.live + runway);
     }
 
     /// Records the end of a mark that found `live` bytes reachable, with

@@ -541,14 +541,7 @@ impl Heap {
 
     /// Claims `s` for sweeping in generation `sg`; true if this caller won.
     fn claim(&self, s: &MSpan, sg: u32) -> bool {
-        s.sweepgen
-            .compare_exchange(
-                sg.wrapping_sub(2),
-                sg.wrapping_sub(1),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok()
+        crate::sweepgen::claim(&s.sweepgen, sg)
     }
 
     /// Sweeps a claimed span by its mark bits. Returns the span if it still
@@ -617,7 +610,7 @@ impl Heap {
             r.spans_freed = 1;
             return (None, r);
         }
-        s.sweepgen.store(sg, Ordering::Release);
+        crate::sweepgen::finish(&s.sweepgen, sg);
         (Some(s), r)
     }
 
@@ -626,7 +619,9 @@ impl Heap {
     ///
     /// # Safety
     /// Every reachable object must be marked in the GC bitmap, and no
-    /// object may be allocated between the mark and this call.
+    /// object may be allocated between the mark and this call. No other
+    /// thread may use the heap during the call (the world is stopped and
+    /// background sweeps are shut out with [`Heap::stop_background_sweep`]).
     pub unsafe fn begin_sweep(&self) {
         // Sweep pacing: every in-use page swept by the time heapLive
         // reaches the trigger (set by the collector before this call).
@@ -641,6 +636,14 @@ impl Heap {
         self.sweep_live_basis.store(live, Ordering::Relaxed);
         self.pages_swept.store(0, Ordering::Relaxed);
         self.sweep_pages_per_byte.store(per_byte.to_bits(), Ordering::Relaxed);
+        let sg = self.sweepgen();
+        for c in self.central.iter() {
+            // SAFETY: the caller has stopped the world and shut out
+            // background sweeps (contract below), so no thread touches the
+            // central sets; the last cycle is fully swept, so its unswept
+            // sets are empty.
+            unsafe { c.reset_unswept(sg) };
+        }
         self.sweepgen.fetch_add(2, Ordering::AcqRel);
     }
 

@@ -91,8 +91,6 @@ impl MCentral {
     /// # Panics
     /// If either set is not empty, i.e. the cycle `sg` is not fully swept
     /// (every unswept span must have been popped, by `sweep_all` or lazily).
-    // Until `Heap::begin_sweep` calls it (remove this then).
-    #[allow(dead_code)]
     pub(crate) unsafe fn reset_unswept(&self, sg: u32) {
         let u = unswept_index(sg);
         // SAFETY: no concurrent operation on these sets (caller).
