@@ -404,7 +404,12 @@ impl<T: 'static> SpanSet<T> {
     /// If the set is not empty.
     pub unsafe fn reset(&self) {
         let (head, tail) = split(self.index.load(Ordering::Relaxed));
-        assert_eq!(head, tail, "marrow: reset of a span set holding {} items", tail.wrapping_sub(head));
+        assert_eq!(
+            head,
+            tail,
+            "marrow: reset of a span set holding {} items",
+            tail.wrapping_sub(head)
+        );
         // SAFETY: no concurrent operation (caller).
         unsafe { self.free_blocks(head) };
         self.index.store(0, Ordering::Relaxed);
@@ -525,7 +530,7 @@ mod tests {
             }
             let mut seen = vec![];
             s.for_each(|x| seen.push(x));
-            let mut want: Vec<usize> = model.iter().flat_map(|(&a, &n)| std::iter::repeat(a).take(n)).collect();
+            let mut want: Vec<usize> = model.iter().flat_map(|(&a, &n)| std::iter::repeat_n(a, n)).collect();
             want.sort_unstable();
             prop_assert_eq!(addrs(seen), want.clone());
             prop_assert_eq!(addrs(drain(&s)), want);
@@ -623,13 +628,19 @@ mod tests {
         const THREADS: u32 = 4;
         const PER_THREAD: u32 = 25_000;
         let its = items(THREADS * PER_THREAD);
-        let counts: &'static [AtomicU32] =
-            Box::leak((0..THREADS * PER_THREAD).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice());
+        let counts: &'static [AtomicU32] = Box::leak(
+            (0..THREADS * PER_THREAD)
+                .map(|_| AtomicU32::new(0))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
         let s = Arc::new(SpanSet::<u32>::new());
+        let start = Arc::new(std::sync::Barrier::new(THREADS as usize));
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
-                let s = s.clone();
+                let (s, start) = (s.clone(), start.clone());
                 std::thread::spawn(move || {
+                    start.wait();
                     let mine = &its[(t * PER_THREAD) as usize..((t + 1) * PER_THREAD) as usize];
                     for (k, x) in mine.iter().enumerate() {
                         s.push(x);
@@ -657,7 +668,12 @@ mod tests {
             counts[*y as usize].fetch_add(1, Ordering::Relaxed);
         }
         for (i, c) in counts.iter().enumerate() {
-            assert_eq!(c.load(Ordering::Relaxed), 1, "item {i} popped {} times", c.load(Ordering::Relaxed));
+            assert_eq!(
+                c.load(Ordering::Relaxed),
+                1,
+                "item {i} popped {} times",
+                c.load(Ordering::Relaxed)
+            );
         }
         assert!(s.is_empty());
     }

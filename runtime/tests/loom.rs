@@ -17,11 +17,55 @@
 use loom::thread;
 use marrow_runtime::spanset::{SpanSet, BLOCK_ENTRIES};
 use marrow_runtime::sweepgen;
-use marrow_runtime::sync::{Arc, AtomicBool, AtomicU32, Ordering, UnsafeCell};
+use marrow_runtime::sync::{epoch, Arc, AtomicBool, AtomicU32, Ordering, UnsafeCell};
 
 /// A `&'static` value for the span set (one small leak per execution).
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
+}
+
+/// Waits (yielding to loom) until `flag` is set.
+fn wait(flag: &AtomicBool) {
+    while !flag.load(Ordering::Acquire) {
+        thread::yield_now();
+    }
+}
+
+/// A model thread whose crossbeam-epoch bookkeeping is kept out of the
+/// interleavings: it registers with the collector (its first pin) before
+/// the next thread starts, and exits (unregisters, handing its garbage to
+/// the global queue) only when joined, one thread at a time. What runs
+/// concurrently is then the span set's own code, pins and deferred
+/// destruction included. (Crossbeam checks its registration and exit
+/// protocols with its own loom tests; with them interleaved, a model of
+/// three threads here takes many minutes instead of seconds.)
+struct Worker<R> {
+    handle: thread::JoinHandle<R>,
+    may_exit: Arc<AtomicBool>,
+}
+
+impl<R: 'static> Worker<R> {
+    fn spawn(f: impl FnOnce() -> R + 'static) -> Worker<R> {
+        let registered = Arc::new(AtomicBool::new(false));
+        let may_exit = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let (registered, may_exit) = (registered.clone(), may_exit.clone());
+            thread::spawn(move || {
+                drop(epoch::pin());
+                registered.store(true, Ordering::Release);
+                let r = f();
+                wait(&may_exit);
+                r
+            })
+        };
+        wait(&registered);
+        Worker { handle, may_exit }
+    }
+
+    fn join(self) -> R {
+        self.may_exit.store(true, Ordering::Release);
+        self.handle.join().unwrap()
+    }
 }
 
 /// Pops everything left (the model's threads have all been joined).
@@ -36,41 +80,34 @@ fn models_use_tiny_blocks() {
     assert_eq!(BLOCK_ENTRIES, 2);
 }
 
-/// Two pushers, one popper: every item pushed is popped exactly once. Three
-/// pushes fill block 0 and start block 1, which grows the spine from 1 to 2
-/// entries (the old spine goes to the epoch collector) while the popper may
-/// be reading it.
+/// Thread A pushes and pops, thread B pushes, the main thread pops: every
+/// item pushed is popped exactly once. With one item already in block 0,
+/// the two pushes take entries 1 and 2: the push of entry 2 adds block 1,
+/// growing the spine from 1 to 2 entries (the old spine is handed to the
+/// epoch collector) while the poppers may be reading it; a pop may claim
+/// an entry whose push has not stored yet and wait for it; the pops of
+/// entries 0 and 1 retire block 0, possibly before the push of entry 2
+/// takes it back from the pool as block 1.
 #[test]
-fn span_set_push_push_pop() {
+fn span_set_push_pop_three_threads() {
     loom::model(|| {
         let items = leak([10u32, 11, 12]);
         let set = Arc::new(SpanSet::<u32>::new());
+        set.push(&items[0]);
         let a = {
             let set = set.clone();
-            thread::spawn(move || {
-                set.push(&items[0]);
+            Worker::spawn(move || {
                 set.push(&items[1]);
+                set.pop().copied()
             })
         };
         let b = {
             let set = set.clone();
-            thread::spawn(move || set.push(&items[2]))
+            Worker::spawn(move || set.push(&items[2]))
         };
-        let c = {
-            let set = set.clone();
-            thread::spawn(move || {
-                let mut got = vec![];
-                for _ in 0..2 {
-                    if let Some(x) = set.pop() {
-                        got.push(*x);
-                    }
-                }
-                got
-            })
-        };
-        a.join().unwrap();
-        b.join().unwrap();
-        let mut got = c.join().unwrap();
+        let mut got: Vec<u32> = set.pop().copied().into_iter().collect();
+        got.extend(a.join());
+        b.join();
         assert_eq!(set.len(), 3 - got.len());
         drain(&set, &mut got);
         got.sort_unstable();
@@ -79,39 +116,67 @@ fn span_set_push_push_pop() {
     });
 }
 
-/// A popper empties block 0 (retiring it to the pool, clearing its slots)
-/// while the pusher may be adding block 1, perhaps reusing block 0 for it:
-/// no stale slot is ever popped and nothing is lost or popped twice.
+/// One pusher, one popper, three items: block 0 fills and empties (the
+/// popper retires it, clearing its slots) while the pusher may be adding
+/// block 1, perhaps reusing block 0 for it, and the popper may claim entry
+/// 2 before its push stores: no stale slot is ever popped, nothing is lost
+/// or popped twice.
 #[test]
 fn span_set_block_retire_and_reuse() {
     loom::model(|| {
         let items = leak([20u32, 21, 22]);
         let set = Arc::new(SpanSet::<u32>::new());
+        drop(epoch::pin());
         let a = {
             let set = set.clone();
-            thread::spawn(move || {
+            Worker::spawn(move || {
                 for x in items {
                     set.push(x);
                 }
             })
         };
-        let b = {
-            let set = set.clone();
-            thread::spawn(move || {
-                let mut got = vec![];
-                for _ in 0..3 {
-                    if let Some(x) = set.pop() {
-                        got.push(*x);
-                    }
-                }
-                got
-            })
-        };
-        a.join().unwrap();
-        let mut got = b.join().unwrap();
+        let mut got = vec![];
+        for _ in 0..3 {
+            if let Some(x) = set.pop() {
+                got.push(*x);
+            }
+        }
+        a.join();
         drain(&set, &mut got);
         got.sort_unstable();
         assert_eq!(got, [20, 21, 22]);
+    });
+}
+
+/// Three pushers race across a block boundary: whichever push lands in
+/// block 1 adds the blocks for every index up to its own, so a push still
+/// on block 0 never finds a hole in the spine (Go adds only the block
+/// asked for: if both pushes of block 0 stall before the push of block 1
+/// takes the spine lock, they find no block 0). Reaching that schedule
+/// takes 3 preemptions: with `LOOM_MAX_PREEMPTIONS=3` Go's variant crashes
+/// here (after about 4 minutes); at 2 the model checks three pushers
+/// growing the spine at once.
+#[test]
+fn span_set_pushes_add_blocks_in_order() {
+    loom::model(|| {
+        let items = leak([30u32, 31, 32]);
+        let set = Arc::new(SpanSet::<u32>::new());
+        drop(epoch::pin());
+        let a = {
+            let set = set.clone();
+            Worker::spawn(move || set.push(&items[0]))
+        };
+        let b = {
+            let set = set.clone();
+            Worker::spawn(move || set.push(&items[1]))
+        };
+        set.push(&items[2]);
+        a.join();
+        b.join();
+        let mut got = vec![];
+        drain(&set, &mut got);
+        got.sort_unstable();
+        assert_eq!(got, [30, 31, 32]);
     });
 }
 
@@ -127,6 +192,13 @@ struct TestSpan {
 /// from there and reads B's write. Loom reports a data race if a push/pop
 /// pair does not order the previous owner's accesses before the next
 /// owner's.
+///
+/// Both threads stay pinned throughout, so the set's own pins are
+/// re-entrant and execute no fence: crossbeam-epoch under loom stands in a
+/// SeqCst fence for the compiler fence in `pin`, and loom's SeqCst fences
+/// order every pinning thread after every earlier one, which would hide a
+/// missing Release/Acquire on the slot. (Checked: with the slot's store
+/// made Relaxed this model reports the race; without the guards it does not.)
 #[test]
 fn span_set_ownership_handoff() {
     loom::model(|| {
@@ -135,15 +207,28 @@ fn span_set_ownership_handoff() {
         });
         let to_b = Arc::new(SpanSet::<TestSpan>::new());
         let to_a = Arc::new(SpanSet::<TestSpan>::new());
+        // Put block 0 in each set first, as a long-lived set has its
+        // blocks: otherwise adding the block (the spine lock, spine_len's
+        // Release) would order the handoff, and the slot's own
+        // Release/Acquire would go unchecked.
+        let dummy = leak(TestSpan {
+            owner: UnsafeCell::new(0),
+        });
+        for set in [&to_b, &to_a] {
+            set.push(dummy);
+            assert!(set.pop().is_some());
+        }
         let pop_wait = |set: &SpanSet<TestSpan>| loop {
             if let Some(s) = set.pop() {
                 return s;
             }
             thread::yield_now();
         };
+        drop(epoch::pin());
         let b = {
             let (to_b, to_a) = (to_b.clone(), to_a.clone());
-            thread::spawn(move || {
+            Worker::spawn(move || {
+                let guard = epoch::pin();
                 let s = pop_wait(&to_b);
                 // SAFETY: B owns the span now (popped it).
                 s.owner.with_mut(|p| unsafe {
@@ -151,16 +236,19 @@ fn span_set_ownership_handoff() {
                     *p = 2;
                 });
                 to_a.push(s);
+                drop(guard);
             })
         };
+        let guard = epoch::pin();
         // SAFETY: A owns the span until it pushes it.
         span.owner.with_mut(|p| unsafe { *p = 1 });
         to_b.push(span);
         let s = pop_wait(&to_a);
+        drop(guard);
         // SAFETY: A owns the span again (popped it back).
         let v = s.owner.with(|p| unsafe { *p });
         assert_eq!(v, 2);
-        b.join().unwrap();
+        b.join();
     });
 }
 
