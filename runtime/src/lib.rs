@@ -30,9 +30,9 @@
 pub mod bitmap;
 #[cfg(not(loom))]
 mod heap;
+pub mod markbit;
 #[cfg(not(loom))]
 mod mcache;
-pub mod markbit;
 #[cfg(not(loom))]
 mod mcentral;
 #[cfg(not(loom))]
