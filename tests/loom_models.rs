@@ -11,7 +11,16 @@ fn run_models(package: &str) {
     let root = env!("CARGO_MANIFEST_DIR");
     let target = format!("{root}/target/loom");
     let out = Command::new(env!("CARGO"))
-        .args(["test", "-p", package, "--test", "loom", "--release", "--target-dir", &target])
+        .args([
+            "test",
+            "-p",
+            package,
+            "--test",
+            "loom",
+            "--release",
+            "--target-dir",
+            &target,
+        ])
         .env("RUSTFLAGS", "--cfg loom --cfg crossbeam_loom")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env("LOOM_MAX_PREEMPTIONS", "2")
