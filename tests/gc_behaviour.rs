@@ -195,13 +195,13 @@ fn tagged_immediates_and_noscan_words_do_not_keep_objects_alive() {
     assert!(m.heap().find_object(t2).is_some());
 }
 
-#[test]
-fn checkmark_reports_objects_the_mark_missed() {
-    // The bug the deletion barrier exists to prevent: during incremental
-    // marking, cut the only path to an object with a raw store (no
-    // barrier) before the marker got there, and hide the object in a new
-    // (black, never scanned) object. The mark misses it; the checkmark
-    // re-mark from the roots finds it and reports it.
+/// The bug the deletion barrier exists to prevent: during incremental
+/// marking, cut the only path to an object with a raw store (no barrier)
+/// before the marker got there, and hide the object in a new (black, never
+/// scanned) object. The mark misses it; the checkmark re-mark from the
+/// roots finds it and aborts the process with a report. Runs in a child
+/// process (this test binary again), which must die naming the object.
+fn hide_an_object_from_incremental_marking() {
     let mut m = mutator(GcConfig {
         mode: GcMode::Incremental,
         checkmark: true,
@@ -226,16 +226,38 @@ fn checkmark_reports_objects_the_mark_missed() {
     unsafe { (a as *mut usize).write(0) };
     let c = m.alloc(&t, &[a]).unwrap().as_ptr() as usize;
     set(&mut m, c, 0, b);
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        while gc.is_marking() {
-            m.alloc(&t, &[a, c]).unwrap();
-        }
-    }))
-    .expect_err("checkmark must fail");
-    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    eprintln!("hidden object {b:#x}");
+    while gc.is_marking() {
+        m.alloc(&t, &[a, c]).unwrap();
+    }
+}
+
+#[test]
+fn checkmark_reports_objects_the_mark_missed() {
+    const CHILD: &str = "MARROW_TEST_CHECKMARK_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        hide_an_object_from_incremental_marking();
+        return; // not reached: the checkmark aborts
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "checkmark_reports_objects_the_mark_missed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the child survived a failed checkmark:\n{err}");
+    let hidden = err
+        .lines()
+        .find_map(|l| l.strip_prefix("hidden object "))
+        .unwrap_or_else(|| panic!("the child did not get to hide the object:\n{err}"));
     assert!(
-        msg.contains("checkmark failed") && msg.contains(&format!("{b:#x}")),
-        "{msg}"
+        err.contains("checkmark failed") && err.contains(&format!("object {hidden} ")),
+        "{err}"
     );
 }
 

@@ -689,8 +689,8 @@ impl Core {
     }
 
     /// Checkmark: re-marks from the roots into a private bitmap and, if
-    /// anything reachable is not marked, reports it and panics (or aborts,
-    /// if other threads are parked). World stopped.
+    /// anything reachable is not marked, reports it on stderr and aborts.
+    /// World stopped.
     fn checkmark(&self, me: Option<MutatorId>, own: &[usize]) {
         let heap = &self.heap;
         let mut c = Marker::new(heap, Marker::check_bits(heap));
@@ -714,15 +714,12 @@ impl Core {
                 missed.len(),
                 list.join("\n")
             );
-            // The heap is corrupt: nothing may run on. A panic is enough when
-            // the stopper is the only mutator (it unwinds into the program,
-            // which a test can catch); otherwise other threads would wait
-            // forever for the world to restart, so the process aborts.
-            if me.is_none() || self.world.mutators() > 1 {
-                eprintln!("{msg}");
-                std::process::abort();
-            }
-            panic!("{msg}");
+            // The heap is corrupt and the world is stopped: nothing may run
+            // on (a panic would leave every other thread, and this one's
+            // next allocation, waiting forever for a restart). Like Go's
+            // throw, report and abort.
+            eprintln!("{msg}");
+            std::process::abort();
         }
     }
 
