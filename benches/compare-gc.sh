@@ -56,11 +56,7 @@ run() {
 }
 
 bt_expected=$(mktemp)
-if [ -f "$ROOT/benches/peers/expected/binary-trees-$DEPTH.txt" ]; then
-    cp "$ROOT/benches/peers/expected/binary-trees-$DEPTH.txt" "$bt_expected"
-else
-    "$OUT/binary_trees_malloc" "$DEPTH" >"$bt_expected"
-fi
+"$ROOT/benches/peers/binary-trees-expected.sh" "$DEPTH" >"$bt_expected"
 gc_expected="$ROOT/benches/peers/expected/gcbench.txt"
 
 declare -A R

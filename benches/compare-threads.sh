@@ -102,19 +102,8 @@ run() {
     echo "$secs $kb $gcs ${pause:--}"
 }
 
-bt_expected="$ROOT/benches/peers/expected/binary-trees-$DEPTH.txt"
-if [ ! -f "$bt_expected" ]; then
-    bt_expected="$tmp/bt.expected"
-    awk -v n="$DEPTH" 'BEGIN {
-        min = 4; max = (n < min + 2) ? min + 2 : n; s = max + 1
-        printf "stretch tree of depth %d\t check: %.0f\n", s, 2^(s+1) - 1
-        for (d = min; d <= max; d += 2) {
-            it = 2^(max - d + min)
-            printf "%.0f\t trees of depth %d\t check: %.0f\n", it, d, it * (2^(d+1) - 1)
-        }
-        printf "long lived tree of depth %d\t check: %.0f\n", max, 2^(max+1) - 1
-    }' >"$bt_expected"
-fi
+bt_expected="$tmp/bt.expected"
+"$ROOT/benches/peers/binary-trees-expected.sh" "$DEPTH" >"$bt_expected"
 gc_expected="$ROOT/benches/peers/expected/gcbench.txt"
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -52,17 +52,8 @@ check() {
     fi
 }
 
-# Expected binary-trees output, from the closed form: a tree of depth d has
-# 2^(d+1)-1 nodes.
-awk -v n="$DEPTH" 'BEGIN {
-    min = 4; max = (n < min + 2) ? min + 2 : n; s = max + 1
-    printf "stretch tree of depth %d\t check: %.0f\n", s, 2^(s+1) - 1
-    for (d = min; d <= max; d += 2) {
-        it = 2^(max - d + min)
-        printf "%.0f\t trees of depth %d\t check: %.0f\n", it, d, it * (2^(d+1) - 1)
-    }
-    printf "long lived tree of depth %d\t check: %.0f\n", max, 2^(max+1) - 1
-}' >"$tmp/bt.expected"
+# Expected binary-trees output, from the closed form.
+"$HERE/binary-trees-expected.sh" "$DEPTH" >"$tmp/bt.expected"
 
 bt=$HERE/binary-trees
 check "binary-trees $DEPTH go" "$tmp/bt.expected" env env GOMAXPROCS=1 "$BIN/binary_trees_go" "$DEPTH"
