@@ -35,6 +35,7 @@ use crate::mark::{MarkTotals, Marker, Work};
 use crate::pacer::Pacer;
 use crate::roots::RootVisitor;
 use crate::scavenger::Scavenger;
+use crate::sync::lock;
 use crate::work::WorkPool;
 use crate::workers::{Job, WorkerControl};
 use crate::world::{MutatorId, World};
@@ -384,10 +385,6 @@ impl Drop for Gc {
             s.stop();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Marks root words into a marker.

@@ -32,6 +32,14 @@ flags:
 exit status: 0 on success, 1 on an uncaught error, 2 on a usage error,
 or the value given to (exit).";
 
+/// Flags that set a collector option (by its name in `GcConfig::set`).
+const GC_FLAGS: &[(&str, &str)] = &[
+    ("--gogc", "gogc"),
+    ("--memlimit", "memlimit"),
+    ("--gc-stress", "stress"),
+    ("--gc-mode", "mode"),
+];
+
 struct Opts {
     config: GcConfig,
     stats: bool,
@@ -79,34 +87,18 @@ fn parse_args() -> Opts {
             _ => (a.clone(), None),
         };
         let get = |i: &mut usize| inline.clone().unwrap_or_else(|| value(i, &flag));
+        if let Some(&(_, option)) = GC_FLAGS.iter().find(|(f, _)| *f == flag) {
+            let v = get(&mut i);
+            if let Err(e) = config.set(option, &v) {
+                usage(&e.to_string());
+            }
+            i += 1;
+            continue;
+        }
         match flag.as_str() {
             "-h" | "--help" => {
                 println!("{HELP}");
                 std::process::exit(0);
-            }
-            "--gogc" => {
-                let v = get(&mut i);
-                if let Err(e) = config.set("gogc", &v) {
-                    usage(&e.to_string());
-                }
-            }
-            "--memlimit" => {
-                let v = get(&mut i);
-                if let Err(e) = config.set("memlimit", &v) {
-                    usage(&e.to_string());
-                }
-            }
-            "--gc-stress" => {
-                let v = get(&mut i);
-                if let Err(e) = config.set("stress", &v) {
-                    usage(&e.to_string());
-                }
-            }
-            "--gc-mode" => {
-                let v = get(&mut i);
-                if let Err(e) = config.set("mode", &v) {
-                    usage(&e.to_string());
-                }
             }
             "--max-depth" => {
                 let v = get(&mut i);
