@@ -2,7 +2,9 @@
 //!
 //! The generator follows Go's `mksizeclasses.go`: walk sizes upward in steps
 //! of a growing alignment; for each size pick the fewest 8 KiB pages whose
-//! tail waste is at most 1/8; merge a size into the previous class when both
+//! tail waste is at most 1/8 (one departure: the 8- and 16-byte classes get
+//! spans of [`MAX_SPAN_OBJECTS`] objects, so 16-byte objects take two
+//! pages and half as many span headers); merge a size into the previous class when both
 //! give the same pages and object count; finally grow each class to the
 //! largest size that still fits the same number of objects. The result is
 //! 67 classes (plus class 0, "large") covering 8 bytes to 32 KiB.
@@ -11,6 +13,8 @@
 //! larger small sizes through one indexed by `(size-1024+127)/128`, exactly
 //! as Go does. Object indexes come from a multiply-shift (`div_mul`), never a
 //! division.
+
+use crate::span::MAX_SPAN_OBJECTS;
 
 /// Page size of the heap (not the OS page size): spans are whole pages.
 pub const PAGE_SHIFT: usize = 13;
@@ -74,6 +78,14 @@ const fn generate() -> Generated {
         let mut allocsize = PAGE_SIZE;
         while allocsize % size > allocsize / 8 {
             allocsize += PAGE_SIZE;
+        }
+        // A span's header (its fixed fields and its alloc bits for up to
+        // MAX_SPAN_OBJECTS objects) costs the same whatever it holds, so
+        // the two smallest classes, where that cost weighs most per object
+        // (pairs, tree nodes and boxes in the heaps of Lisp-like VMs), get
+        // spans that fill the alloc bits: 16-byte objects take two pages.
+        while size <= 16 && 2 * allocsize / size <= MAX_SPAN_OBJECTS {
+            allocsize *= 2;
         }
         let npages = allocsize / PAGE_SIZE;
         // Same pages and object count as the previous class: use this
@@ -223,6 +235,12 @@ mod tests {
     fn about_68_classes_spanning_8_bytes_to_32k() {
         assert_eq!(NUM_SIZE_CLASSES, 68, "{CLASSES:?}");
         assert_eq!(CLASSES[1].size, 8);
+        // The two smallest classes fill a span's alloc bits.
+        assert_eq!((CLASSES[1].npages, CLASSES[1].nobjs), (1, MAX_SPAN_OBJECTS));
+        assert_eq!(
+            (CLASSES[2].size, CLASSES[2].npages, CLASSES[2].nobjs),
+            (16, 2, MAX_SPAN_OBJECTS)
+        );
         assert_eq!(CLASSES[NUM_SIZE_CLASSES - 1].size, MAX_SMALL_SIZE);
         for w in CLASSES[1..].windows(2) {
             assert!(w[0].size < w[1].size);
