@@ -588,11 +588,10 @@ impl World {
     /// element, and nothing else in its slot.
     fn check_bits(&self, o: &Obj) {
         let Some((t, n)) = &o.scan else { return };
-        let slot = self.slots[&o.slot].size;
+        let info = self.heap.find_object(o.addr).expect("a live object is found");
+        assert_eq!(info.size, self.slots[&o.slot].size);
         let mut got = Vec::new();
-        self.heap
-            .bitmap()
-            .for_each_pointer_slot(o.addr, slot / 8, |a| got.push((a - o.addr) / 8));
+        self.heap.for_each_pointer_slot(&info, |a| got.push((a - o.addr) / 8));
         let ew = t.size() / 8;
         let want: Vec<usize> = (0..n * ew)
             .filter(|&w| {
@@ -604,10 +603,11 @@ impl World {
         assert_eq!(
             got,
             want,
-            "pointer bits of object {} ({} x {:?}, slot {slot})",
+            "pointer bits of object {} ({} x {:?}, slot {})",
             o.id,
             n,
-            t.ptrmask()
+            t.ptrmask(),
+            info.size
         );
     }
 
@@ -836,15 +836,13 @@ fn over_aligned_types_get_pointer_bits_for_their_elements_only() {
     let p = c.newobject(&t).as_ptr() as usize;
     assert_eq!(p % 32, 0);
     let mut got = vec![];
-    heap.bitmap()
-        .for_each_pointer_slot(p, heap.find_object(p).unwrap().size / 8, |a| got.push((a - p) / 8));
+    heap.for_each_pointer_slot(&heap.find_object(p).unwrap(), |a| got.push((a - p) / 8));
     assert_eq!(got, vec![0], "one element: one pointer slot");
     let t = Type::new("page-aligned", 512, 512, &[0]).unwrap();
     let p = c.newarray(&t, 5).as_ptr() as usize;
     assert_eq!(p % 512, 0);
     let mut got = vec![];
-    heap.bitmap()
-        .for_each_pointer_slot(p, heap.find_object(p).unwrap().size / 8, |a| got.push((a - p) / 8));
+    heap.for_each_pointer_slot(&heap.find_object(p).unwrap(), |a| got.push((a - p) / 8));
     assert_eq!(got, vec![0, 64, 128, 192, 256], "five elements: five pointer slots");
 }
 
@@ -885,4 +883,108 @@ fn size_edges() {
     assert_eq!(heap.find_object(a).unwrap().size, TINY_SIZE);
     let b = c.mallocgc(1, None, AllocFlags::NOSCAN).as_ptr() as usize;
     assert_eq!(b, a + 15);
+}
+
+/// The pointer slots of the object at `p`, as word indexes.
+fn pointer_words(heap: &Heap, p: usize) -> Vec<usize> {
+    let info = heap.find_object(p).expect("a live object");
+    let mut got = vec![];
+    heap.for_each_pointer_slot(&info, |a| got.push((a - p) / 8));
+    got
+}
+
+/// A span filled with one type keeps that type's mask on the span: its
+/// objects report it, and the GC bitmap's pointer plane for the span is
+/// never written (its pages are never touched).
+#[test]
+fn a_span_of_one_type_keeps_its_layout_off_the_bitmap() {
+    let heap = Heap::new(HeapConfig::default()).unwrap();
+    let mut c = heap.new_cache();
+    let node = Type::new("node", 16, 8, &[0, 8]).unwrap();
+    let objs = fill_one_span(&mut c, &node);
+    for &p in &objs {
+        assert_eq!(heap.find_object(p).unwrap().ptr_mask, 0b11);
+        assert_eq!(pointer_words(&heap, p), vec![0, 1]);
+        assert!(!heap.bitmap().is_pointer_slot(p) && !heap.bitmap().is_pointer_slot(p + 8));
+    }
+    // The next span of the class takes the layout too.
+    let q = c.newobject(&node).as_ptr() as usize;
+    assert_eq!(heap.find_object(q).unwrap().ptr_mask, 0b11);
+    heap.check_invariants();
+}
+
+/// Another type (or an array) in a span with a layout writes the layout
+/// out into the bitmap for every slot first: old and new objects keep
+/// their own pointer words, whichever path allocates them.
+#[test]
+fn a_second_type_writes_the_span_layout_out() {
+    let heap = Heap::new(HeapConfig::default()).unwrap();
+    let mut c = heap.new_cache();
+    let car = Type::new("car", 16, 8, &[0]).unwrap();
+    let cdr = Type::new("cdr", 16, 8, &[8]).unwrap();
+    let word = Type::new("word", 8, 8, &[0]).unwrap();
+    let a: Vec<usize> = (0..100).map(|_| c.newobject(&car).as_ptr() as usize).collect();
+    assert_eq!(heap.find_object(a[0]).unwrap().ptr_mask, 0b01);
+    let b: Vec<usize> = (0..100).map(|_| c.newobject(&cdr).as_ptr() as usize).collect();
+    // Two 8-byte words: an array in the same 16-byte class.
+    let arr = c.newarray(&word, 2).as_ptr() as usize;
+    let a2: Vec<usize> = (0..100).map(|_| c.newobject(&car).as_ptr() as usize).collect();
+    assert_eq!(
+        heap.span_of(a[0]).map(|s| s.base()),
+        heap.span_of(b[0]).map(|s| s.base())
+    );
+    assert_eq!(heap.find_object(b[0]).unwrap().ptr_mask, 0, "the layout was dropped");
+    for &p in a.iter().chain(&a2) {
+        assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");
+    }
+    for &p in &b {
+        assert_eq!(pointer_words(&heap, p), vec![1], "cdr at {p:#x}");
+    }
+    assert_eq!(pointer_words(&heap, arr), vec![0, 1]);
+    heap.check_invariants();
+}
+
+/// A span taken back from the central lists after a sweep keeps the
+/// layout of its survivors; a cache that brings another type writes it out.
+#[test]
+fn survivors_keep_their_layout_across_a_sweep() {
+    let heap = Heap::new(HeapConfig::default()).unwrap();
+    let mut c = heap.new_cache();
+    let node = Type::new("node", 16, 8, &[0, 8]).unwrap();
+    let car = Type::new("car", 16, 8, &[0]).unwrap();
+    let objs = fill_one_span(&mut c, &node);
+    c.release_all();
+    let kept: Vec<usize> = objs.iter().copied().step_by(3).collect();
+    for &p in &kept {
+        heap.bitmap().try_mark(p);
+    }
+    // SAFETY: every object the test still uses is marked.
+    unsafe { heap.begin_sweep() };
+    heap.sweep_all();
+    let p = c.newobject(&car).as_ptr() as usize;
+    assert!(objs.contains(&p), "the swept span is reused");
+    assert_eq!(pointer_words(&heap, p), vec![0]);
+    for &k in &kept {
+        assert_eq!(pointer_words(&heap, k), vec![0, 1], "survivor at {k:#x}");
+    }
+    heap.check_invariants();
+}
+
+/// A span whose first object is an array takes no layout; objects of one
+/// type that follow get their bits prefilled when the alloc cache is
+/// refilled, including the object that triggered the refill.
+#[test]
+fn a_span_started_by_an_array_prefills_later_objects() {
+    let heap = Heap::new(HeapConfig::default()).unwrap();
+    let mut c = heap.new_cache();
+    let word = Type::new("word", 8, 8, &[0]).unwrap();
+    let car = Type::new("car", 16, 8, &[0]).unwrap();
+    let arr = c.newarray(&word, 2).as_ptr() as usize;
+    let cars: Vec<usize> = (0..300).map(|_| c.newobject(&car).as_ptr() as usize).collect();
+    assert_eq!(heap.find_object(arr).unwrap().ptr_mask, 0);
+    assert_eq!(pointer_words(&heap, arr), vec![0, 1]);
+    for &p in &cars {
+        assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");
+    }
+    heap.check_invariants();
 }

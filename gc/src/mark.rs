@@ -3,8 +3,10 @@
 //! White objects have a clear mark bit; grey objects are marked and on the
 //! work list; black objects are marked and scanned. The work list is an
 //! explicit stack (no recursion), so a list of ten million pairs needs no
-//! native stack. Scanning reads an object's pointer bits from the GC bitmap
-//! (no type information needed), filters each word through the heap's tag
+//! native stack. Scanning reads an object's pointer bits from the GC bitmap,
+//! or from its span when the span keeps one pointer layout for all its
+//! objects (`MSpan::ptr_layout`; no type information needed either way),
+//! filters each word through the heap's tag
 //! rule and resolves it (interior pointers included) with `find_object`.
 //! No-scan objects are marked but never pushed. Objects larger than
 //! [`CHUNK_WORDS`] words are scanned a chunk at a time: the rest of the
@@ -31,12 +33,18 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 /// Words scanned in one piece of a large object (128 KiB).
 pub const CHUNK_WORDS: usize = 16 << 10;
 
-/// A piece of an object still to scan.
+/// A piece of an object still to scan: `addr`, and in `what` either the
+/// number of words (the pointer bits are in the GC bitmap) or
+/// [`SPAN_LAYOUT`] with the object's pointer mask (bit j: word j; slots
+/// with a span-level layout have at most 63 words, so the tag bit is free).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Work {
     addr: usize,
-    nwords: usize,
+    what: usize,
 }
+
+/// Tag in [`Work::what`]: the rest is a pointer mask, not a word count.
+const SPAN_LAYOUT: usize = 1 << 63;
 
 /// Where mark bits go.
 #[derive(Debug)]
@@ -187,10 +195,12 @@ impl<'h> Marker<'h> {
         self.marked_bytes += obj.size as u64;
         self.marked_objects += 1;
         if !obj.noscan {
-            self.grey.push(Work {
-                addr: obj.base,
-                nwords: obj.size / 8,
-            });
+            let what = if obj.ptr_mask != 0 {
+                SPAN_LAYOUT | obj.ptr_mask as usize
+            } else {
+                obj.size / 8
+            };
+            self.grey.push(Work { addr: obj.base, what });
         }
     }
 
@@ -204,30 +214,31 @@ impl<'h> Marker<'h> {
     /// Scans a piece of grey work (a chunk of it, if large; the rest goes
     /// back on the stack); returns the words scanned.
     #[inline(always)]
-    fn scan(&mut self, Work { addr, nwords }: Work) -> u64 {
-        let bitmap = self.bitmap;
-        let n = nwords.min(CHUNK_WORDS);
-        if nwords > n {
-            self.grey.push(Work {
-                addr: addr + n * 8,
-                nwords: nwords - n,
-            });
-        }
+    fn scan(&mut self, Work { addr, what }: Work) -> u64 {
+        let first_pushed;
+        let n = if what & SPAN_LAYOUT != 0 {
+            first_pushed = self.grey.len();
+            let mut mask = what & !SPAN_LAYOUT;
+            let n = (usize::BITS - mask.leading_zeros()) as usize;
+            while mask != 0 {
+                self.visit_slot(addr + mask.trailing_zeros() as usize * 8);
+                mask &= mask - 1;
+            }
+            n
+        } else {
+            let n = what.min(CHUNK_WORDS);
+            if what > n {
+                self.grey.push(Work {
+                    addr: addr + n * 8,
+                    what: what - n,
+                });
+            }
+            first_pushed = self.grey.len();
+            let bitmap = self.bitmap;
+            bitmap.for_each_pointer_slot(addr, n, |slot| self.visit_slot(slot));
+            n
+        };
         self.scanned_words += n as u64;
-        let first_pushed = self.grey.len();
-        bitmap.for_each_pointer_slot(
-            addr,
-            n,
-            #[inline(always)]
-            |slot| {
-                // SAFETY: `slot` is a word of an allocated object in a mapped
-                // span (the object was found by find_object and stays
-                // allocated while marking). Read atomically: a mutator may
-                // store to it concurrently when marking is concurrent.
-                let w = unsafe { (*(slot as *const AtomicUsize)).load(Relaxed) };
-                self.mark_word(w);
-            },
-        );
         // Visit the nearest child first (push it last): programs build
         // structures in some order, and following the allocation order
         // through memory, up or down, is what keeps marking in cache.
@@ -239,6 +250,17 @@ impl<'h> Marker<'h> {
             pushed.sort_unstable_by_key(|w| std::cmp::Reverse(w.addr.abs_diff(addr)));
         }
         n as u64
+    }
+
+    /// Reads the pointer slot at `slot` and marks what it points to.
+    #[inline(always)]
+    fn visit_slot(&mut self, slot: usize) {
+        // SAFETY: `slot` is a word of an allocated object in a mapped span
+        // (the object was found by find_object and stays allocated while
+        // marking). Read atomically: a mutator may store to it concurrently
+        // when marking is concurrent.
+        let w = unsafe { (*(slot as *const AtomicUsize)).load(Relaxed) };
+        self.mark_word(w);
     }
 
     /// Gives the oldest half of the stack to the pool if other markers

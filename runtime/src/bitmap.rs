@@ -1,45 +1,55 @@
 //! The GC bitmap: pointer bits and mark bits for every word of the arena,
 //! and the word-level bit loops the hot paths need.
 //!
-//! Layout: one [`BitmapGroup`] per 64 arena words (512 bytes), holding a
-//! 64-bit word of pointer bits followed by a 64-bit word of mark bits, so one
-//! prefix of the bitmap grows with the arena and both bits of a word share a
-//! cache line. Bit `i` of a group describes arena word `group*64 + i`.
+//! Layout: two planes, interleaved in chunks. Each 64 arena words (512
+//! bytes) have one 64-bit word of pointer bits and one of mark bits; the
+//! bitmap stores [`PLANE_WORDS`] pointer words (a half-chunk of 64 KiB,
+//! covering 4 MiB of arena), then the mark words for the same arena, then
+//! the next chunk. The bitmap's mapped prefix therefore grows with the
+//! arena as before, and the two planes sit on different OS pages: spans
+//! whose pointer layout is kept on the span (`MSpan::ptr_layout`, the
+//! common case of spans holding one type) never write their pointer words,
+//! and those pages are never faulted in.
 //!
 //! - Pointer bit set: the word is a pointer slot of a scan object (it may
-//!   still hold a tagged immediate; the heap's tag rule decides).
+//!   still hold a tagged immediate; the heap's tag rule decides). Only
+//!   meaningful for spans without a span-level layout.
 //! - Mark bit set on an object's first word: the object is marked.
 //!
 //! Bits are stored in atomics so that a collector thread can read them while
 //! a mutator writes bits of other objects. Writers of pointer bits use plain
-//! load/store (no read-modify-write): a group never spans two spans, and only
-//! the span's owner writes its pointer bits. Mark bits are set with
-//! `fetch_or` so that several markers can race on one word.
+//! load/store (no read-modify-write): a bitmap word never covers two spans
+//! (spans are 8 KiB aligned), and only the span's owner writes its pointer
+//! bits. Mark bits are set with `fetch_or` so that several markers can race
+//! on one word.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Arena bytes covered by one bitmap group.
+/// Arena bytes covered by one pointer word (and one mark word).
 pub const GROUP_COVERS: usize = 64 * 8;
 /// Bitmap bytes per arena byte: 16 bytes of bitmap per 512 of arena (1/32).
-pub const BITMAP_DIVISOR: usize = GROUP_COVERS / std::mem::size_of::<BitmapGroup>();
+pub const BITMAP_DIVISOR: usize = GROUP_COVERS / 16;
+/// Words of one plane in a chunk (64 KiB: separate OS pages on kernels with
+/// pages of up to 64 KiB).
+pub const PLANE_WORDS: usize = 8192;
+/// Bitmap bytes of one chunk (both planes), the unit the bitmap is mapped in.
+pub const BITMAP_CHUNK: usize = 2 * PLANE_WORDS * 8;
 
-/// Pointer and mark bits for 64 consecutive arena words.
-#[derive(Debug, Default)]
-#[repr(C)]
-pub struct BitmapGroup {
-    ptr: AtomicU64,
-    mark: AtomicU64,
+/// Bitmap bytes needed for the first `arena_bytes` of the arena: whole chunks.
+pub fn bitmap_bytes_for(arena_bytes: usize) -> usize {
+    (arena_bytes / BITMAP_DIVISOR).div_ceil(BITMAP_CHUNK) * BITMAP_CHUNK
 }
 
 /// A view of the GC bitmap for one arena.
 ///
-/// Invariant: `groups` points to the bitmap region of a live heap
-/// reservation, and the groups for `[arena_base, arena_base + mapped)` are
-/// mapped whenever an address in that range is passed in; callers only pass
-/// addresses of arena pages that belong to in-use spans.
+/// Invariant: `words` points to the bitmap region of a live heap
+/// reservation (laid out as the module describes), and the chunks for
+/// `[arena_base, arena_base + mapped)` are mapped whenever an address in that
+/// range is passed in; callers only pass addresses of arena pages that belong
+/// to in-use spans.
 #[derive(Clone, Copy, Debug)]
 pub struct GcBitmap {
-    groups: *const BitmapGroup,
+    words: *const AtomicU64,
     arena_base: usize,
 }
 
@@ -51,26 +61,44 @@ unsafe impl Sync for GcBitmap {}
 
 impl GcBitmap {
     /// # Safety
-    /// `groups` must point to a bitmap region covering the arena at
+    /// `words` must point to a bitmap region covering the arena at
     /// `arena_base` (see the type's invariant) for as long as the view is used.
-    pub(crate) unsafe fn new(groups: *const BitmapGroup, arena_base: usize) -> GcBitmap {
-        GcBitmap { groups, arena_base }
+    pub(crate) unsafe fn new(words: *const AtomicU64, arena_base: usize) -> GcBitmap {
+        GcBitmap { words, arena_base }
+    }
+
+    /// The pointer word for `addr` and the bit of `addr` in it; the mark
+    /// word is [`PLANE_WORDS`] further on.
+    #[inline(always)]
+    fn locate_ptr(&self, addr: usize) -> (*const AtomicU64, u32) {
+        let word = (addr - self.arena_base) >> 3;
+        let group = word >> 6;
+        let at = (group / PLANE_WORDS) * 2 * PLANE_WORDS + group % PLANE_WORDS;
+        // SAFETY: by the type's invariant, `addr` lies in a mapped part of
+        // the arena, so its chunk lies in the mapped part of the bitmap.
+        (unsafe { self.words.add(at) }, (word & 63) as u32)
     }
 
     #[inline(always)]
-    fn locate(&self, addr: usize) -> (&BitmapGroup, u32) {
-        let word = (addr - self.arena_base) >> 3;
-        // SAFETY: by the type's invariant, `addr` lies in a mapped part of
-        // the arena, so its group lies in the mapped part of the bitmap.
-        let g = unsafe { &*self.groups.add(word >> 6) };
-        (g, (word & 63) as u32)
+    fn ptr_word(&self, addr: usize) -> (&AtomicU64, u32) {
+        let (p, bit) = self.locate_ptr(addr);
+        // SAFETY: `p` is a mapped word of the bitmap (locate_ptr).
+        (unsafe { &*p }, bit)
+    }
+
+    #[inline(always)]
+    fn mark_word(&self, addr: usize) -> (&AtomicU64, u32) {
+        let (p, bit) = self.locate_ptr(addr);
+        // SAFETY: the mark word sits PLANE_WORDS after its pointer word,
+        // in the same mapped chunk.
+        (unsafe { &*p.add(PLANE_WORDS) }, bit)
     }
 
     /// Whether the word at `addr` is a pointer slot.
     #[inline]
     pub fn is_pointer_slot(&self, addr: usize) -> bool {
-        let (g, bit) = self.locate(addr);
-        g.ptr.load(Relaxed) >> bit & 1 != 0
+        let (g, bit) = self.ptr_word(addr);
+        g.load(Relaxed) >> bit & 1 != 0
     }
 
     /// Writes the pointer bits for `nwords` words from `addr`: bit `i` of the
@@ -78,13 +106,13 @@ impl GcBitmap {
     /// object) describes word `64k + i`. Bits beyond `nwords` are cleared.
     #[inline]
     pub fn write_ptr_bits(&self, addr: usize, nwords: usize, mut mask_word: impl FnMut(usize) -> u64) {
-        let (g, bit) = self.locate(addr);
+        let (g, bit) = self.ptr_word(addr);
         if bit as usize + nwords <= 64 {
             // The common case: a small object inside one group.
             let field = if nwords == 64 { u64::MAX } else { (1u64 << nwords) - 1 };
             let bits = mask_word(0) & field;
-            let old = g.ptr.load(Relaxed);
-            g.ptr.store((old & !(field << bit)) | (bits << bit), Relaxed);
+            let old = g.load(Relaxed);
+            g.store((old & !(field << bit)) | (bits << bit), Relaxed);
             return;
         }
         let mut done = 0;
@@ -100,13 +128,13 @@ impl GcBitmap {
                 }
                 k += 1;
             }
-            let (g, bit) = self.locate(addr + done * 8);
+            let (g, bit) = self.ptr_word(addr + done * 8);
             let room = (64 - bit) as usize;
             let n = room.min(pending_n);
             let field = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
             let bits = pending & field;
-            let old = g.ptr.load(Relaxed);
-            g.ptr.store((old & !(field << bit)) | (bits << bit), Relaxed);
+            let old = g.load(Relaxed);
+            g.store((old & !(field << bit)) | (bits << bit), Relaxed);
             pending = if n == 64 { 0 } else { pending >> n };
             pending_n -= n;
             done += n;
@@ -124,9 +152,9 @@ impl GcBitmap {
     pub fn for_each_pointer_slot(&self, addr: usize, nwords: usize, mut f: impl FnMut(usize)) {
         let mut done = 0;
         while done < nwords {
-            let (g, bit) = self.locate(addr + done * 8);
+            let (g, bit) = self.ptr_word(addr + done * 8);
             let n = ((64 - bit) as usize).min(nwords - done);
-            let mut bits = g.ptr.load(Relaxed) >> bit;
+            let mut bits = g.load(Relaxed) >> bit;
             if n < 64 {
                 bits &= (1u64 << n) - 1;
             }
@@ -142,23 +170,23 @@ impl GcBitmap {
     /// Whether the object starting at `addr` is marked.
     #[inline]
     pub fn is_marked(&self, addr: usize) -> bool {
-        let (g, bit) = self.locate(addr);
-        g.mark.load(Relaxed) >> bit & 1 != 0
+        let (g, bit) = self.mark_word(addr);
+        g.load(Relaxed) >> bit & 1 != 0
     }
 
     /// Marks the object starting at `addr`; true if this call marked it
     /// (exactly one of several racing callers sees true).
     #[inline]
     pub fn try_mark(&self, addr: usize) -> bool {
-        let (g, bit) = self.locate(addr);
-        crate::markbit::set_once(&g.mark, 1u64 << bit)
+        let (g, bit) = self.mark_word(addr);
+        crate::markbit::set_once(g, 1u64 << bit)
     }
 
     /// Clears the mark bit of the object starting at `addr`.
     #[inline]
     pub fn clear_mark(&self, addr: usize) {
-        let (g, bit) = self.locate(addr);
-        g.mark.fetch_and(!(1u64 << bit), Relaxed);
+        let (g, bit) = self.mark_word(addr);
+        g.fetch_and(!(1u64 << bit), Relaxed);
     }
 
     /// Clears every mark bit for `[addr, addr + len)` (group aligned: spans are).
@@ -166,8 +194,8 @@ impl GcBitmap {
         debug_assert_eq!((addr - self.arena_base) % GROUP_COVERS, 0);
         let mut a = addr;
         while a < addr + len {
-            let (g, _) = self.locate(a);
-            g.mark.store(0, Relaxed);
+            let (g, _) = self.mark_word(a);
+            g.store(0, Relaxed);
             a += GROUP_COVERS;
         }
     }
@@ -183,9 +211,9 @@ impl GcBitmap {
         }
         if n == 1 {
             // A large object: only its first word can carry a mark.
-            let (g, bit) = self.locate(base);
+            let (g, bit) = self.mark_word(base);
             let m = 1u64 << bit;
-            let was = g.mark.fetch_and(!m, Relaxed) & m != 0;
+            let was = g.fetch_and(!m, Relaxed) & m != 0;
             out[0] = was as u64;
             return was as usize;
         }
@@ -194,8 +222,8 @@ impl GcBitmap {
             // One mark bit per object: copy whole words.
             let mut i = 0;
             while i < n {
-                let (g, _) = self.locate(base + i * 8);
-                let mut w = g.mark.swap(0, Relaxed);
+                let (g, _) = self.mark_word(base + i * 8);
+                let mut w = g.swap(0, Relaxed);
                 if n - i < 64 {
                     w &= (1u64 << (n - i)) - 1;
                 }
@@ -224,8 +252,8 @@ impl GcBitmap {
         let end = base + n * elemsize;
         let mut a = base;
         while a < end {
-            let (g, _) = self.locate(a);
-            let mut bits = g.mark.swap(0, Relaxed);
+            let (g, _) = self.mark_word(a);
+            let mut bits = g.swap(0, Relaxed);
             if all != 0 && bits == all {
                 let first = (a - base) / GROUP_COVERS * per_group;
                 if first + per_group <= n {
@@ -261,13 +289,13 @@ impl GcBitmap {
     /// thread sets mark bits meanwhile).
     #[inline]
     pub fn try_mark_exclusive(&self, addr: usize) -> bool {
-        let (g, bit) = self.locate(addr);
+        let (g, bit) = self.mark_word(addr);
         let m = 1u64 << bit;
-        let old = g.mark.load(Relaxed);
+        let old = g.load(Relaxed);
         if old & m != 0 {
             return false;
         }
-        g.mark.store(old | m, Relaxed);
+        g.store(old | m, Relaxed);
         true
     }
 }
@@ -292,11 +320,11 @@ mod tests {
     use super::*;
 
     fn with_bitmap(f: impl FnOnce(GcBitmap, usize)) {
-        let groups: Vec<BitmapGroup> = (0..64).map(|_| BitmapGroup::default()).collect();
+        let words: Vec<AtomicU64> = (0..2 * BITMAP_CHUNK / 8).map(|_| AtomicU64::new(0)).collect();
         let base = 0x10_0000;
-        // SAFETY: the vector covers 64 groups = 32 KiB of pretend arena,
-        // and every address used below lies in it.
-        let bm = unsafe { GcBitmap::new(groups.as_ptr(), base) };
+        // SAFETY: the vector holds two chunks, covering 8 MiB of pretend
+        // arena, and every address used below lies in it.
+        let bm = unsafe { GcBitmap::new(words.as_ptr(), base) };
         f(bm, base);
     }
 
@@ -370,6 +398,43 @@ mod tests {
             assert_eq!(out[0], 1 | 1 << 63);
             assert_eq!(out[1], 1 | 1 << 36);
         });
+    }
+
+    #[test]
+    fn planes_and_chunks_do_not_alias() {
+        with_bitmap(|bm, base| {
+            let chunk_arena = PLANE_WORDS * GROUP_COVERS; // 4 MiB
+            for obj in [
+                base,
+                base + chunk_arena - 8,
+                base + chunk_arena,
+                base + chunk_arena + 512,
+            ] {
+                bm.write_ptr_bits(obj, 1, |_| 1);
+                assert!(bm.is_pointer_slot(obj));
+                assert!(!bm.is_marked(obj), "a pointer bit is not a mark bit");
+                assert!(bm.try_mark(obj));
+                bm.clear_ptr_bits(obj, 1);
+                assert!(bm.is_marked(obj), "clearing pointer bits leaves the mark");
+                // The same offset in the other chunk is untouched.
+                let other = if obj - base >= chunk_arena {
+                    obj - chunk_arena
+                } else {
+                    obj + chunk_arena
+                };
+                assert!(!bm.is_marked(other));
+                bm.clear_mark(obj);
+            }
+        });
+    }
+
+    #[test]
+    fn the_bitmap_is_mapped_in_whole_chunks() {
+        assert_eq!(bitmap_bytes_for(0), 0);
+        assert_eq!(bitmap_bytes_for(8192), BITMAP_CHUNK);
+        assert_eq!(bitmap_bytes_for(4 << 20), BITMAP_CHUNK);
+        assert_eq!(bitmap_bytes_for((4 << 20) + 8192), 2 * BITMAP_CHUNK);
+        assert_eq!(bitmap_bytes_for(64 << 30), (64 << 30) / 32);
     }
 
     #[test]

@@ -391,6 +391,25 @@ impl Heap {
         self.span_of(addr)?.object_at(addr)
     }
 
+    /// Calls `f(word_addr)` for each pointer slot of `obj` (found by
+    /// [`Heap::find_object`] and still allocated): from its span's layout
+    /// when the span keeps one, else from the GC bitmap. Nothing for
+    /// no-scan objects.
+    pub fn for_each_pointer_slot(&self, obj: &ObjectInfo, mut f: impl FnMut(usize)) {
+        if obj.noscan {
+            return;
+        }
+        if obj.ptr_mask == 0 {
+            self.bitmap.for_each_pointer_slot(obj.base, obj.size / 8, f);
+            return;
+        }
+        let mut mask = obj.ptr_mask;
+        while mask != 0 {
+            f(obj.base + mask.trailing_zeros() as usize * 8);
+            mask &= mask - 1;
+        }
+    }
+
     /// Sets the heap size at which allocation slow paths request a
     /// collection (`u64::MAX` for never). This is the collector's hook: the
     /// runtime only compares and raises a flag the mutator polls.

@@ -26,8 +26,9 @@ use std::sync::Arc;
 pub const TINY_SIZE: usize = 16;
 const TINY_SPAN_CLASS: SpanClass = SpanClass::new(2, true); // class 2 = 16 bytes
 
-/// The pointer bits prefilled into a cached span's free slots: those of
-/// objects of `size` bytes with first mask word `mask` (size 0: none).
+/// Objects of `size` bytes with first mask word `mask` (size 0: none) need
+/// no pointer-bit write in a cached span: the span keeps that layout, or
+/// its free slots were prefilled with those bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Prefill {
     mask: u64,
@@ -43,14 +44,15 @@ impl Prefill {
 /// Invariants: every entry of `alloc` is `EMPTY_SPAN` or a span this cache
 /// owns, of that span class, swept for the current cycle; `tiny` is 0 or the
 /// address of a 16-byte block in a tiny-class span, of which the first
-/// `tiny_offset` bytes are handed out; when `prefill[c].size != 0`, every
-/// slot of `alloc[c]` that is still free has exactly the pointer bits of a
+/// `tiny_offset` bytes are handed out; when `prefill[c].size != 0`, either
+/// `alloc[c]` keeps the span-level layout `prefill[c].mask`, or every slot of
+/// it that is still free has exactly the pointer bits of a
 /// `prefill[c].size`-byte object with mask `prefill[c].mask` in the GC bitmap.
 pub struct MCache {
     heap: Arc<Heap>,
     alloc: [&'static MSpan; NUM_SPAN_CLASSES],
-    /// Per span class, the pointer mask already written for every slot of
-    /// the current span that was free when it was cached.
+    /// Per span class, the objects that need no pointer-bit write in the
+    /// current span (its layout, or the bits prefilled into its free slots).
     prefill: [Prefill; NUM_SPAN_CLASSES],
     tiny: usize,
     tiny_offset: usize,
@@ -199,7 +201,7 @@ impl MCache {
                     // SAFETY: as above, the index is in bounds.
                     let pf = unsafe { self.prefill.get_unchecked(spc.index()) };
                     if !(pf.size == size && size == t.size() && pf.mask == t.mask0()) {
-                        self.write_heap_bits(addr, elemsize, size, t);
+                        self.write_heap_bits(span, addr, elemsize, size, t);
                     }
                 }
                 // SAFETY: span bases are non-zero arena addresses.
@@ -255,7 +257,7 @@ impl MCache {
         let addr = span.base() + idx * elemsize;
         if !noscan {
             let t = typ.expect("scan objects have a type");
-            self.write_heap_bits(addr, elemsize, asked, t);
+            self.write_heap_bits(span, addr, elemsize, asked, t);
         }
         // SAFETY: span bases are non-zero arena addresses.
         Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
@@ -302,10 +304,21 @@ impl MCache {
         }
     }
 
-    /// Records the pointer words of a new scan object in the GC bitmap.
+    /// Records the pointer words of a new scan object of `span` (owned) in
+    /// the GC bitmap; nothing if the span keeps a layout the object has,
+    /// and the span's layout written out first if it keeps another.
+    /// `elemsize` is the slot (for a large object, its pages).
     #[inline(always)]
-    fn write_heap_bits(&self, addr: usize, elemsize: usize, size: usize, t: &Type) {
+    fn write_heap_bits(&self, span: &MSpan, addr: usize, elemsize: usize, size: usize, t: &Type) {
         let bm = self.heap.bitmap();
+        let layout = span.ptr_layout();
+        if layout != 0 {
+            if size == t.size() && layout == t.mask0() {
+                return;
+            }
+            // SAFETY: the cache owns its current spans.
+            unsafe { span.drop_ptr_layout(bm) };
+        }
         if size == t.size() && elemsize <= 64 * 8 {
             let m = t.ptrmask()[0];
             bm.write_ptr_bits(addr, elemsize / 8, |_| m);
@@ -373,16 +386,29 @@ impl MCache {
     }
 
     /// After a span change, guesses that the span will hold objects of the
-    /// type that asked for it (VMs fill spans with one type: pairs, nodes)
-    /// and writes that type's pointer bits for every free slot at once. The
-    /// fast path then skips the bitmap write for objects of that type.
+    /// type that asked for it (VMs fill spans with one type: pairs, nodes).
+    /// Called just after the first such object took its slot. A span that
+    /// holds only that object takes the type's mask as its span-level
+    /// layout and the GC bitmap is not written at all; a span that keeps
+    /// the same layout needs nothing; otherwise the span's layout, if any,
+    /// is written out and the type's pointer bits go into every free slot
+    /// at once. The fast path then skips the bitmap write for objects of
+    /// that type.
     fn prefill_span(&mut self, spc: SpanClass, span: &MSpan, t: &Type, asked: usize) {
         let pf = &mut self.prefill[spc.index()];
         if pf.size != 0 || asked != t.size() || span.elemsize() > 64 * 8 {
             return; // the span did not change, or the guess does not apply
         }
+        let bm = self.heap.bitmap();
         // SAFETY: the cache owns its current spans.
-        unsafe { span.prefill_ptr_bits(self.heap.bitmap(), t.mask0()) };
+        unsafe {
+            if span.can_take_layout() {
+                span.set_ptr_layout(t.mask0());
+            } else if span.ptr_layout() != t.mask0() {
+                span.drop_ptr_layout(bm);
+                span.prefill_ptr_bits(bm, t.mask0());
+            }
+        }
         *pf = Prefill {
             mask: t.mask0(),
             size: t.size(),
@@ -434,7 +460,7 @@ impl MCache {
         }
         if !noscan {
             let t = typ.expect("scan objects have a type");
-            self.write_heap_bits(addr, npages << PAGE_SHIFT, asked, t);
+            self.write_heap_bits(s, addr, npages << PAGE_SHIFT, asked, t);
         }
         self.charge((npages << PAGE_SHIFT) as u64);
         // SAFETY: arena addresses are non-zero.

@@ -17,13 +17,13 @@
 //! - the mapped prefixes of the span table and the GC bitmap cover
 //!   `mapped_pages` arena pages, never much more.
 
-use crate::bitmap::{BitmapGroup, BITMAP_DIVISOR};
+use crate::bitmap::bitmap_bytes_for;
 use crate::mem::{os_page_size, MemError, OsBlock, Purpose, ReleaseMode, Reservation};
 use crate::sizeclass::{SpanClass, PAGE_SHIFT, PAGE_SIZE};
 use crate::span::MSpan;
 use bitvec::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The arena grows by at least this many pages (1 MiB) at a time.
@@ -40,9 +40,10 @@ pub struct Layout {
     pub span_table_off: usize,
     /// Bytes reserved for the span table.
     pub span_table_size: usize,
-    /// Offset of the GC bitmap: `arena_size / 32` bytes.
+    /// Offset of the GC bitmap.
     pub bitmap_off: usize,
-    /// Bytes reserved for the GC bitmap.
+    /// Bytes reserved for the GC bitmap: `arena_size / 32`, in whole
+    /// chunks of both planes (`bitmap::BITMAP_CHUNK`).
     pub bitmap_size: usize,
     /// Offset of the arena, aligned to `ARENA_ALIGN` in the address space.
     pub arena_off: usize,
@@ -61,7 +62,7 @@ impl Layout {
         let round = |x: usize| x.checked_add(ps - 1).map(|v| v & !(ps - 1));
         let arena_size = arena_size.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1);
         let span_table_size = round((arena_size >> PAGE_SHIFT).checked_mul(8)?)?;
-        let bitmap_size = round(arena_size / BITMAP_DIVISOR)?;
+        let bitmap_size = round(bitmap_bytes_for(arena_size))?;
         // [slack | span table | bitmap | arena]; the slack (< ARENA_ALIGN)
         // lets the arena start on an aligned address wherever the kernel
         // places the reservation.
@@ -236,8 +237,8 @@ impl PageHeap {
         (self.res.base() + self.layout.span_table_off) as *const AtomicPtr<MSpan>
     }
 
-    pub(crate) fn bitmap(&self) -> *const BitmapGroup {
-        (self.res.base() + self.layout.bitmap_off) as *const BitmapGroup
+    pub(crate) fn bitmap(&self) -> *const AtomicU64 {
+        (self.res.base() + self.layout.bitmap_off) as *const AtomicU64
     }
 
     pub(crate) fn mapped_bytes(&self) -> Arc<AtomicUsize> {
@@ -309,7 +310,7 @@ impl PageHeap {
             self.hint_metadata(off, len);
             self.span_table_mapped = st_need;
         }
-        let bm_need = round((new_mapped << PAGE_SHIFT) / BITMAP_DIVISOR);
+        let bm_need = round(bitmap_bytes_for(new_mapped << PAGE_SHIFT));
         if bm_need > self.bitmap_mapped {
             let off = self.layout.bitmap_off + self.bitmap_mapped;
             let len = bm_need - self.bitmap_mapped;

@@ -48,7 +48,14 @@ pub struct ObjectInfo {
     pub size: usize,
     /// Whether it holds no pointers.
     pub noscan: bool,
+    /// Its pointer words when its span keeps them (bit j: word j; see
+    /// [`MSpan::ptr_layout`]); 0: the GC bitmap has them.
+    pub ptr_mask: u64,
 }
+
+/// Largest slot, in words, whose pointer layout a span can keep (the mask
+/// must leave its top bit free: markers tag grey work with it).
+pub const MAX_LAYOUT_WORDS: usize = 63;
 
 /// Where a span is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +84,15 @@ pub struct MSpan {
     pub(crate) sweepgen: AtomicU32,
     freeindex: AtomicUsize,
     alloc_bits: BitArray<[AtomicU64; ALLOC_WORDS], Lsb0>,
+    /// The span-level pointer layout: nonzero means every allocated object
+    /// has exactly these pointer words (bit j: word j of its slot, slots
+    /// of at most [`MAX_LAYOUT_WORDS`] words) and the GC bitmap's pointer
+    /// bits for the span are unused; 0 means the bitmap holds the pointer
+    /// bits of every allocated object. Only the owner writes it: it sets a
+    /// layout while the span is empty, and clears it (after writing the
+    /// layout into the bitmap for every slot, Release) before an object of
+    /// another layout goes in. Markers read it with Acquire.
+    ptr_layout: AtomicU64,
     owner: UnsafeCell<OwnerFields>,
 }
 
@@ -131,6 +147,7 @@ impl MSpan {
                 _ord: std::marker::PhantomData,
                 data: [const { AtomicU64::new(0) }; ALLOC_WORDS],
             },
+            ptr_layout: AtomicU64::new(0),
             owner: UnsafeCell::new(OwnerFields {
                 alloc_cache: 0,
                 alloc_count_at_cache: 0,
@@ -225,6 +242,7 @@ impl MSpan {
             base: self.object_addr(i),
             size: self.elemsize(),
             noscan: self.spanclass().noscan(),
+            ptr_mask: self.ptr_layout(),
         })
     }
 
@@ -342,6 +360,7 @@ impl MSpan {
         for w in self.alloc_bits.as_raw_slice() {
             w.store(0, Relaxed);
         }
+        self.ptr_layout.store(0, Relaxed);
         // SAFETY: forwarded from the caller.
         let o = unsafe { self.owner() };
         o.alloc_cache = !0;
@@ -528,24 +547,77 @@ impl MSpan {
     /// later needs no bitmap write. Slots must be at most 64 words.
     ///
     /// # Safety
-    /// The caller owns the span.
+    /// The caller owns the span, which keeps no pointer layout.
     pub(crate) unsafe fn prefill_ptr_bits(&self, bitmap: &GcBitmap, mask: u64) {
+        debug_assert_eq!(self.ptr_layout.load(Relaxed), 0);
+        let from = self.freeindex.load(Relaxed);
+        self.for_each_free_run(from, |i, end| self.write_mask_run(bitmap, mask, i, end));
+    }
+
+    /// Writes `mask` as the pointer bits of slots `i..end` (at most 64 words each).
+    fn write_mask_run(&self, bitmap: &GcBitmap, mask: u64, i: usize, end: usize) {
         let e = self.elemsize() / 8;
         debug_assert!((1..=64).contains(&e));
         // The mask repeated from bit 0 over 128 bits: any 64-bit window of
-        // the repetition starts at a phase below e <= 64 and fits.
+        // the repetition starts at a phase below e <= 64 and fits. A run
+        // starts on a slot boundary: word j of the run is word j % e of
+        // some slot, so chunk k is the window at phase 64k % e.
         let mut rep = 0u128;
         let mut b = 0;
         while b < 128 {
             rep |= (mask as u128) << b;
             b += e;
         }
-        let from = self.freeindex.load(Relaxed);
-        self.for_each_free_run(from, |i, end| {
-            // A run starts on a slot boundary: word j of the run is word
-            // j % e of some slot, so chunk k is the window at phase 64k % e.
-            bitmap.write_ptr_bits(self.object_addr(i), (end - i) * e, |k| (rep >> ((64 * k) % e)) as u64);
-        });
+        bitmap.write_ptr_bits(self.object_addr(i), (end - i) * e, |k| (rep >> ((64 * k) % e)) as u64);
+    }
+
+    /// The span-level pointer layout (see the field), 0 if none.
+    #[inline(always)]
+    pub fn ptr_layout(&self) -> u64 {
+        self.ptr_layout.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the span can take a layout: small scan objects of at most
+    /// [`MAX_LAYOUT_WORDS`] words, and no object allocated but the one
+    /// the caller has just taken (which is to have the layout).
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn can_take_layout(&self) -> bool {
+        let sc = self.spanclass();
+        // SAFETY: forwarded from the caller.
+        sc.sizeclass() != 0
+            && !sc.noscan()
+            && self.elemsize() / 8 <= MAX_LAYOUT_WORDS
+            && unsafe { self.alloc_count() } == 1
+    }
+
+    /// Makes `mask` (nonzero, within the slot) the layout of the span's one
+    /// object and every object allocated from now on; the GC bitmap is not
+    /// written.
+    ///
+    /// # Safety
+    /// The caller owns the span and [`MSpan::can_take_layout`] holds.
+    pub(crate) unsafe fn set_ptr_layout(&self, mask: u64) {
+        debug_assert!(mask != 0 && (self.elemsize() / 8 == 64 || mask >> (self.elemsize() / 8) == 0));
+        self.ptr_layout.store(mask, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Drops the span-level layout, if any, first writing it into the GC
+    /// bitmap for every slot (allocated ones have it; free ones will be
+    /// written when allocated, or keep it as their prefill). Returns the
+    /// layout that was dropped (0 if none).
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub(crate) unsafe fn drop_ptr_layout(&self, bitmap: &GcBitmap) -> u64 {
+        let mask = self.ptr_layout.load(Relaxed);
+        if mask != 0 {
+            self.write_mask_run(bitmap, mask, 0, self.nelems());
+            // Release: a marker that reads 0 also sees the bits above.
+            self.ptr_layout.store(0, std::sync::atomic::Ordering::Release);
+        }
+        mask
     }
 
     /// Objects allocated since the current owner took the span (or since the
