@@ -39,6 +39,7 @@ mod mcentral;
 pub mod mem;
 #[cfg(not(loom))]
 mod mheap;
+pub mod ptrlayout;
 #[cfg(not(loom))]
 pub mod sizeclass;
 #[cfg(not(loom))]

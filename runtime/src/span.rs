@@ -25,6 +25,7 @@
 //! (a marker resolving a pointer) never races; it validates what it reads.
 
 use crate::bitmap::GcBitmap;
+use crate::ptrlayout;
 use crate::sizeclass::{div_by_class, SpanClass, CLASSES, PAGE_SHIFT};
 use bitvec::prelude::*;
 use std::cell::UnsafeCell;
@@ -84,14 +85,11 @@ pub struct MSpan {
     pub(crate) sweepgen: AtomicU32,
     freeindex: AtomicUsize,
     alloc_bits: BitArray<[AtomicU64; ALLOC_WORDS], Lsb0>,
-    /// The span-level pointer layout: nonzero means every allocated object
-    /// has exactly these pointer words (bit j: word j of its slot, slots
-    /// of at most [`MAX_LAYOUT_WORDS`] words) and the GC bitmap's pointer
-    /// bits for the span are unused; 0 means the bitmap holds the pointer
-    /// bits of every allocated object. Only the owner writes it: it sets a
-    /// layout while the span is empty, and clears it (after writing the
-    /// layout into the bitmap for every slot, Release) before an object of
-    /// another layout goes in. Markers read it with Acquire.
+    /// The span-level pointer layout (slots of at most [`MAX_LAYOUT_WORDS`]
+    /// words): nonzero means every allocated object has exactly these
+    /// pointer words and the GC bitmap's pointer bits for the span are
+    /// unused; 0 means the bitmap holds them. Protocol in
+    /// [`crate::ptrlayout`].
     ptr_layout: AtomicU64,
     owner: UnsafeCell<OwnerFields>,
 }
@@ -574,7 +572,7 @@ impl MSpan {
     /// The span-level pointer layout (see the field), 0 if none.
     #[inline(always)]
     pub fn ptr_layout(&self) -> u64 {
-        self.ptr_layout.load(std::sync::atomic::Ordering::Acquire)
+        ptrlayout::load(&self.ptr_layout)
     }
 
     /// Whether the span can take a layout: small scan objects of at most
@@ -599,8 +597,8 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span and [`MSpan::can_take_layout`] holds.
     pub(crate) unsafe fn set_ptr_layout(&self, mask: u64) {
-        debug_assert!(mask != 0 && (self.elemsize() / 8 == 64 || mask >> (self.elemsize() / 8) == 0));
-        self.ptr_layout.store(mask, std::sync::atomic::Ordering::Release);
+        debug_assert!(mask >> (self.elemsize() / 8) == 0, "the mask fits the slot");
+        ptrlayout::adopt(&self.ptr_layout, mask);
     }
 
     /// Drops the span-level layout, if any, first writing it into the GC
@@ -611,13 +609,9 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span.
     pub(crate) unsafe fn drop_ptr_layout(&self, bitmap: &GcBitmap) -> u64 {
-        let mask = self.ptr_layout.load(Relaxed);
-        if mask != 0 {
-            self.write_mask_run(bitmap, mask, 0, self.nelems());
-            // Release: a marker that reads 0 also sees the bits above.
-            self.ptr_layout.store(0, std::sync::atomic::Ordering::Release);
-        }
-        mask
+        ptrlayout::drop_with(&self.ptr_layout, |mask| {
+            self.write_mask_run(bitmap, mask, 0, self.nelems())
+        })
     }
 
     /// Objects allocated since the current owner took the span (or since the

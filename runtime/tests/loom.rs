@@ -1,7 +1,8 @@
 #![cfg(loom)]
 //! Loom models of the runtime's lock-free protocols: the span set under the
 //! central lists (`spanset`), the ownership handoff it carries between a
-//! cache and the central lists, and the sweep-generation claim (`sweepgen`).
+//! cache and the central lists, the sweep-generation claim (`sweepgen`) and
+//! the publication of a span's pointer layout (`ptrlayout`).
 //! They run the runtime's own code on loom's primitives (`sync`), with a
 //! span set block of 2 slots and a first spine of 1 block, so that block
 //! retirement, block reuse and spine growth (with epoch reclamation of the
@@ -16,8 +17,8 @@
 
 use loom::thread;
 use marrow_runtime::spanset::{SpanSet, BLOCK_ENTRIES};
-use marrow_runtime::sweepgen;
-use marrow_runtime::sync::{epoch, Arc, AtomicBool, AtomicU32, Ordering, UnsafeCell};
+use marrow_runtime::sync::{epoch, Arc, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell};
+use marrow_runtime::{ptrlayout, sweepgen};
 
 /// A `&'static` value for the span set (one small leak per execution).
 fn leak<T>(v: T) -> &'static T {
@@ -318,5 +319,51 @@ fn sweepgen_claim_has_one_winner() {
         assert_eq!(wins, 1);
         assert!(sweepgen::is_swept(&s.sweepgen, SG));
         assert!(!sweepgen::claim(&s.sweepgen, SG));
+    });
+}
+
+/// A marker scanning an object of a span whose owner drops the span's
+/// pointer layout meanwhile: it gets the object's pointer words either from
+/// the layout or, once it reads the layout gone, from the bitmap words the
+/// owner wrote out first (`drop_with` clears the word with Release).
+#[test]
+fn ptr_layout_drop_publishes_the_bits() {
+    const NODE: u64 = 0b11;
+    loom::model(|| {
+        let layout = Arc::new(AtomicU64::new(0));
+        let bits = Arc::new(AtomicU64::new(0)); // the span's pointer words
+        ptrlayout::adopt(&layout, NODE);
+        let marker = {
+            let (layout, bits) = (layout.clone(), bits.clone());
+            thread::spawn(move || match ptrlayout::load(&layout) {
+                0 => bits.load(Ordering::Relaxed),
+                mask => mask,
+            })
+        };
+        let dropped = ptrlayout::drop_with(&layout, |mask| bits.store(mask, Ordering::Relaxed));
+        assert_eq!(dropped, NODE);
+        assert_eq!(marker.join().unwrap(), NODE, "an old object's pointer words were lost");
+    });
+}
+
+/// Control: the same drop with the layout cleared by a Relaxed store lets
+/// the marker see the layout gone but not the bits, and the model catches
+/// it (as it does when `drop_with` itself is mutated so).
+#[test]
+#[should_panic(expected = "pointer words were lost")]
+fn loom_reports_a_layout_dropped_without_release() {
+    loom::model(|| {
+        let layout = Arc::new(AtomicU64::new(0b11));
+        let bits = Arc::new(AtomicU64::new(0));
+        let marker = {
+            let (layout, bits) = (layout.clone(), bits.clone());
+            thread::spawn(move || match ptrlayout::load(&layout) {
+                0 => bits.load(Ordering::Relaxed),
+                mask => mask,
+            })
+        };
+        bits.store(0b11, Ordering::Relaxed);
+        layout.store(0, Ordering::Relaxed);
+        assert_eq!(marker.join().unwrap(), 0b11, "an old object's pointer words were lost");
     });
 }
