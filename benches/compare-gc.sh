@@ -22,11 +22,15 @@ TIME=/usr/bin/time
 (cd "$ROOT" && cargo build --release -q -p marrow-suite --bin binary-trees --bin gcbench)
 MARROW="$ROOT/target/release"
 
-# run NAME EXPECTED CMD...: prints "seconds kb gcs" (median wall of RUNS runs).
+# median: the median of its arguments.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# run NAME EXPECTED CMD...: prints "seconds kb min_kb max_kb gcs" (median
+# wall time and median, lowest and highest peak RSS of RUNS runs).
 run() {
     local name=$1 expected=$2
     shift 2
-    local times=() kb=0 gcs="-"
+    local times=() kbs=() gcs="-"
     for _ in $(seq "$RUNS"); do
         local log
         log=$(mktemp)
@@ -42,7 +46,7 @@ run() {
         fi
         read -r secs mem <"$log.time"
         times+=("$secs")
-        kb=$mem
+        kbs+=("$mem")
         case $name in
         marrow*) gcs=$(grep -o '[0-9]* GCs' "$log.err" | grep -o '[0-9]*' || echo -) ;;
         go*) gcs=$(grep -c '^gc [0-9]' "$log.err" || true) ;;
@@ -50,9 +54,10 @@ run() {
         esac
         rm -f "$log" "$log.out" "$log.err" "$log.time"
     done
-    local med
-    med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    echo "$med $kb $gcs"
+    local lo hi
+    lo=$(printf '%s\n' "${kbs[@]}" | sort -n | head -1)
+    hi=$(printf '%s\n' "${kbs[@]}" | sort -n | tail -1)
+    echo "$(median "${times[@]}") $(median "${kbs[@]}") $lo $hi $gcs"
 }
 
 bt_expected=$(mktemp)
@@ -75,18 +80,18 @@ rm -f "$bt_expected"
 
 row() { # row LABEL KEY PREFIX
     local label=$1 key=$2 p=$3
-    read -r s kb g <<<"${R[$key]}"
-    read -r sgo _ _ <<<"${R[${p}_go]}"
-    read -r sbo _ _ <<<"${R[${p}_boehm]}"
-    awk -v l="$label" -v s="$s" -v kb="$kb" -v g="$g" -v go="$sgo" -v bo="$sbo" \
-        'BEGIN { printf "| %s | %.2f | %d | %s | %.2f | %.2f |\n", l, s, kb/1024, g, s/go, s/bo }'
+    read -r s kb lo hi g <<<"${R[$key]}"
+    read -r sgo kgo _ _ _ <<<"${R[${p}_go]}"
+    read -r sbo _ _ _ _ <<<"${R[${p}_boehm]}"
+    awk -v l="$label" -v s="$s" -v kb="$kb" -v lo="$lo" -v hi="$hi" -v g="$g" -v go="$sgo" -v kgo="$kgo" -v bo="$sbo" \
+        'BEGIN { printf "| %s | %.2f | %d (%d-%d) | %s | %.2f | %.2f | %.2f |\n", l, s, kb/1024, lo/1024, hi/1024, g, s/go, kb/kgo, s/bo }'
 }
 
 table() {
-    echo "binary-trees $DEPTH and gcbench, median of $RUNS run(s), $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores:"
+    echo "binary-trees $DEPTH and gcbench, median of $RUNS run(s) (peak RSS: median, lowest-highest), $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores:"
     echo
-    echo "| program | wall s | peak RSS MiB | GCs | vs Go | vs Boehm |"
-    echo "|---|---|---|---|---|---|"
+    echo "| program | wall s | peak RSS MiB | GCs | time vs Go | RSS vs Go | time vs Boehm |"
+    echo "|---|---|---|---|---|---|---|"
     for impl in marrow go boehm malloc; do row "binary-trees $DEPTH, $impl" "bt_$impl" bt; done
     for impl in marrow go boehm malloc; do row "gcbench, $impl" "gb_$impl" gb; done
 }
