@@ -903,13 +903,13 @@ fn a_span_of_one_type_keeps_its_layout_off_the_bitmap() {
     let node = Type::new("node", 16, 8, &[0, 8]).unwrap();
     let objs = fill_one_span(&mut c, &node);
     for &p in &objs {
-        assert_eq!(heap.find_object(p).unwrap().ptr_mask, 0b11);
+        assert_eq!(heap.span_of(p).unwrap().ptr_layout(), 0b11);
         assert_eq!(pointer_words(&heap, p), vec![0, 1]);
         assert!(!heap.bitmap().is_pointer_slot(p) && !heap.bitmap().is_pointer_slot(p + 8));
     }
     // The next span of the class takes the layout too.
     let q = c.newobject(&node).as_ptr() as usize;
-    assert_eq!(heap.find_object(q).unwrap().ptr_mask, 0b11);
+    assert_eq!(heap.span_of(q).unwrap().ptr_layout(), 0b11);
     heap.check_invariants();
 }
 
@@ -924,7 +924,7 @@ fn a_second_type_writes_the_span_layout_out() {
     let cdr = Type::new("cdr", 16, 8, &[8]).unwrap();
     let word = Type::new("word", 8, 8, &[0]).unwrap();
     let a: Vec<usize> = (0..100).map(|_| c.newobject(&car).as_ptr() as usize).collect();
-    assert_eq!(heap.find_object(a[0]).unwrap().ptr_mask, 0b01);
+    assert_eq!(heap.span_of(a[0]).unwrap().ptr_layout(), 0b01);
     let b: Vec<usize> = (0..100).map(|_| c.newobject(&cdr).as_ptr() as usize).collect();
     // Two 8-byte words: an array in the same 16-byte class.
     let arr = c.newarray(&word, 2).as_ptr() as usize;
@@ -933,7 +933,7 @@ fn a_second_type_writes_the_span_layout_out() {
         heap.span_of(a[0]).map(|s| s.base()),
         heap.span_of(b[0]).map(|s| s.base())
     );
-    assert_eq!(heap.find_object(b[0]).unwrap().ptr_mask, 0, "the layout was dropped");
+    assert_eq!(heap.span_of(b[0]).unwrap().ptr_layout(), 0, "the layout was dropped");
     for &p in a.iter().chain(&a2) {
         assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");
     }
@@ -981,7 +981,7 @@ fn a_span_started_by_an_array_prefills_later_objects() {
     let car = Type::new("car", 16, 8, &[0]).unwrap();
     let arr = c.newarray(&word, 2).as_ptr() as usize;
     let cars: Vec<usize> = (0..300).map(|_| c.newobject(&car).as_ptr() as usize).collect();
-    assert_eq!(heap.find_object(arr).unwrap().ptr_mask, 0);
+    assert_eq!(heap.span_of(arr).unwrap().ptr_layout(), 0);
     assert_eq!(pointer_words(&heap, arr), vec![0, 1]);
     for &p in &cars {
         assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");

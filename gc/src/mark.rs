@@ -27,7 +27,7 @@ use crate::work::{WorkPool, BUF_LEN};
 use bitvec::prelude::*;
 use marrow_runtime::bitmap::GcBitmap;
 use marrow_runtime::span::EMPTY_SPAN;
-use marrow_runtime::{Heap, MSpan, ObjectInfo, TagRule};
+use marrow_runtime::{ptrlayout, Heap, MSpan, ObjectInfo, TagRule};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Words scanned in one piece of a large object (128 KiB).
@@ -183,22 +183,23 @@ impl<'h> Marker<'h> {
             s
         };
         if let Some(obj) = span.object_at(word) {
-            self.mark_object(obj);
+            self.mark_object(obj, span);
         }
     }
 
     #[inline(always)]
-    fn mark_object(&mut self, obj: ObjectInfo) {
+    fn mark_object(&mut self, obj: ObjectInfo, span: &MSpan) {
         if !self.try_mark(obj.base) {
             return;
         }
         self.marked_bytes += obj.size as u64;
         self.marked_objects += 1;
         if !obj.noscan {
-            let what = if obj.ptr_mask != 0 {
-                SPAN_LAYOUT | obj.ptr_mask as usize
-            } else {
-                obj.size / 8
+            // The layout is read only for objects greyed here, not for
+            // every pointer resolved.
+            let what = match span.ptr_layout() {
+                0 => obj.size / 8,
+                mask => SPAN_LAYOUT | mask as usize,
             };
             self.grey.push(Work { addr: obj.base, what });
         }
@@ -218,13 +219,14 @@ impl<'h> Marker<'h> {
         let first_pushed;
         let n = if what & SPAN_LAYOUT != 0 {
             first_pushed = self.grey.len();
-            let mut mask = what & !SPAN_LAYOUT;
-            let n = (usize::BITS - mask.leading_zeros()) as usize;
-            while mask != 0 {
-                self.visit_slot(addr + mask.trailing_zeros() as usize * 8);
-                mask &= mask - 1;
-            }
-            n
+            let mask = (what & !SPAN_LAYOUT) as u64;
+            ptrlayout::for_each_pointer_word(
+                addr,
+                mask,
+                #[inline(always)]
+                |slot| self.visit_slot(slot),
+            );
+            (u64::BITS - mask.leading_zeros()) as usize
         } else {
             let n = what.min(CHUNK_WORDS);
             if what > n {
@@ -235,7 +237,12 @@ impl<'h> Marker<'h> {
             }
             first_pushed = self.grey.len();
             let bitmap = self.bitmap;
-            bitmap.for_each_pointer_slot(addr, n, |slot| self.visit_slot(slot));
+            bitmap.for_each_pointer_slot(
+                addr,
+                n,
+                #[inline(always)]
+                |slot| self.visit_slot(slot),
+            );
             n
         };
         self.scanned_words += n as u64;

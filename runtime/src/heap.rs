@@ -395,18 +395,13 @@ impl Heap {
     /// [`Heap::find_object`] and still allocated): from its span's layout
     /// when the span keeps one, else from the GC bitmap. Nothing for
     /// no-scan objects.
-    pub fn for_each_pointer_slot(&self, obj: &ObjectInfo, mut f: impl FnMut(usize)) {
+    pub fn for_each_pointer_slot(&self, obj: &ObjectInfo, f: impl FnMut(usize)) {
         if obj.noscan {
             return;
         }
-        if obj.ptr_mask == 0 {
-            self.bitmap.for_each_pointer_slot(obj.base, obj.size / 8, f);
-            return;
-        }
-        let mut mask = obj.ptr_mask;
-        while mask != 0 {
-            f(obj.base + mask.trailing_zeros() as usize * 8);
-            mask &= mask - 1;
+        match self.span_of(obj.base).map_or(0, |s| s.ptr_layout()) {
+            0 => self.bitmap.for_each_pointer_slot(obj.base, obj.size / 8, f),
+            mask => crate::ptrlayout::for_each_pointer_word(obj.base, mask, f),
         }
     }
 

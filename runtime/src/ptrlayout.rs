@@ -35,6 +35,16 @@ pub fn adopt(word: &AtomicU64, mask: u64) {
     word.store(mask, Ordering::Release);
 }
 
+/// Calls `f(base + 8 * j)` for each set bit j of `mask`: the pointer words
+/// of an object at `base` with that layout.
+#[inline(always)]
+pub fn for_each_pointer_word(base: usize, mut mask: u64, mut f: impl FnMut(usize)) {
+    while mask != 0 {
+        f(base + mask.trailing_zeros() as usize * 8);
+        mask &= mask - 1;
+    }
+}
+
 /// Drops the layout, if any: calls `write_out(mask)`, which must write the
 /// layout into the bitmap for every slot, then clears the word (Release).
 /// Returns the layout dropped (0 if none). Only the owner calls this.

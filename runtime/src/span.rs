@@ -49,9 +49,6 @@ pub struct ObjectInfo {
     pub size: usize,
     /// Whether it holds no pointers.
     pub noscan: bool,
-    /// Its pointer words when its span keeps them (bit j: word j; see
-    /// [`MSpan::ptr_layout`]); 0: the GC bitmap has them.
-    pub ptr_mask: u64,
 }
 
 /// Largest slot, in words, whose pointer layout a span can keep (the mask
@@ -240,7 +237,6 @@ impl MSpan {
             base: self.object_addr(i),
             size: self.elemsize(),
             noscan: self.spanclass().noscan(),
-            ptr_mask: self.ptr_layout(),
         })
     }
 
