@@ -153,9 +153,7 @@ fn rule(kind: TokenKind) -> (Option<Prefix>, Option<Infix>, Precedence) {
         T::Slash | T::Star => (None, Some(Infix::Binary), Precedence::Factor),
         T::Bang => (Some(Prefix::Unary), None, Precedence::None),
         T::BangEqual | T::EqualEqual => (None, Some(Infix::Binary), Precedence::Equality),
-        T::Greater | T::GreaterEqual | T::Less | T::LessEqual => {
-            (None, Some(Infix::Binary), Precedence::Comparison)
-        }
+        T::Greater | T::GreaterEqual | T::Less | T::LessEqual => (None, Some(Infix::Binary), Precedence::Comparison),
         T::Identifier => (Some(Prefix::Variable), None, Precedence::None),
         T::String => (Some(Prefix::String), None, Precedence::None),
         T::Number => (Some(Prefix::Number), None, Precedence::None),
@@ -216,7 +214,11 @@ struct Compiler<'src> {
 
 impl<'src> Compiler<'src> {
     fn new(source: &'src [u8]) -> Compiler<'src> {
-        let eof = Token { kind: TokenKind::Eof, lexeme: b"", line: 1 };
+        let eof = Token {
+            kind: TokenKind::Eof,
+            lexeme: b"",
+            line: 1,
+        };
         let mut c = Compiler {
             scanner: Scanner::new(source),
             current: eof,
@@ -242,7 +244,11 @@ impl<'src> Compiler<'src> {
             TokenKind::Error => ErrorLocation::Nowhere,
             _ => ErrorLocation::At(token.lexeme.into()),
         };
-        self.errors.push(CompileError { line: token.line, location, message: message.to_owned() });
+        self.errors.push(CompileError {
+            line: token.line,
+            location,
+            message: message.to_owned(),
+        });
     }
 
     fn error(&mut self, message: &str) {
@@ -383,7 +389,11 @@ impl<'src> Compiler<'src> {
             proto,
             arity: 0,
             kind,
-            locals: vec![Local { name: slot0, depth: Some(0), is_captured: false }],
+            locals: vec![Local {
+                name: slot0,
+                depth: Some(0),
+                is_captured: false,
+            }],
             upvalues: Vec::new(),
             scope_depth: 0,
         });
@@ -409,7 +419,14 @@ impl<'src> Compiler<'src> {
             let f = self.func_ref();
             // clox pops while the last local's depth exceeds the scope depth;
             // an uninitialised local (its depth -1) never does, so it stops there.
-            let Some(&Local { depth: Some(depth), is_captured, .. }) = f.locals.last() else { break };
+            let Some(&Local {
+                depth: Some(depth),
+                is_captured,
+                ..
+            }) = f.locals.last()
+            else {
+                break;
+            };
             if depth <= f.scope_depth {
                 break;
             }
@@ -463,7 +480,11 @@ impl<'src> Compiler<'src> {
             self.error("Too many local variables in function.");
             return;
         }
-        self.func().locals.push(Local { name, depth: None, is_captured: false });
+        self.func().locals.push(Local {
+            name,
+            depth: None,
+            is_captured: false,
+        });
     }
 
     fn declare_variable(&mut self) {
@@ -751,7 +772,11 @@ impl<'src> Compiler<'src> {
     fn method(&mut self) {
         self.consume(TokenKind::Identifier, "Expect method name.");
         let constant = self.identifier_constant(self.previous.lexeme);
-        let kind = if self.previous.lexeme == b"init" { FunctionKind::Initializer } else { FunctionKind::Method };
+        let kind = if self.previous.lexeme == b"init" {
+            FunctionKind::Initializer
+        } else {
+            FunctionKind::Method
+        };
         self.function(kind);
         self.emit_op_arg(OpCode::Method, constant);
     }
@@ -962,5 +987,184 @@ impl<'src> Compiler<'src> {
         } else {
             self.expression_statement();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(src: &str) -> Vec<String> {
+        match compile(src.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn ops(proto: &Proto) -> Vec<OpCode> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < proto.code.len() {
+            let op = OpCode::from_byte(proto.code[i]).expect("valid opcode");
+            out.push(op);
+            i += match op {
+                OpCode::Invoke | OpCode::SuperInvoke | OpCode::Jump | OpCode::JumpIfFalse | OpCode::Loop => 3,
+                OpCode::Closure => {
+                    let n = match &proto.constants[usize::from(proto.code[i + 1])] {
+                        Constant::Function(f) => f.upvalues.len(),
+                        _ => panic!("OP_CLOSURE names a function"),
+                    };
+                    2 + 2 * n
+                }
+                OpCode::Constant
+                | OpCode::GetLocal
+                | OpCode::SetLocal
+                | OpCode::GetGlobal
+                | OpCode::DefineGlobal
+                | OpCode::SetGlobal
+                | OpCode::GetUpvalue
+                | OpCode::SetUpvalue
+                | OpCode::GetProperty
+                | OpCode::SetProperty
+                | OpCode::GetSuper
+                | OpCode::Call
+                | OpCode::Class
+                | OpCode::Method => 2,
+                _ => 1,
+            };
+        }
+        out
+    }
+
+    #[test]
+    fn expression_statement_bytecode() {
+        let p = compile(b"print 1 + 2 * 3;").expect("compiles");
+        use OpCode::*;
+        assert_eq!(
+            ops(&p),
+            vec![Constant, Constant, Constant, Multiply, Add, Print, Nil, Return]
+        );
+        assert_eq!(
+            p.constants,
+            vec![
+                super::Constant::Number(1.0),
+                super::Constant::Number(2.0),
+                super::Constant::Number(3.0)
+            ]
+        );
+        assert!(p.lines.iter().all(|&l| l == 1));
+        assert_eq!(p.code.len(), p.lines.len());
+        assert_eq!(p.name, None);
+    }
+
+    #[test]
+    fn functions_nest_as_constants_with_upvalues() {
+        let p = compile(b"fun outer(a, b) {\n var c = a;\n fun inner() { return b + c; }\n return inner;\n}")
+            .expect("compiles");
+        let Constant::Function(outer) = &p.constants[1] else {
+            panic!("outer is a constant")
+        };
+        assert_eq!(outer.name.as_deref(), Some(&b"outer"[..]));
+        assert_eq!(outer.arity, 2);
+        assert!(outer.upvalues.is_empty());
+        let Constant::Function(inner) = &outer.constants[0] else {
+            panic!("inner is outer's constant")
+        };
+        assert_eq!(inner.arity, 0);
+        assert_eq!(
+            inner.upvalues,
+            vec![
+                UpvalueDesc {
+                    is_local: true,
+                    index: 2
+                },
+                UpvalueDesc {
+                    is_local: true,
+                    index: 3
+                }
+            ]
+        );
+        // A function body is never closed by end_scope: its OP_RETURN closes
+        // the captured locals (`b`, `c`) at run time.
+        assert_eq!(*ops(outer).last().expect("code"), OpCode::Return);
+    }
+
+    #[test]
+    fn captured_block_locals_are_closed() {
+        let p = compile(b"{ var a = 1; fun f() { return a; } var b = 2; }").expect("compiles");
+        let o = ops(&p);
+        let tail: Vec<OpCode> = o[o.len() - 5..].to_vec();
+        use OpCode::*;
+        assert_eq!(tail, vec![Pop, Pop, CloseUpvalue, Nil, Return]);
+    }
+
+    #[test]
+    fn methods_initializers_and_super() {
+        let p = compile(b"class A { init() {} m() {} } class B < A { m() { return super.m(); } }").expect("compiles");
+        let o = ops(&p);
+        assert!(o.contains(&OpCode::Inherit));
+        assert_eq!(o.iter().filter(|&&op| op == OpCode::Method).count(), 3);
+        let init = p
+            .constants
+            .iter()
+            .find_map(|c| match c {
+                Constant::Function(f) if f.name.as_deref() == Some(&b"init"[..]) => Some(f.clone()),
+                _ => None,
+            })
+            .expect("init is compiled");
+        // An initializer returns `this` (slot 0).
+        assert_eq!(init.code, vec![OpCode::GetLocal as u8, 0, OpCode::Return as u8]);
+    }
+
+    #[test]
+    fn error_messages_and_locations() {
+        assert_eq!(
+            errors("print 1"),
+            vec!["[line 1] Error at end: Expect ';' after value."]
+        );
+        assert_eq!(errors("var 1;"), vec!["[line 1] Error at '1': Expect variable name."]);
+        assert_eq!(errors("@"), vec!["[line 1] Error: Unexpected character."]);
+        assert_eq!(
+            errors("\n\nreturn;"),
+            vec!["[line 3] Error at 'return': Can't return from top-level code."]
+        );
+        assert_eq!(
+            errors("a = ;\nb = ;"),
+            vec![
+                "[line 1] Error at ';': Expect expression.",
+                "[line 2] Error at ';': Expect expression."
+            ]
+        );
+        assert!(errors("var a = 1; { var b = 2; print a + b; }").is_empty());
+    }
+
+    #[test]
+    fn limits() {
+        let params: Vec<String> = (0..256).map(|i| format!("p{i}")).collect();
+        assert_eq!(
+            errors(&format!("fun f({}) {{}}", params.join(","))),
+            vec!["[line 1] Error at 'p255': Can't have more than 255 parameters."]
+        );
+        let ok: Vec<String> = (0..255).map(|i| format!("p{i}")).collect();
+        let p = compile(format!("fun f({}) {{}}", ok.join(",")).as_bytes()).expect("255 parameters compile");
+        let Constant::Function(f) = &p.constants[1] else {
+            panic!("f")
+        };
+        assert_eq!(f.arity, 255);
+        let consts: String = (0..256).map(|i| format!("{i};")).collect();
+        assert!(errors(&consts).is_empty());
+        let consts: String = (0..257).map(|i| format!("{i};")).collect();
+        assert_eq!(
+            errors(&consts),
+            vec!["[line 1] Error at '256': Too many constants in one chunk."]
+        );
+    }
+
+    #[test]
+    fn render_is_bytes_exact() {
+        let e = compile(b"print \xff;").expect_err("bad byte");
+        assert_eq!(e[0].render(), b"[line 1] Error: Unexpected character.\n".to_vec());
+        let e = compile(b"var \xc3\xa9 = 1;").expect_err("non-ASCII identifier");
+        assert_eq!(e[0].render(), b"[line 1] Error: Unexpected character.\n".to_vec());
     }
 }

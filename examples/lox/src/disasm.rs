@@ -50,7 +50,10 @@ pub fn disassemble_chunk(proto: &Proto, name: &str) -> String {
 }
 
 fn constant_at(proto: &Proto, index: u8) -> String {
-    proto.constants.get(usize::from(index)).map_or_else(|| "<bad constant>".into(), constant_text)
+    proto
+        .constants
+        .get(usize::from(index))
+        .map_or_else(|| "<bad constant>".into(), constant_text)
 }
 
 fn byte_at(proto: &Proto, offset: usize) -> u8 {

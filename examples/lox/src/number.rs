@@ -16,7 +16,11 @@
 /// `x` formatted as C's `printf("%g", x)`.
 pub fn format_number(x: f64) -> String {
     if x.is_nan() {
-        return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if x.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if x.is_infinite() {
         return if x < 0.0 { "-inf".into() } else { "inf".into() };

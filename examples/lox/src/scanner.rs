@@ -84,7 +84,12 @@ impl<'src> Scanner<'src> {
     /// the slice or at its first NUL byte, whichever comes first.
     pub fn new(source: &'src [u8]) -> Scanner<'src> {
         let end = source.iter().position(|&b| b == 0).unwrap_or(source.len());
-        Scanner { source: &source[..end], start: 0, current: 0, line: 1 }
+        Scanner {
+            source: &source[..end],
+            start: 0,
+            current: 0,
+            line: 1,
+        }
     }
 
     fn is_at_end(&self) -> bool {
@@ -114,11 +119,19 @@ impl<'src> Scanner<'src> {
     }
 
     fn make(&self, kind: TokenKind) -> Token<'src> {
-        Token { kind, lexeme: &self.source[self.start..self.current], line: self.line }
+        Token {
+            kind,
+            lexeme: &self.source[self.start..self.current],
+            line: self.line,
+        }
     }
 
     fn error(&self, message: &'static str) -> Token<'src> {
-        Token { kind: TokenKind::Error, lexeme: message.as_bytes(), line: self.line }
+        Token {
+            kind: TokenKind::Error,
+            lexeme: message.as_bytes(),
+            line: self.line,
+        }
     }
 
     fn skip_whitespace(&mut self) {
@@ -264,9 +277,44 @@ mod tests {
         assert_eq!(
             k,
             vec![
-                LeftParen, RightParen, LeftBrace, RightBrace, Semicolon, Comma, Dot, Minus, Plus, Slash, Star, Bang,
-                BangEqual, Equal, EqualEqual, Greater, GreaterEqual, Less, LessEqual, And, Class, Else, False, For, Fun,
-                If, Nil, Or, Print, Return, Super, This, True, Var, While, Identifier, Identifier, Eof
+                LeftParen,
+                RightParen,
+                LeftBrace,
+                RightBrace,
+                Semicolon,
+                Comma,
+                Dot,
+                Minus,
+                Plus,
+                Slash,
+                Star,
+                Bang,
+                BangEqual,
+                Equal,
+                EqualEqual,
+                Greater,
+                GreaterEqual,
+                Less,
+                LessEqual,
+                And,
+                Class,
+                Else,
+                False,
+                For,
+                Fun,
+                If,
+                Nil,
+                Or,
+                Print,
+                Return,
+                Super,
+                This,
+                True,
+                Var,
+                While,
+                Identifier,
+                Identifier,
+                Eof
             ]
         );
     }

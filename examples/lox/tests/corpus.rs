@@ -40,12 +40,22 @@ struct Expectation {
 }
 
 fn expectation(script: &Path) -> Result<Expectation, String> {
-    let stdout = std::fs::read(script.with_extension("out"))
-        .map_err(|_| format!("{}: no expectation file {}", script.display(), script.with_extension("out").display()))?;
+    let stdout = std::fs::read(script.with_extension("out")).map_err(|_| {
+        format!(
+            "{}: no expectation file {}",
+            script.display(),
+            script.with_extension("out").display()
+        )
+    })?;
     let stderr = std::fs::read(script.with_extension("err")).unwrap_or_default();
     let code = if stderr.is_empty() {
         0
-    } else if stderr.starts_with(b"[line ") && String::from_utf8_lossy(&stderr).lines().next().is_some_and(|l| l.contains("] Error")) {
+    } else if stderr.starts_with(b"[line ")
+        && String::from_utf8_lossy(&stderr)
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("] Error"))
+    {
         65
     } else {
         70
@@ -61,7 +71,10 @@ fn run_script(script: &Path, env: &[(&str, &str)]) -> Result<(), String> {
         .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run lox: {e}"))?;
-    let name = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = script
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut problems = Vec::new();
     if out.status.code() != Some(want.code) {
         problems.push(format!("exit code {:?}, expected {}", out.status.code(), want.code));
@@ -111,7 +124,11 @@ fn every_script_has_an_expectation_and_every_expectation_a_script() {
     for ext in ["out", "err"] {
         for f in files_with(ext) {
             if !f.with_extension("lox").exists() {
-                problems.push(format!("{}: no script {}", f.display(), f.with_extension("lox").display()));
+                problems.push(format!(
+                    "{}: no script {}",
+                    f.display(),
+                    f.with_extension("lox").display()
+                ));
             }
         }
     }
@@ -135,12 +152,20 @@ fn corpus_concurrent() {
 
 #[test]
 fn corpus_checkmark_and_clobber() {
-    run_corpus(&[("MARROW_GCMODE", "concurrent"), ("MARROW_CHECKMARK", "1"), ("MARROW_CLOBBERFREE", "1")]);
+    run_corpus(&[
+        ("MARROW_GCMODE", "concurrent"),
+        ("MARROW_CHECKMARK", "1"),
+        ("MARROW_CLOBBERFREE", "1"),
+    ]);
 }
 
 #[test]
 fn corpus_gc_stress_stop_the_world() {
-    run_corpus(&[("MARROW_GCMODE", "stw"), ("MARROW_GCSTRESS", "7"), ("MARROW_CHECKMARK", "1")]);
+    run_corpus(&[
+        ("MARROW_GCMODE", "stw"),
+        ("MARROW_GCSTRESS", "7"),
+        ("MARROW_CHECKMARK", "1"),
+    ]);
 }
 
 #[test]
@@ -151,15 +176,24 @@ fn corpus_gc_stress_concurrent() {
 #[test]
 fn unreadable_file_exits_74() {
     let missing = corpus_dir().join("no-such-script.lox");
-    let out = Command::new(env!("CARGO_BIN_EXE_lox")).arg(&missing).output().expect("run lox");
+    let out = Command::new(env!("CARGO_BIN_EXE_lox"))
+        .arg(&missing)
+        .output()
+        .expect("run lox");
     assert_eq!(out.status.code(), Some(74));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), format!("Could not open file \"{}\".\n", missing.display()));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Could not open file \"{}\".\n", missing.display())
+    );
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn bad_command_line_exits_64() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lox")).args(["a.lox", "b.lox"]).output().expect("run lox");
+    let out = Command::new(env!("CARGO_BIN_EXE_lox"))
+        .args(["a.lox", "b.lox"])
+        .output()
+        .expect("run lox");
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Usage: lox"));
 }

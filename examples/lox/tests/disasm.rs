@@ -23,7 +23,11 @@ fn listings_match_clox() {
     assert!(listings.len() >= 50, "only {} listings", listings.len());
     let mut failures = Vec::new();
     for listing in &listings {
-        let name = listing.file_stem().expect("listing name").to_string_lossy().into_owned();
+        let name = listing
+            .file_stem()
+            .expect("listing name")
+            .to_string_lossy()
+            .into_owned();
         let source = std::fs::read(root.join("corpus").join(format!("{name}.lox"))).expect("the listing's script");
         let want = std::fs::read_to_string(listing).expect("listing text");
         match compile(&source) {
