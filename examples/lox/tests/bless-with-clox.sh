@@ -48,8 +48,8 @@ fail=0
 for name in "${names[@]}"; do
     script=$CORPUS/$name.lox
     [ -f "$script" ] || { echo "FAIL $name: no $script"; fail=$((fail + 1)); continue; }
-    sed -n 's|.*// expect: \{0,1\}||p' "$script" >"$TMP/want.out"
-    sed -n 's|.*// stderr: ||p' "$script" >"$TMP/want.err"
+    sed -n 's|.*// expect: \{0,1\}||p' "$script" | tr -d '\r' >"$TMP/want.out"
+    sed -n 's|.*// stderr: ||p' "$script" | tr -d '\r' >"$TMP/want.err"
     (cd "$CORPUS" && "$CLOX" "$name.lox" >"$TMP/got.out" 2>"$TMP/got.err")
     code=$?
     if [ -s "$TMP/want.err" ]; then
