@@ -8,40 +8,41 @@
 //! source line (`   |` when unchanged) and its operands. The compiler's
 //! unit tests read bytecode through it.
 
-use std::fmt::Write;
+use std::io::Write;
 
 use crate::chunk::{Constant, OpCode, Proto};
 use crate::number::format_number;
 
-/// A constant as clox's `printValue` prints it.
-pub fn constant_text(c: &Constant) -> String {
+/// A constant as clox's `printValue` prints it (bytes: strings are printed
+/// as they are, whatever their encoding).
+pub fn constant_text(c: &Constant) -> Vec<u8> {
     match c {
-        Constant::Number(n) => format_number(*n),
-        Constant::String(s) => String::from_utf8_lossy(s).into_owned(),
-        Constant::Function(p) => match p.name_lossy() {
-            Some(name) => format!("<fn {name}>"),
-            None => "<script>".into(),
+        Constant::Number(n) => format_number(*n).into_bytes(),
+        Constant::String(s) => s.to_vec(),
+        Constant::Function(p) => match &p.name {
+            Some(name) => [&b"<fn "[..], name, b">"].concat(),
+            None => b"<script>".to_vec(),
         },
     }
 }
 
 /// Every function of the tree rooted at `proto`, in clox's order (nested
 /// functions first, depth-first, in the order their compilation ends).
-pub fn disassemble_tree(proto: &Proto) -> String {
-    let mut out = String::new();
+pub fn disassemble_tree(proto: &Proto) -> Vec<u8> {
+    let mut out = Vec::new();
     for c in &proto.constants {
         if let Constant::Function(inner) = c {
-            out.push_str(&disassemble_tree(inner));
+            out.extend_from_slice(&disassemble_tree(inner));
         }
     }
-    let name = proto.name_lossy().unwrap_or_else(|| "<script>".into());
-    out.push_str(&disassemble_chunk(proto, &name));
+    let name = proto.name.as_deref().unwrap_or(b"<script>");
+    out.extend_from_slice(&disassemble_chunk(proto, name));
     out
 }
 
 /// One function's chunk, headed `== name ==`.
-pub fn disassemble_chunk(proto: &Proto, name: &str) -> String {
-    let mut out = format!("== {name} ==\n");
+pub fn disassemble_chunk(proto: &Proto, name: &[u8]) -> Vec<u8> {
+    let mut out = [&b"== "[..], name, b" ==\n"].concat();
     let mut offset = 0;
     while offset < proto.code.len() {
         offset = disassemble_instruction(proto, offset, &mut out);
@@ -49,11 +50,11 @@ pub fn disassemble_chunk(proto: &Proto, name: &str) -> String {
     out
 }
 
-fn constant_at(proto: &Proto, index: u8) -> String {
+fn constant_at(proto: &Proto, index: u8) -> Vec<u8> {
     proto
         .constants
         .get(usize::from(index))
-        .map_or_else(|| "<bad constant>".into(), constant_text)
+        .map_or_else(|| b"<bad constant>".to_vec(), constant_text)
 }
 
 fn byte_at(proto: &Proto, offset: usize) -> u8 {
@@ -61,11 +62,11 @@ fn byte_at(proto: &Proto, offset: usize) -> u8 {
 }
 
 /// Appends the instruction at `offset` to `out`; returns the next offset.
-pub fn disassemble_instruction(proto: &Proto, offset: usize, out: &mut String) -> usize {
+pub fn disassemble_instruction(proto: &Proto, offset: usize, out: &mut Vec<u8>) -> usize {
     let _ = write!(out, "{offset:04} ");
     let line = proto.lines.get(offset).copied().unwrap_or(0);
     if offset > 0 && proto.lines.get(offset - 1) == Some(&line) {
-        out.push_str("   | ");
+        out.extend_from_slice(b"   | ");
     } else {
         let _ = write!(out, "{line:4} ");
     }
@@ -86,7 +87,9 @@ pub fn disassemble_instruction(proto: &Proto, offset: usize, out: &mut String) -
         | OpCode::Class
         | OpCode::Method => {
             let c = byte_at(proto, offset + 1);
-            let _ = writeln!(out, "{name:<16} {c:4} '{}'", constant_at(proto, c));
+            let _ = write!(out, "{name:<16} {c:4} '");
+            out.extend_from_slice(&constant_at(proto, c));
+            out.extend_from_slice(b"'\n");
             offset + 2
         }
         OpCode::GetLocal | OpCode::SetLocal | OpCode::GetUpvalue | OpCode::SetUpvalue | OpCode::Call => {
@@ -97,7 +100,9 @@ pub fn disassemble_instruction(proto: &Proto, offset: usize, out: &mut String) -
         OpCode::Invoke | OpCode::SuperInvoke => {
             let c = byte_at(proto, offset + 1);
             let argc = byte_at(proto, offset + 2);
-            let _ = writeln!(out, "{name:<16} ({argc} args) {c:4} '{}'", constant_at(proto, c));
+            let _ = write!(out, "{name:<16} ({argc} args) {c:4} '");
+            out.extend_from_slice(&constant_at(proto, c));
+            out.extend_from_slice(b"'\n");
             offset + 3
         }
         OpCode::Jump | OpCode::JumpIfFalse | OpCode::Loop => {
@@ -114,7 +119,9 @@ pub fn disassemble_instruction(proto: &Proto, offset: usize, out: &mut String) -
             let mut next = offset + 1;
             let c = byte_at(proto, next);
             next += 1;
-            let _ = writeln!(out, "{name:<16} {c:4} {}", constant_at(proto, c));
+            let _ = write!(out, "{name:<16} {c:4} ");
+            out.extend_from_slice(&constant_at(proto, c));
+            out.push(b'\n');
             let count = match proto.constants.get(usize::from(c)) {
                 Some(Constant::Function(f)) => f.upvalues.len(),
                 _ => 0,

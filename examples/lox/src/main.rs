@@ -49,7 +49,7 @@ fn run(args: &[OsString]) -> ExitCode {
             ExitCode::from(65)
         }
         Ok(proto) if disassemble => {
-            let _ = std::io::stdout().lock().write_all(disassemble_tree(&proto).as_bytes());
+            let _ = std::io::stdout().lock().write_all(&disassemble_tree(&proto));
             ExitCode::SUCCESS
         }
         Ok(_) => {
