@@ -47,9 +47,9 @@ pub mod pacer;
 mod roots;
 #[cfg(not(loom))]
 mod scavenger;
+mod sync;
 #[cfg(not(loom))]
 pub mod typed;
-mod sync;
 #[cfg_attr(loom, allow(dead_code))]
 mod work;
 #[cfg(not(loom))]

@@ -354,7 +354,12 @@ impl Mutator {
     /// stop-the-world mode or with `force_stw`; the mark start otherwise).
     /// Returns the report of a cycle finished here; None if another
     /// thread's cycle made this one unnecessary, or marking goes on.
-    pub(crate) fn start_cycle(&mut self, roots: &dyn RootSource, reason: GcReason, force_stw: bool) -> Option<CycleReport> {
+    pub(crate) fn start_cycle(
+        &mut self,
+        roots: &dyn RootSource,
+        reason: GcReason,
+        force_stw: bool,
+    ) -> Option<CycleReport> {
         let core = self.core.clone();
         let heap = &core.heap;
         // A trigger bit raised during the last mark is stale once that

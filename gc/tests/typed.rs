@@ -31,7 +31,10 @@ struct Plain {
 enum Shape<'gc> {
     Empty,
     Leaf(u8, Obj<'gc, Node<'gc>>),
-    Branch { weight: f64, kids: [Option<Obj<'gc, Node<'gc>>>; 2] },
+    Branch {
+        weight: f64,
+        kids: [Option<Obj<'gc, Node<'gc>>>; 2],
+    },
 }
 
 #[derive(Trace)]
@@ -145,7 +148,10 @@ fn collections_wait_for_the_end_of_the_scope() {
     });
     assert_eq!(during, before);
     assert!(yielded, "the scope was told a collection is waiting");
-    assert!(gc.last_cycle().n > before, "the deferred cycle ran when the scope ended");
+    assert!(
+        gc.last_cycle().n > before,
+        "the deferred cycle ran when the scope ended"
+    );
     // Unrooted, the list is gone after a full collection.
     m.gc(&());
     assert_eq!(m.stats().heap_objects, 0);
@@ -195,7 +201,17 @@ fn values_encode_every_kind() {
     let (_gc, mut m) = setup(config(GcMode::StopTheWorld));
     m.mutate(|mc| {
         type V<'gc> = Value<'gc, Node<'gc>>;
-        for f in [0.0, -0.0, 1.5, -2.25, f64::MAX, f64::MIN_POSITIVE, f64::INFINITY, f64::NEG_INFINITY, 5e-324] {
+        for f in [
+            0.0,
+            -0.0,
+            1.5,
+            -2.25,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            5e-324,
+        ] {
             let v = V::float(f);
             assert!(v.is_float() && !v.is_obj() && v.as_int().is_none());
             assert_eq!(v.as_float().unwrap().to_bits(), f.to_bits());
@@ -281,7 +297,11 @@ fn shared_roots_hand_objects_to_other_threads() {
     let total = m.in_safe_region(&(), || t.join().unwrap());
     assert_eq!(total, 20 * 999 * 1000 / 2);
     m.gc(&());
-    assert_eq!(m.stats().heap_objects, 0, "the shared root was dropped with the thread's closure");
+    assert_eq!(
+        m.stats().heap_objects,
+        0,
+        "the shared root was dropped with the thread's closure"
+    );
 }
 
 #[test]

@@ -112,7 +112,10 @@ impl<'gc, T: Word<'gc>> Obj<'gc, Array<T>> {
     #[inline]
     pub fn set(self, mc: &Mutation<'gc>, i: usize, v: T) -> Result<(), OutOfBounds> {
         if i >= self.len {
-            return Err(OutOfBounds { index: i, len: self.len });
+            return Err(OutOfBounds {
+                index: i,
+                len: self.len,
+            });
         }
         self.store_word(mc, i, v.to_word());
         Ok(())
@@ -141,8 +144,14 @@ impl<'gc> Mutation<'gc> {
     /// Allocates an array of `len` elements whose words are `w`: a `T`'s
     /// word, or 0 for a vector's buffer (see the invariant of [`Array`]).
     fn alloc_array_words<T: Word<'gc>>(&self, len: usize, w: usize) -> Result<Obj<'gc, Array<T>>, AllocError> {
-        let words = len.checked_add(1).ok_or(AllocError::Overflow { count: len, elem_size: 8 })?;
-        let size = words.checked_mul(8).ok_or(AllocError::Overflow { count: len, elem_size: 8 })?;
+        let words = len.checked_add(1).ok_or(AllocError::Overflow {
+            count: len,
+            elem_size: 8,
+        })?;
+        let size = words.checked_mul(8).ok_or(AllocError::Overflow {
+            count: len,
+            elem_size: 8,
+        })?;
         let t = if T::POINTER_WORDS != 0 {
             pointer_word_type()
         } else {

@@ -101,7 +101,23 @@ macro_rules! plain {
     )*};
 }
 
-plain!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, bool, char, ());
+plain!(
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    ()
+);
 
 /// The descriptor shared by every one-word pointer type.
 pub(crate) fn pointer_word_type() -> &'static Type {
@@ -186,7 +202,10 @@ pub mod __derive {
         if m == 0 {
             return 0;
         }
-        assert!(offset % 8 == 0, "marrow: a field that holds pointers is not word-aligned");
+        assert!(
+            offset % 8 == 0,
+            "marrow: a field that holds pointers is not word-aligned"
+        );
         let first = offset / 8;
         assert!(
             first + size_of::<F>().div_ceil(8) <= 64,
@@ -244,7 +263,10 @@ pub mod __derive {
             !std::mem::needs_drop::<T>(),
             "marrow: a heap type may not need Drop: objects are freed without running destructors"
         );
-        assert!(align_of::<T>() <= 4096, "marrow: a heap type's alignment may be at most 4096 bytes");
+        assert!(
+            align_of::<T>() <= 4096,
+            "marrow: a heap type's alignment may be at most 4096 bytes"
+        );
     }
 
     /// The descriptor of `T`.
