@@ -56,7 +56,10 @@ impl Ctx {
     }
 
     fn new_node(&mut self, left: usize, right: usize) -> usize {
-        let n = self.m.alloc(&self.node, &self.stack).unwrap_or_else(|e| common::die(&e));
+        let n = self
+            .m
+            .alloc(&self.node, &self.stack)
+            .unwrap_or_else(|e| common::die(&e));
         if left != 0 {
             // SAFETY: `n` is a fresh node of two words.
             unsafe {

@@ -28,7 +28,10 @@ struct Node<'gc> {
 
 fn bottom_up<'gc>(mc: &Mutation<'gc>, depth: u32) -> Obj<'gc, Node<'gc>> {
     let node = if depth == 0 {
-        Node { left: None, right: None }
+        Node {
+            left: None,
+            right: None,
+        }
     } else {
         let left = bottom_up(mc, depth - 1);
         let right = bottom_up(mc, depth - 1);

@@ -168,7 +168,12 @@ fn main() {
         );
         d += 2;
     }
-    let (nodes, intact) = m.mutate(|mc| (count(Some(long_lived.get(mc))), array.get(mc).get(1000) == Some(1.0 / 1000.0)));
+    let (nodes, intact) = m.mutate(|mc| {
+        (
+            count(Some(long_lived.get(mc))),
+            array.get(mc).get(1000) == Some(1.0 / 1000.0),
+        )
+    });
     writeln!(out, "Long-lived tree has {nodes} nodes").unwrap();
     if !intact {
         writeln!(out, "Failed: long-lived array corrupted").unwrap();

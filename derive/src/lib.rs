@@ -77,7 +77,10 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     }
     if let Some(w) = &input.generics.where_clause {
-        return Err(syn::Error::new(w.span(), "#[derive(Trace)]: where clauses are not supported"));
+        return Err(syn::Error::new(
+            w.span(),
+            "#[derive(Trace)]: where clauses are not supported",
+        ));
     }
 
     let krate = quote!(::marrow_gc::typed);
