@@ -36,6 +36,7 @@ use crate::pacer::Pacer;
 use crate::roots::RootVisitor;
 use crate::scavenger::Scavenger;
 use crate::sync::lock;
+use crate::typed::SharedRootTable;
 use crate::work::WorkPool;
 use crate::workers::{Job, WorkerControl};
 use crate::world::{MutatorId, World};
@@ -264,6 +265,8 @@ pub(crate) struct Core {
     pub(crate) mark_cpu_ns: AtomicU64,
     pub(crate) workers: WorkerControl,
     pauses: Mutex<VecDeque<u64>>,
+    /// The typed API's shared roots (`typed::SharedRoot`).
+    pub(crate) shared_roots: SharedRootTable,
     /// The background sweeper and scavenger thread, if enabled (woken at
     /// the end of each cycle; taken and stopped when the `Gc` drops).
     scavenger: Mutex<Option<Scavenger>>,
@@ -325,6 +328,7 @@ impl Gc {
             mark_cpu_ns: AtomicU64::new(0),
             workers: WorkerControl::new(),
             pauses: Mutex::new(VecDeque::new()),
+            shared_roots: SharedRootTable::default(),
             scavenger: Mutex::new(scavenger),
         });
         let threads = crate::workers::spawn(&core, nthreads);
@@ -442,6 +446,7 @@ impl Core {
         let mut v = RootMarker(m);
         v.visit_slice(own);
         self.world.for_each_reported_roots(me, |r| v.visit_slice(r));
+        self.shared_roots.visit(&mut v);
     }
 
     /// Finishes the last cycle's sweep with the world stopped: background

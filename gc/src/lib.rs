@@ -25,6 +25,10 @@
 //! assert_eq!(m.stats().heap_objects, 0);
 //! ```
 
+// `#[derive(Trace)]` names this crate `::marrow_gc`, in here too.
+#[cfg(not(loom))]
+extern crate self as marrow_gc;
+
 // Under `--cfg loom` only the concurrent protocols are built, against
 // loom's primitives (tests/loom.rs); the rest needs the real heap.
 #[cfg_attr(loom, allow(dead_code))]
@@ -44,6 +48,8 @@ mod roots;
 #[cfg(not(loom))]
 mod scavenger;
 mod sync;
+#[cfg(not(loom))]
+pub mod typed;
 #[cfg_attr(loom, allow(dead_code))]
 mod work;
 #[cfg(not(loom))]

@@ -18,6 +18,7 @@
 use crate::assist::MutatorCredit;
 use crate::collector::{Core, CycleReport, Gc, GcError, GcReason, PHASE_MARK, PHASE_OFF};
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use crate::typed::RootRegistry;
 use crate::world::MutatorId;
 use marrow_runtime::{AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_ASSIST};
 use std::fmt;
@@ -43,17 +44,22 @@ const ASSIST_SLICE: u64 = 16 << 10;
 /// flushed every time the world stops and on drop).
 pub struct Mutator {
     gc: Arc<Gc>,
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
     id: MutatorId,
-    cache: MCache,
-    handles: Rc<HandleTable>,
+    pub(crate) cache: MCache,
+    pub(crate) handles: Rc<HandleTable>,
+    /// The typed API's rooted vectors, scanned with the handles.
+    pub(crate) typed_roots: Rc<RootRegistry>,
     /// Allocations left before stress mode's next cycle (0: stress off;
     /// then the cache's poll byte has POLL_ALWAYS set).
-    allocs_until_stress: u64,
+    pub(crate) allocs_until_stress: u64,
     satb: Vec<usize>,
     /// Roots reported at the last safepoint.
     root_buf: Vec<usize>,
-    credit: MutatorCredit,
+    pub(crate) credit: MutatorCredit,
+    /// Work a typed scope put off until its end (`typed::deferred` bits);
+    /// 0 outside scopes.
+    pub(crate) deferred: u8,
 }
 
 impl fmt::Debug for Mutator {
@@ -110,10 +116,12 @@ impl Mutator {
             cache,
             id,
             handles: Rc::new(HandleTable::default()),
+            typed_roots: Rc::new(RootRegistry::default()),
             allocs_until_stress: core.config.stress,
             satb: Vec::with_capacity(SATB_LEN),
             root_buf: Vec::new(),
             credit: MutatorCredit::default(),
+            deferred: 0,
             core,
         })
     }
@@ -164,7 +172,7 @@ impl Mutator {
     /// stress mode counts.
     #[cold]
     #[inline(never)]
-    fn poll_slow(&mut self, roots: &dyn RootSource) {
+    pub(crate) fn poll_slow(&mut self, roots: &dyn RootSource) {
         self.safepoint(roots);
         if self.cache.take_gc_request() && self.core.phase() == PHASE_OFF {
             self.start_cycle(roots, GcReason::Heap, false);
@@ -260,7 +268,7 @@ impl Mutator {
     /// The deletion barrier: records the value about to be overwritten.
     #[cold]
     #[inline(never)]
-    fn write_barrier_slow(&mut self, slot: &AtomicUsize) {
+    pub(crate) fn write_barrier_slow(&mut self, slot: &AtomicUsize) {
         let old = slot.load(Relaxed);
         if old != 0 && self.core.heap.tag_rule().may_be_pointer(old) {
             self.satb.push(old);
@@ -299,6 +307,7 @@ impl Mutator {
         let mut c = Collect(&mut self.root_buf);
         roots.visit_roots(&mut c);
         self.handles.visit(&mut c);
+        self.typed_roots.visit(&mut c);
         c.0.extend(tiny);
     }
 
@@ -345,7 +354,12 @@ impl Mutator {
     /// stop-the-world mode or with `force_stw`; the mark start otherwise).
     /// Returns the report of a cycle finished here; None if another
     /// thread's cycle made this one unnecessary, or marking goes on.
-    fn start_cycle(&mut self, roots: &dyn RootSource, reason: GcReason, force_stw: bool) -> Option<CycleReport> {
+    pub(crate) fn start_cycle(
+        &mut self,
+        roots: &dyn RootSource,
+        reason: GcReason,
+        force_stw: bool,
+    ) -> Option<CycleReport> {
         let core = self.core.clone();
         let heap = &core.heap;
         // A trigger bit raised during the last mark is stale once that
@@ -382,7 +396,7 @@ impl Mutator {
     /// it answers stops (so a long assist never delays a pause); if marking
     /// is then quiescent, claims and runs termination. Returns the words
     /// scanned.
-    fn help_mark(&mut self, roots: &dyn RootSource, budget: u64) -> u64 {
+    pub(crate) fn help_mark(&mut self, roots: &dyn RootSource, budget: u64) -> u64 {
         let mut done = 0;
         while done < budget && self.core.phase() == PHASE_MARK {
             self.safepoint(roots);
@@ -428,7 +442,7 @@ impl Mutator {
 
     /// Marks until the current mark is over (helping, and terminating when
     /// quiescent), parking for other threads' stops meanwhile.
-    fn finish_mark(&mut self, roots: &dyn RootSource) {
+    pub(crate) fn finish_mark(&mut self, roots: &dyn RootSource) {
         loop {
             match self.core.phase() {
                 PHASE_OFF => return,

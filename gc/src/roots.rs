@@ -107,7 +107,7 @@ impl HandleTable {
 /// An RAII root: keeps the object it holds alive until dropped. Not `Send`:
 /// it belongs to its mutator's thread.
 pub struct Root {
-    table: Rc<HandleTable>,
+    pub(crate) table: Rc<HandleTable>,
     idx: usize,
 }
 
