@@ -10,15 +10,15 @@
 //! error messages, exit codes, limits) is clox's; the corpus under
 //! `tests/corpus/` was checked against clox built from the book's sources.
 //!
-//! Status: the VM (heap objects, closures, upvalues, classes, the value
-//! stack as the mutator's roots) waits for marrow-gc's typed API; until it
-//! lands, the `lox` binary compiles, reports compile errors exactly as
-//! clox does, and disassembles (`lox --disassemble FILE`), but does not run
-//! programs.
+//! [`object`] defines Lox's heap objects and hash tables as typed-API heap
+//! types, and [`vm`] runs materialised code in slices, one scope each, with
+//! its whole state in roots between slices.
 #![forbid(unsafe_code)]
 
 pub mod chunk;
 pub mod compiler;
 pub mod disasm;
 pub mod number;
+pub mod object;
 pub mod scanner;
+pub mod vm;

@@ -3,15 +3,18 @@
 //! Exit codes are clox's: 65 after a compile error, 70 after a runtime
 //! error, 74 when the script cannot be read, 64 for a bad command line.
 //! `lox --disassemble FILE` prints the script's bytecode instead of
-//! running it.
+//! running it. The collector is configured from the environment
+//! (`MARROW_GCMODE`, `MARROW_GCSTRESS`, ...; see marrow-gc's `config.rs`).
 #![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+use marrow_gc::{Gc, GcConfig, Mutator};
 use marrow_lox::compiler::compile;
 use marrow_lox::disasm::disassemble_tree;
+use marrow_lox::vm::{Outcome, Vm};
 
 const USAGE: &str = "Usage: lox [--disassemble] [path]\n";
 
@@ -22,39 +25,103 @@ fn read_source(path: &OsStr) -> Result<Vec<u8>, ExitCode> {
     })
 }
 
-fn run(args: &[OsString]) -> ExitCode {
-    let (disassemble, path) = match args {
-        [] => (false, None),
-        [flag, path] if flag == "--disassemble" => (true, Some(path.as_os_str())),
-        [path] if !path.to_string_lossy().starts_with("--") => (false, Some(path.as_os_str())),
-        _ => {
-            eprint!("{USAGE}");
-            return ExitCode::from(64);
-        }
-    };
-    let Some(path) = path else {
-        eprintln!("lox: the REPL needs the VM, which is not implemented yet.");
-        return ExitCode::from(1);
-    };
+fn report_compile_errors(errors: &[marrow_lox::compiler::CompileError]) {
+    let mut stderr = std::io::stderr().lock();
+    for e in errors {
+        let _ = stderr.write_all(&e.render());
+    }
+}
+
+fn new_vm() -> Result<(Mutator, Vm), String> {
+    let config = GcConfig::from_env().map_err(|e| format!("lox: {e}"))?;
+    let gc = Gc::new(config).map_err(|e| format!("lox: {e}"))?;
+    let mut m = Mutator::new(&gc).map_err(|e| format!("lox: {e}"))?;
+    let vm = Vm::new(&mut m).map_err(|e| format!("lox: {e}"))?;
+    Ok((m, vm))
+}
+
+fn run_file(path: &OsStr) -> ExitCode {
     let source = match read_source(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match compile(&source) {
+    let proto = match compile(&source) {
+        Ok(p) => p,
         Err(errors) => {
-            let mut stderr = std::io::stderr().lock();
-            for e in errors {
-                let _ = stderr.write_all(&e.render());
+            report_compile_errors(&errors);
+            return ExitCode::from(65);
+        }
+    };
+    let (mut m, mut vm) = match new_vm() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(70);
+        }
+    };
+    match vm.interpret(&mut m, &proto) {
+        Outcome::Ok => ExitCode::SUCCESS,
+        Outcome::RuntimeError => ExitCode::from(70),
+    }
+}
+
+/// clox's REPL: a prompt, one line at a time (each line a whole program
+/// sharing the globals), errors reported and forgotten, end at end of input.
+fn repl() -> ExitCode {
+    let (mut m, mut vm) = match new_vm() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(70);
+        }
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        print!("> ");
+        let _ = std::io::stdout().flush();
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                return ExitCode::SUCCESS;
             }
-            ExitCode::from(65)
+            Ok(_) => {}
         }
-        Ok(proto) if disassemble => {
-            let _ = std::io::stdout().lock().write_all(&disassemble_tree(&proto));
-            ExitCode::SUCCESS
+        match compile(&line) {
+            Ok(proto) => {
+                vm.interpret(&mut m, &proto);
+            }
+            Err(errors) => report_compile_errors(&errors),
         }
-        Ok(_) => {
-            eprintln!("lox: compiled; running needs the VM, which is not implemented yet.");
-            ExitCode::from(1)
+        vm.flush();
+    }
+}
+
+fn run(args: &[OsString]) -> ExitCode {
+    match args {
+        [] => repl(),
+        [flag, path] if flag == "--disassemble" => {
+            let source = match read_source(path) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match compile(&source) {
+                Ok(proto) => {
+                    let _ = std::io::stdout().lock().write_all(&disassemble_tree(&proto));
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    report_compile_errors(&errors);
+                    ExitCode::from(65)
+                }
+            }
+        }
+        [path] if !path.to_string_lossy().starts_with("--") => run_file(path),
+        _ => {
+            eprint!("{USAGE}");
+            ExitCode::from(64)
         }
     }
 }
