@@ -43,7 +43,9 @@ pub struct LoxString<'gc> {
 }
 
 /// A compiled function: code, one source line per byte of code (4 bytes
-/// each, little-endian), constants.
+/// each, little-endian), constants. Its own object, which the
+/// `Object::Function` variant points to, so that the `Object` enum stays
+/// four words.
 #[derive(Trace, Debug)]
 pub struct Function<'gc> {
     pub arity: u32,
@@ -59,7 +61,9 @@ impl Function<'_> {
     /// The source line of the code byte at `offset`.
     pub fn line(&self, offset: usize) -> u32 {
         let lines = self.lines.as_bytes();
-        lines.get(offset * 4..offset * 4 + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        lines
+            .get(offset * 4..offset * 4 + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
 
@@ -87,18 +91,18 @@ pub struct Upvalue<'gc> {
     pub closed: GcCell<Val<'gc>>,
 }
 
-/// A class: its name and its methods.
+/// A class: its name and its methods (the table is part of the object).
 #[derive(Trace, Debug)]
 pub struct Class<'gc> {
     pub name: ObjRef<'gc>,
-    pub methods: Obj<'gc, Table<'gc>>,
+    pub methods: Table<'gc>,
 }
 
-/// An instance: its class and its fields.
+/// An instance: its class and its fields (the table is part of the object).
 #[derive(Trace, Debug)]
 pub struct Instance<'gc> {
     pub class: ObjRef<'gc>,
-    pub fields: Obj<'gc, Table<'gc>>,
+    pub fields: Table<'gc>,
 }
 
 /// A method bound to its receiver.
@@ -114,7 +118,7 @@ pub struct BoundMethod<'gc> {
 #[repr(u8)]
 pub enum Object<'gc> {
     Str(LoxString<'gc>),
-    Function(Function<'gc>),
+    Function(Obj<'gc, Function<'gc>>),
     Native(Native),
     Closure(Closure<'gc>),
     Upvalue(Upvalue<'gc>),
@@ -136,7 +140,10 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
 /// Allocates a string object (not interned).
 pub fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8]) -> Result<ObjRef<'gc>, AllocError> {
     let b = mc.alloc_bytes(bytes)?;
-    mc.alloc(Object::Str(LoxString { hash: hash_bytes(bytes), bytes: b }))
+    mc.alloc(Object::Str(LoxString {
+        hash: hash_bytes(bytes),
+        bytes: b,
+    }))
 }
 
 /// The string object's bytes and hash, if `o` is a string.
@@ -202,7 +209,10 @@ fn find_slot<'gc>(entries: Obj<'gc, Array<Val<'gc>>>, cap: usize, key: ObjRef<'g
 impl<'gc> Table<'gc> {
     /// An empty table.
     pub fn new() -> Table<'gc> {
-        Table { count: GcCell::new(0u64), entries: GcCell::new(None) }
+        Table {
+            count: GcCell::new(0u64),
+            entries: GcCell::new(None),
+        }
     }
 
     fn capacity(entries: Obj<'gc, Array<Val<'gc>>>) -> usize {
@@ -248,7 +258,9 @@ impl<'gc> Table<'gc> {
         let mut count = 0;
         if let Some(old) = self.entries.get() {
             for i in 0..Self::capacity(old) {
-                let Some(k) = old.get(2 * i).and_then(|k| k.as_obj()) else { continue };
+                let Some(k) = old.get(2 * i).and_then(|k| k.as_obj()) else {
+                    continue;
+                };
                 let j = find_slot(fresh, cap, k);
                 let _ = fresh.set(mc, 2 * j, Val::obj(k));
                 let _ = fresh.set(mc, 2 * j + 1, old.get(2 * i + 1).unwrap_or(Val::NIL));
@@ -262,7 +274,9 @@ impl<'gc> Table<'gc> {
 
     /// Removes `key`, leaving a tombstone; true if it was there.
     pub fn delete(&self, mc: &Mutation<'gc>, key: ObjRef<'gc>) -> bool {
-        let Some(entries) = self.entries.get() else { return false };
+        let Some(entries) = self.entries.get() else {
+            return false;
+        };
         if self.count.get() == 0 {
             return false;
         }
@@ -277,7 +291,9 @@ impl<'gc> Table<'gc> {
 
     /// Copies every entry of `self` into `to`.
     pub fn add_all(&self, mc: &Mutation<'gc>, to: &Table<'gc>) -> Result<(), AllocError> {
-        let Some(entries) = self.entries.get() else { return Ok(()) };
+        let Some(entries) = self.entries.get() else {
+            return Ok(());
+        };
         for i in 0..Self::capacity(entries) {
             if let Some(k) = entries.get(2 * i).and_then(|k| k.as_obj()) {
                 to.set(mc, k, entries.get(2 * i + 1).unwrap_or(Val::NIL))?;

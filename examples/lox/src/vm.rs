@@ -46,6 +46,10 @@ use crate::object::{
 /// clox's limit on call depth.
 pub const FRAMES_MAX: usize = 64;
 
+/// Backward jumps, calls and returns between two looks at
+/// `should_yield` when nothing was allocated.
+const POLL_EVERY: u32 = 1024;
+
 #[derive(Clone, Copy, Debug)]
 struct Frame {
     ip: usize,
@@ -82,7 +86,10 @@ pub struct Vm {
 
 impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vm").field("frames", &self.frames.len()).field("stack", &self.stack.len()).finish()
+        f.debug_struct("Vm")
+            .field("frames", &self.frames.len())
+            .field("stack", &self.stack.len())
+            .finish()
     }
 }
 
@@ -124,7 +131,12 @@ impl Vm {
         let started = m.mutate(|mc| -> Result<(), String> {
             let strings = self.strings.get(mc);
             let function = materialize(mc, &strings, script).map_err(oom)?;
-            let closure = mc.alloc(Object::Closure(Closure { function, upvalues: None })).map_err(oom)?;
+            let closure = mc
+                .alloc(Object::Closure(Closure {
+                    function,
+                    upvalues: None,
+                }))
+                .map_err(oom)?;
             self.stack.as_mut_vec(mc).push(Val::obj(closure));
             self.frame_closures.as_mut_vec(mc).push(Val::obj(closure));
             Ok(())
@@ -198,14 +210,15 @@ pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto)
         None => None,
     };
     let lines: Vec<u8> = proto.lines.iter().flat_map(|l| l.to_le_bytes()).collect();
-    mc.alloc(Object::Function(Function {
+    let function = mc.alloc(Function {
         arity: u32::from(proto.arity),
         upvalue_count: proto.upvalues.len() as u32,
         name,
         code: mc.alloc_bytes(&proto.code)?,
         lines: mc.alloc_bytes(&lines)?,
         constants,
-    }))
+    })?;
+    mc.alloc(Object::Function(function))
 }
 
 fn function_of<'gc>(closure: ObjRef<'gc>) -> &'gc Function<'gc> {
@@ -214,7 +227,7 @@ fn function_of<'gc>(closure: ObjRef<'gc>) -> &'gc Function<'gc> {
         _ => closure,
     };
     match f.as_ref() {
-        Object::Function(f) => f,
+        Object::Function(f) => f.as_ref(),
         _ => unreachable!("a closure's function is a Function object"),
     }
 }
@@ -304,7 +317,9 @@ impl<'a, 'gc> State<'a, 'gc> {
     fn trace(&self, message: &str) -> Vec<u8> {
         let mut text = format!("{message}\n").into_bytes();
         for (i, frame) in self.frames.iter().enumerate().rev() {
-            let Some(closure) = self.closures.get(i).and_then(|c| c.as_obj()) else { continue };
+            let Some(closure) = self.closures.get(i).and_then(|c| c.as_obj()) else {
+                continue;
+            };
             let f = function_of(closure);
             let line = f.line(frame.ip.saturating_sub(1));
             text.extend_from_slice(format!("[line {line}] in ").as_bytes());
@@ -327,7 +342,10 @@ impl<'a, 'gc> State<'a, 'gc> {
         if self.frames.len() == FRAMES_MAX {
             return Err("Stack overflow.".into());
         }
-        self.frames.push(Frame { ip: 0, base: self.stack.len() - argc - 1 });
+        self.frames.push(Frame {
+            ip: 0,
+            base: self.stack.len() - argc - 1,
+        });
         self.closures.push(Val::obj(closure));
         Ok(())
     }
@@ -342,8 +360,13 @@ impl<'a, 'gc> State<'a, 'gc> {
                     return self.call_closure(b.method, argc);
                 }
                 Object::Class(c) => {
-                    let fields = self.mc.alloc(Table::new()).map_err(oom)?;
-                    let instance = self.mc.alloc(Object::Instance(Instance { class: o, fields })).map_err(oom)?;
+                    let instance = self
+                        .mc
+                        .alloc(Object::Instance(Instance {
+                            class: o,
+                            fields: Table::new(),
+                        }))
+                        .map_err(oom)?;
                     let slot = self.stack.len() - argc - 1;
                     self.stack[slot] = Val::obj(instance);
                     if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
@@ -367,20 +390,33 @@ impl<'a, 'gc> State<'a, 'gc> {
     }
 
     fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize) -> Res<()> {
-        let Object::Class(c) = class.as_ref() else { return Err("Superclass must be a class.".into()) };
+        let Object::Class(c) = class.as_ref() else {
+            return Err("Superclass must be a class.".into());
+        };
         match c.methods.get(name).and_then(|v| v.as_obj()) {
             Some(method) => self.call_closure(method, argc),
-            None => Err(format!("Undefined property '{}'.", String::from_utf8_lossy(string_bytes(Val::obj(name))))),
+            None => Err(format!(
+                "Undefined property '{}'.",
+                String::from_utf8_lossy(string_bytes(Val::obj(name)))
+            )),
         }
     }
 
     fn bind_method(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
-        let Object::Class(c) = class.as_ref() else { return Err("Superclass must be a class.".into()) };
+        let Object::Class(c) = class.as_ref() else {
+            return Err("Superclass must be a class.".into());
+        };
         let Some(method) = c.methods.get(name).and_then(|v| v.as_obj()) else {
-            return Err(format!("Undefined property '{}'.", String::from_utf8_lossy(string_bytes(Val::obj(name)))));
+            return Err(format!(
+                "Undefined property '{}'.",
+                String::from_utf8_lossy(string_bytes(Val::obj(name)))
+            ));
         };
         let receiver = self.peek(0);
-        let bound = self.mc.alloc(Object::BoundMethod(BoundMethod { receiver, method })).map_err(oom)?;
+        let bound = self
+            .mc
+            .alloc(Object::BoundMethod(BoundMethod { receiver, method }))
+            .map_err(oom)?;
         self.pop();
         self.stack.push(Val::obj(bound));
         Ok(())
@@ -425,8 +461,14 @@ impl<'a, 'gc> State<'a, 'gc> {
 
     fn run(&mut self) -> Res<Slice> {
         let mc = self.mc;
-        let Some(mut frame) = self.frames.last().copied() else { return Ok(Slice::Done) };
-        let mut closure = self.closures.last().and_then(|c| c.as_obj()).expect("a frame has a closure");
+        let Some(mut frame) = self.frames.last().copied() else {
+            return Ok(Slice::Done);
+        };
+        let mut closure = self
+            .closures
+            .last()
+            .and_then(|c| c.as_obj())
+            .expect("a frame has a closure");
         let mut function = function_of(closure);
         let mut code = function.code.as_bytes();
         let mut constants = function.constants;
@@ -442,7 +484,11 @@ impl<'a, 'gc> State<'a, 'gc> {
         macro_rules! load_frame {
             () => {
                 frame = *self.frames.last().expect("a frame");
-                closure = self.closures.last().and_then(|c| c.as_obj()).expect("a frame has a closure");
+                closure = self
+                    .closures
+                    .last()
+                    .and_then(|c| c.as_obj())
+                    .expect("a frame has a closure");
                 function = function_of(closure);
                 code = function.code.as_bytes();
                 constants = function.constants;
@@ -463,11 +509,24 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
             };
         }
+        // After an allocation: end the slice if the collector is waiting.
         macro_rules! yield_point {
             () => {
                 if mc.should_yield() {
                     save_ip!();
                     return Ok(Slice::Yield);
+                }
+            };
+        }
+        // At backward jumps, calls and returns: look every POLL_EVERY times
+        // (for other threads' requests; allocation is checked at each one).
+        let mut poll_budget = POLL_EVERY;
+        macro_rules! poll_point {
+            () => {
+                poll_budget -= 1;
+                if poll_budget == 0 {
+                    poll_budget = POLL_EVERY;
+                    yield_point!();
                 }
             };
         }
@@ -507,7 +566,9 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
 
         loop {
-            let Some(op) = OpCode::from_byte(read_byte!()) else { fail!("Unknown opcode.".into()) };
+            let Some(op) = OpCode::from_byte(read_byte!()) else {
+                fail!("Unknown opcode.".into())
+            };
             match op {
                 OpCode::Constant => {
                     let c = read_constant!();
@@ -557,7 +618,11 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let i = usize::from(read_byte!());
                     let up = upvalue_at(closure, i);
                     let slot = up.slot.get();
-                    let v = if slot >= 0 { self.stack[slot as usize] } else { up.closed.get() };
+                    let v = if slot >= 0 {
+                        self.stack[slot as usize]
+                    } else {
+                        up.closed.get()
+                    };
                     self.stack.push(v);
                 }
                 OpCode::SetUpvalue => {
@@ -615,8 +680,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                         let len = self.stack.len();
                         self.stack.truncate(len - 2);
                         self.stack.push(Val::float(x + y));
-                    } else if let (Some(s), Some(t)) =
-                        (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
+                    } else if let (Some(s), Some(t)) = (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
                     {
                         let mut bytes = Vec::with_capacity(s.bytes.len() + t.bytes.len());
                         bytes.extend_from_slice(s.bytes.as_bytes());
@@ -638,7 +702,9 @@ impl<'a, 'gc> State<'a, 'gc> {
                     self.stack.push(Val::bool(is_falsey(v)));
                 }
                 OpCode::Negate => {
-                    let Some(x) = self.peek(0).as_float() else { fail!("Operand must be a number.".into()) };
+                    let Some(x) = self.peek(0).as_float() else {
+                        fail!("Operand must be a number.".into())
+                    };
                     self.pop();
                     self.stack.push(Val::float(-x));
                 }
@@ -662,14 +728,14 @@ impl<'a, 'gc> State<'a, 'gc> {
                 OpCode::Loop => {
                     let offset = read_short!();
                     ip -= offset;
-                    yield_point!();
+                    poll_point!();
                 }
                 OpCode::Call => {
                     let argc = usize::from(read_byte!());
                     save_ip!();
                     try_!(self.call_value(self.peek(argc), argc));
                     load_frame!();
-                    yield_point!();
+                    poll_point!();
                 }
                 OpCode::Invoke => {
                     let name = read_string!();
@@ -687,7 +753,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                         try_!(self.invoke_from_class(inst.class, name, argc));
                     }
                     load_frame!();
-                    yield_point!();
+                    poll_point!();
                 }
                 OpCode::SuperInvoke => {
                     let name = read_string!();
@@ -696,7 +762,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let superclass = self.pop().as_obj().expect("super is a class");
                     try_!(self.invoke_from_class(superclass, name, argc));
                     load_frame!();
-                    yield_point!();
+                    poll_point!();
                 }
                 OpCode::Closure => {
                     let f = read_constant!().as_obj().expect("OP_CLOSURE names a function");
@@ -720,7 +786,9 @@ impl<'a, 'gc> State<'a, 'gc> {
                         }
                         Some(arr)
                     };
-                    let c = try_!(mc.alloc(Object::Closure(Closure { function: f, upvalues })).map_err(oom));
+                    let c = try_!(mc
+                        .alloc(Object::Closure(Closure { function: f, upvalues }))
+                        .map_err(oom));
                     self.stack.push(Val::obj(c));
                     yield_point!();
                 }
@@ -741,12 +809,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                     self.stack.truncate(frame.base);
                     self.stack.push(result);
                     load_frame!();
-                    yield_point!();
+                    poll_point!();
                 }
                 OpCode::Class => {
                     let name = read_string!();
-                    let methods = try_!(mc.alloc(Table::new()).map_err(oom));
-                    let class = try_!(mc.alloc(Object::Class(Class { name, methods })).map_err(oom));
+                    let class = try_!(mc
+                        .alloc(Object::Class(Class {
+                            name,
+                            methods: Table::new()
+                        }))
+                        .map_err(oom));
                     self.stack.push(Val::obj(class));
                     yield_point!();
                 }
@@ -776,7 +848,11 @@ impl<'a, 'gc> State<'a, 'gc> {
 
 fn upvalue_obj_at<'gc>(closure: ObjRef<'gc>, i: usize) -> ObjRef<'gc> {
     match closure.as_ref() {
-        Object::Closure(c) => c.upvalues.and_then(|a| a.get(i)).flatten().expect("the closure has this upvalue"),
+        Object::Closure(c) => c
+            .upvalues
+            .and_then(|a| a.get(i))
+            .flatten()
+            .expect("the closure has this upvalue"),
         _ => unreachable!("frames run closures"),
     }
 }
