@@ -10,6 +10,9 @@
 #          benches/peers/clox/build.sh)
 #   LOX    lox binary (default target/release/lox; built here with
 #          `cargo build --release -p marrow-lox` unless NO_BUILD=1)
+#   MEASURE  wall (default): elapsed seconds; cpu: user + system seconds of
+#          the process, all threads (steadier than wall on a loaded machine;
+#          lox's collector threads count)
 #   Any MARROW_* variable (MARROW_GCMODE, ...) is passed to lox.
 #
 # For each program: median wall time of clox and of lox over N runs, and
@@ -50,29 +53,33 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-now() { date +%s.%N; }
+MEASURE=${MEASURE:-wall}
+case $MEASURE in wall | cpu) ;; *) die "MEASURE must be wall or cpu, not '$MEASURE'" ;; esac
+command -v /usr/bin/time >/dev/null 2>&1 || [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mask() { sed -E 's/^-?[0-9]+\.[0-9]+(e[-+][0-9]+)?$/<time>/' "$1"; }
 
 # time_runs BIN SCRIPT OUTPREFIX -> prints the median seconds, or "fail:REASON"
 time_runs() {
-    local bin=$1 script=$2 prefix=$3 i t0 t1 code
+    local bin=$1 script=$2 prefix=$3 i code
     : >"$prefix.times"
     for ((i = 0; i < N; i++)); do
-        t0=$(now)
-        "$bin" "$script" >"$prefix.out" 2>"$prefix.err"
+        /usr/bin/time -o "$prefix.time" -f '%e %U %S' "$bin" "$script" >"$prefix.out" 2>"$prefix.err"
         code=$?
-        t1=$(now)
         if [ $code != 0 ]; then
             echo "fail:exit $code: $(head -c 60 "$prefix.err" | tr '\n' ' ')"
             return
         fi
-        echo "$t1 - $t0" | bc -l >>"$prefix.times"
+        if [ "$MEASURE" = cpu ]; then
+            awk 'END { print $2 + $3 }' "$prefix.time" >>"$prefix.times"
+        else
+            awk 'END { print $1 }' "$prefix.time" >>"$prefix.times"
+        fi
     done
     median <"$prefix.times"
 }
 
-printf '%s\n' "clox: $CLOX" "lox:  $LOX (${MARROW_GCMODE:+MARROW_GCMODE=$MARROW_GCMODE, }N=$N, median wall seconds)" ""
+printf '%s\n' "clox: $CLOX" "lox:  $LOX (${MARROW_GCMODE:+MARROW_GCMODE=$MARROW_GCMODE, }N=$N, median $MEASURE seconds)" ""
 printf '| %-14s | %9s | %9s | %8s |\n' benchmark clox lox lox/clox
 printf '|%s|%s|%s|%s|\n' ---------------- ----------- ----------- ----------
 log_all=0
