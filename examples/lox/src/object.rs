@@ -76,8 +76,7 @@ pub struct Native {
 /// A closure: a function and the upvalues it captured.
 #[derive(Trace, Debug)]
 pub struct Closure<'gc> {
-    /// A `Function` object.
-    pub function: ObjRef<'gc>,
+    pub function: Obj<'gc, Function<'gc>>,
     /// `Upvalue` objects; `None` when the function captures nothing.
     pub upvalues: Option<Obj<'gc, Array<Option<ObjRef<'gc>>>>>,
 }
@@ -180,6 +179,7 @@ pub struct Table<'gc> {
     pub entries: GcCell<Option<Obj<'gc, Array<Val<'gc>>>>>,
 }
 
+#[inline(always)]
 fn key_hash(key: ObjRef<'_>) -> u32 {
     as_string(key).map_or(0, |s| s.hash)
 }
@@ -220,17 +220,22 @@ impl<'gc> Table<'gc> {
     }
 
     /// The value for `key`.
+    #[inline]
     pub fn get(&self, key: ObjRef<'gc>) -> Option<Val<'gc>> {
         let entries = self.entries.get()?;
-        if self.count.get() == 0 {
-            return None;
-        }
-        let i = find_slot(entries, Self::capacity(entries), key);
-        let k = entries.get(2 * i)?;
-        if k.is_nil() {
-            None
-        } else {
-            entries.get(2 * i + 1)
+        let mask = Self::capacity(entries) - 1;
+        let mut index = key_hash(key) as usize & mask;
+        loop {
+            let k = entries.get(2 * index)?;
+            if k.is_nil() {
+                // Empty (value nil) ends the probe; a tombstone (value true) does not.
+                if entries.get(2 * index + 1)?.is_nil() {
+                    return None;
+                }
+            } else if k.identical(Val::obj(key)) {
+                return entries.get(2 * index + 1);
+            }
+            index = (index + 1) & mask;
         }
     }
 

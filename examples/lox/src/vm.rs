@@ -36,15 +36,62 @@ use marrow_gc::runtime::AllocError;
 use marrow_gc::typed::{Mutation, Obj, Root, RootVec};
 use marrow_gc::Mutator;
 
-use crate::chunk::{Constant, OpCode, Proto};
+use crate::chunk::{Constant, Proto};
 use crate::number::format_number;
 use crate::object::{
     as_string, intern, new_string, values_equal, BoundMethod, Class, Closure, Function, Instance, Native, ObjRef,
     Object, Table, Upvalue, Val,
 };
 
+/// Opcode bytes, for matching on the byte itself.
+mod op {
+    use crate::chunk::OpCode;
+    pub const ADD: u8 = OpCode::Add as u8;
+    pub const CALL: u8 = OpCode::Call as u8;
+    pub const CLASS: u8 = OpCode::Class as u8;
+    pub const CLOSE_UPVALUE: u8 = OpCode::CloseUpvalue as u8;
+    pub const CLOSURE: u8 = OpCode::Closure as u8;
+    pub const CONSTANT: u8 = OpCode::Constant as u8;
+    pub const DEFINE_GLOBAL: u8 = OpCode::DefineGlobal as u8;
+    pub const DIVIDE: u8 = OpCode::Divide as u8;
+    pub const EQUAL: u8 = OpCode::Equal as u8;
+    pub const FALSE: u8 = OpCode::False as u8;
+    pub const GET_GLOBAL: u8 = OpCode::GetGlobal as u8;
+    pub const GET_LOCAL: u8 = OpCode::GetLocal as u8;
+    pub const GET_PROPERTY: u8 = OpCode::GetProperty as u8;
+    pub const GET_SUPER: u8 = OpCode::GetSuper as u8;
+    pub const GET_UPVALUE: u8 = OpCode::GetUpvalue as u8;
+    pub const GREATER: u8 = OpCode::Greater as u8;
+    pub const INHERIT: u8 = OpCode::Inherit as u8;
+    pub const INVOKE: u8 = OpCode::Invoke as u8;
+    pub const JUMP: u8 = OpCode::Jump as u8;
+    pub const JUMP_IF_FALSE: u8 = OpCode::JumpIfFalse as u8;
+    pub const LESS: u8 = OpCode::Less as u8;
+    pub const LOOP: u8 = OpCode::Loop as u8;
+    pub const METHOD: u8 = OpCode::Method as u8;
+    pub const MULTIPLY: u8 = OpCode::Multiply as u8;
+    pub const NEGATE: u8 = OpCode::Negate as u8;
+    pub const NIL: u8 = OpCode::Nil as u8;
+    pub const NOT: u8 = OpCode::Not as u8;
+    pub const POP: u8 = OpCode::Pop as u8;
+    pub const PRINT: u8 = OpCode::Print as u8;
+    pub const RETURN: u8 = OpCode::Return as u8;
+    pub const SET_GLOBAL: u8 = OpCode::SetGlobal as u8;
+    pub const SET_LOCAL: u8 = OpCode::SetLocal as u8;
+    pub const SET_PROPERTY: u8 = OpCode::SetProperty as u8;
+    pub const SET_UPVALUE: u8 = OpCode::SetUpvalue as u8;
+    pub const SUBTRACT: u8 = OpCode::Subtract as u8;
+    pub const SUPER_INVOKE: u8 = OpCode::SuperInvoke as u8;
+    pub const TRUE: u8 = OpCode::True as u8;
+}
+
 /// clox's limit on call depth.
 pub const FRAMES_MAX: usize = 64;
+
+/// Value stack slots: 64 frames of 256 locals and as many temporaries.
+/// Going past it is a "Stack overflow." runtime error (clox has 64 x 256
+/// and no check).
+const STACK_SLOTS: usize = FRAMES_MAX * 512;
 
 /// Backward jumps, calls and returns between two looks at
 /// `should_yield` when nothing was allocated.
@@ -101,7 +148,8 @@ impl Vm {
     /// A VM with its globals (`clock`) on `m`'s heap.
     pub fn new(m: &mut Mutator) -> Result<Vm, AllocError> {
         let stack = RootVec::new(m);
-        let frame_closures = RootVec::new(m);
+        let mut frame_closures = RootVec::new(m);
+        m.mutate(|mc| frame_closures.as_mut_vec(mc).reserve(FRAMES_MAX));
         let open_upvalues = RootVec::new(m);
         let (globals, strings, init_string) = m.mutate(|mc| -> Result<_, AllocError> {
             let globals = mc.alloc(Table::new())?;
@@ -116,7 +164,7 @@ impl Vm {
             stack,
             frame_closures,
             open_upvalues,
-            frames: Vec::new(),
+            frames: Vec::with_capacity(FRAMES_MAX),
             globals,
             strings,
             init_string,
@@ -131,6 +179,9 @@ impl Vm {
         let started = m.mutate(|mc| -> Result<(), String> {
             let strings = self.strings.get(mc);
             let function = materialize(mc, &strings, script).map_err(oom)?;
+            let Object::Function(function) = *function.as_ref() else {
+                unreachable!("materialize makes a function")
+            };
             let closure = mc
                 .alloc(Object::Closure(Closure {
                     function,
@@ -176,9 +227,15 @@ impl Vm {
     fn run_slice<'gc>(&mut self, mc: &Mutation<'gc>) -> Slice {
         let globals = self.globals.get(mc);
         let init_string = self.init_string.get(mc);
+        // The stack at full size for the slice (values above the top are
+        // dropped when it ends, so nothing stale stays rooted).
+        let stack = self.stack.as_mut_vec(mc);
+        let sp = stack.len();
+        stack.resize(STACK_SLOTS, Val::NIL);
         let mut st = State {
             mc,
-            stack: self.stack.as_mut_vec(mc),
+            stack: &mut stack[..],
+            sp,
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
             frames: &mut self.frames,
@@ -187,10 +244,13 @@ impl Vm {
             start: self.start,
             out: &mut self.out,
         };
-        match st.run() {
+        let slice = match st.run() {
             Ok(s) => s,
             Err(message) => Slice::Error(st.trace(&message)),
-        }
+        };
+        let sp = st.sp;
+        stack.truncate(sp);
+        slice
     }
 }
 
@@ -221,14 +281,12 @@ pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto)
     mc.alloc(Object::Function(function))
 }
 
+#[inline(always)]
 fn function_of<'gc>(closure: ObjRef<'gc>) -> &'gc Function<'gc> {
-    let f = match closure.as_ref() {
-        Object::Closure(c) => c.function,
-        _ => closure,
-    };
-    match f.as_ref() {
+    match closure.as_ref() {
+        Object::Closure(c) => c.function.as_ref(),
         Object::Function(f) => f.as_ref(),
-        _ => unreachable!("a closure's function is a Function object"),
+        _ => unreachable!("frames run closures"),
     }
 }
 
@@ -285,7 +343,9 @@ fn is_falsey(v: Val<'_>) -> bool {
 /// The VM's state for one slice, borrowed from its roots.
 struct State<'a, 'gc> {
     mc: &'a Mutation<'gc>,
-    stack: &'a mut Vec<Val<'gc>>,
+    /// The value stack, at its full size for the slice; `sp` is its top.
+    stack: &'a mut [Val<'gc>],
+    sp: usize,
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
     frames: &'a mut Vec<Frame>,
@@ -305,12 +365,27 @@ fn upvalue_of<'gc>(o: ObjRef<'gc>) -> &'gc Upvalue<'gc> {
 }
 
 impl<'a, 'gc> State<'a, 'gc> {
+    #[inline(always)]
     fn peek(&self, distance: usize) -> Val<'gc> {
-        self.stack[self.stack.len() - 1 - distance]
+        self.stack[self.sp - 1 - distance]
     }
 
+    #[inline(always)]
     fn pop(&mut self) -> Val<'gc> {
-        self.stack.pop().unwrap_or(Val::NIL)
+        self.sp -= 1;
+        self.stack[self.sp]
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: Val<'gc>) -> Res<()> {
+        match self.stack.get_mut(self.sp) {
+            Some(slot) => {
+                *slot = v;
+                self.sp += 1;
+                Ok(())
+            }
+            None => Err("Stack overflow.".into()),
+        }
     }
 
     /// The message and the stack trace, as clox prints them.
@@ -334,6 +409,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         text
     }
 
+    #[inline(always)]
     fn call_closure(&mut self, closure: ObjRef<'gc>, argc: usize) -> Res<()> {
         let f = function_of(closure);
         if argc != f.arity as usize {
@@ -344,18 +420,28 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
         self.frames.push(Frame {
             ip: 0,
-            base: self.stack.len() - argc - 1,
+            base: self.sp - argc - 1,
         });
         self.closures.push(Val::obj(closure));
         Ok(())
     }
 
+    #[inline(always)]
     fn call_value(&mut self, callee: Val<'gc>, argc: usize) -> Res<()> {
         if let Some(o) = callee.as_obj() {
             match o.as_ref() {
                 Object::Closure(_) => return self.call_closure(o, argc),
+                _ => return self.call_other(o, argc),
+            }
+        }
+        Err("Can only call functions and classes.".into())
+    }
+
+    fn call_other(&mut self, o: ObjRef<'gc>, argc: usize) -> Res<()> {
+        {
+            match o.as_ref() {
                 Object::BoundMethod(b) => {
-                    let slot = self.stack.len() - argc - 1;
+                    let slot = self.sp - argc - 1;
                     self.stack[slot] = b.receiver;
                     return self.call_closure(b.method, argc);
                 }
@@ -367,7 +453,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                             fields: Table::new(),
                         }))
                         .map_err(oom)?;
-                    let slot = self.stack.len() - argc - 1;
+                    let slot = self.sp - argc - 1;
                     self.stack[slot] = Val::obj(instance);
                     if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
                         return self.call_closure(init, argc);
@@ -378,9 +464,9 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 Object::Native(_) => {
                     let t = self.start.elapsed().as_secs_f64();
-                    let len = self.stack.len();
-                    self.stack.truncate(len - argc - 1);
-                    self.stack.push(Val::float(t));
+                    let len = self.sp;
+                    self.sp = len - argc - 1;
+                    self.push(Val::float(t))?;
                     return Ok(());
                 }
                 _ => {}
@@ -389,6 +475,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         Err("Can only call functions and classes.".into())
     }
 
+    #[inline(always)]
     fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize) -> Res<()> {
         let Object::Class(c) = class.as_ref() else {
             return Err("Superclass must be a class.".into());
@@ -418,7 +505,7 @@ impl<'a, 'gc> State<'a, 'gc> {
             .alloc(Object::BoundMethod(BoundMethod { receiver, method }))
             .map_err(oom)?;
         self.pop();
-        self.stack.push(Val::obj(bound));
+        self.push(Val::obj(bound))?;
         Ok(())
     }
 
@@ -559,52 +646,49 @@ impl<'a, 'gc> State<'a, 'gc> {
                 let (Some(b), Some(a)) = (self.peek(0).as_float(), self.peek(1).as_float()) else {
                     fail!("Operands must be numbers.".into())
                 };
-                let len = self.stack.len();
-                self.stack.truncate(len - 2);
-                self.stack.push($wrap(a $op b));
+                let len = self.sp;
+                self.sp = len - 2;
+                try_!(self.push($wrap(a $op b)));
             }};
         }
 
         loop {
-            let Some(op) = OpCode::from_byte(read_byte!()) else {
-                fail!("Unknown opcode.".into())
-            };
-            match op {
-                OpCode::Constant => {
+            match read_byte!() {
+                op::CONSTANT => {
                     let c = read_constant!();
-                    self.stack.push(c);
+                    try_!(self.push(c));
                 }
-                OpCode::Nil => self.stack.push(Val::NIL),
-                OpCode::True => self.stack.push(Val::bool(true)),
-                OpCode::False => self.stack.push(Val::bool(false)),
-                OpCode::Pop => {
-                    self.stack.pop();
+                op::NIL => try_!(self.push(Val::NIL)),
+                op::TRUE => try_!(self.push(Val::bool(true))),
+                op::FALSE => try_!(self.push(Val::bool(false))),
+                op::POP => {
+                    self.pop();
                 }
-                OpCode::GetLocal => {
+                op::GET_LOCAL => {
                     let slot = usize::from(read_byte!());
                     let v = self.stack[frame.base + slot];
-                    self.stack.push(v);
+                    try_!(self.push(v));
                 }
-                OpCode::SetLocal => {
+                op::SET_LOCAL => {
                     let slot = usize::from(read_byte!());
                     self.stack[frame.base + slot] = self.peek(0);
                 }
-                OpCode::GetGlobal => {
+                op::GET_GLOBAL => {
                     let name = read_string!();
                     match self.globals.get(name) {
-                        Some(v) => self.stack.push(v),
+                        Some(v) => try_!(self.push(v)),
                         None => fail!(format!(
                             "Undefined variable '{}'.",
                             String::from_utf8_lossy(string_bytes(Val::obj(name)))
                         )),
                     }
                 }
-                OpCode::DefineGlobal => {
+                op::DEFINE_GLOBAL => {
                     let name = read_string!();
                     try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom));
-                    self.stack.pop();
+                    self.pop();
                 }
-                OpCode::SetGlobal => {
+                op::SET_GLOBAL => {
                     let name = read_string!();
                     if try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom)) {
                         self.globals.delete(mc, name);
@@ -614,7 +698,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                         ));
                     }
                 }
-                OpCode::GetUpvalue => {
+                op::GET_UPVALUE => {
                     let i = usize::from(read_byte!());
                     let up = upvalue_at(closure, i);
                     let slot = up.slot.get();
@@ -623,9 +707,9 @@ impl<'a, 'gc> State<'a, 'gc> {
                     } else {
                         up.closed.get()
                     };
-                    self.stack.push(v);
+                    try_!(self.push(v));
                 }
-                OpCode::SetUpvalue => {
+                op::SET_UPVALUE => {
                     let i = usize::from(read_byte!());
                     let up = upvalue_at(closure, i);
                     let slot = up.slot.get();
@@ -636,7 +720,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                         up.closed.set(mc, v);
                     }
                 }
-                OpCode::GetProperty => {
+                op::GET_PROPERTY => {
                     let target = self.peek(0);
                     let Some(Object::Instance(inst)) = target.as_obj().map(|o| o.as_ref()) else {
                         fail!("Only instances have properties.".into())
@@ -644,13 +728,13 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let name = read_string!();
                     if let Some(v) = inst.fields.get(name) {
                         self.pop();
-                        self.stack.push(v);
+                        try_!(self.push(v));
                     } else {
                         try_!(self.bind_method(inst.class, name));
                         yield_point!();
                     }
                 }
-                OpCode::SetProperty => {
+                op::SET_PROPERTY => {
                     let target = self.peek(1);
                     let Some(Object::Instance(inst)) = target.as_obj().map(|o| o.as_ref()) else {
                         fail!("Only instances have fields.".into())
@@ -659,85 +743,85 @@ impl<'a, 'gc> State<'a, 'gc> {
                     try_!(inst.fields.set(mc, name, self.peek(0)).map_err(oom));
                     let v = self.pop();
                     self.pop();
-                    self.stack.push(v);
+                    try_!(self.push(v));
                 }
-                OpCode::GetSuper => {
+                op::GET_SUPER => {
                     let name = read_string!();
                     let superclass = self.pop().as_obj().expect("super is a class");
                     try_!(self.bind_method(superclass, name));
                     yield_point!();
                 }
-                OpCode::Equal => {
+                op::EQUAL => {
                     let b = self.pop();
                     let a = self.pop();
-                    self.stack.push(Val::bool(values_equal(a, b)));
+                    try_!(self.push(Val::bool(values_equal(a, b))));
                 }
-                OpCode::Greater => binary_number!(>, Val::bool),
-                OpCode::Less => binary_number!(<, Val::bool),
-                OpCode::Add => {
+                op::GREATER => binary_number!(>, Val::bool),
+                op::LESS => binary_number!(<, Val::bool),
+                op::ADD => {
                     let (b, a) = (self.peek(0), self.peek(1));
                     if let (Some(y), Some(x)) = (b.as_float(), a.as_float()) {
-                        let len = self.stack.len();
-                        self.stack.truncate(len - 2);
-                        self.stack.push(Val::float(x + y));
+                        let len = self.sp;
+                        self.sp = len - 2;
+                        try_!(self.push(Val::float(x + y)));
                     } else if let (Some(s), Some(t)) = (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
                     {
                         let mut bytes = Vec::with_capacity(s.bytes.len() + t.bytes.len());
                         bytes.extend_from_slice(s.bytes.as_bytes());
                         bytes.extend_from_slice(t.bytes.as_bytes());
                         let r = try_!(new_string(mc, &bytes).map_err(oom));
-                        let len = self.stack.len();
-                        self.stack.truncate(len - 2);
-                        self.stack.push(Val::obj(r));
+                        let len = self.sp;
+                        self.sp = len - 2;
+                        try_!(self.push(Val::obj(r)));
                         yield_point!();
                     } else {
                         fail!("Operands must be two numbers or two strings.".into());
                     }
                 }
-                OpCode::Subtract => binary_number!(-, Val::float),
-                OpCode::Multiply => binary_number!(*, Val::float),
-                OpCode::Divide => binary_number!(/, Val::float),
-                OpCode::Not => {
+                op::SUBTRACT => binary_number!(-, Val::float),
+                op::MULTIPLY => binary_number!(*, Val::float),
+                op::DIVIDE => binary_number!(/, Val::float),
+                op::NOT => {
                     let v = self.pop();
-                    self.stack.push(Val::bool(is_falsey(v)));
+                    try_!(self.push(Val::bool(is_falsey(v))));
                 }
-                OpCode::Negate => {
+                op::NEGATE => {
                     let Some(x) = self.peek(0).as_float() else {
                         fail!("Operand must be a number.".into())
                     };
                     self.pop();
-                    self.stack.push(Val::float(-x));
+                    try_!(self.push(Val::float(-x)));
                 }
-                OpCode::Print => {
+                op::PRINT => {
                     let v = self.pop();
                     let mut line = Vec::new();
                     print_value(&mut line, v);
                     line.push(b'\n');
                     let _ = self.out.write_all(&line);
                 }
-                OpCode::Jump => {
+                op::JUMP => {
                     let offset = read_short!();
                     ip += offset;
                 }
-                OpCode::JumpIfFalse => {
+                op::JUMP_IF_FALSE => {
                     let offset = read_short!();
                     if is_falsey(self.peek(0)) {
                         ip += offset;
                     }
                 }
-                OpCode::Loop => {
+                op::LOOP => {
                     let offset = read_short!();
                     ip -= offset;
                     poll_point!();
                 }
-                OpCode::Call => {
+                op::CALL => {
                     let argc = usize::from(read_byte!());
                     save_ip!();
                     try_!(self.call_value(self.peek(argc), argc));
                     load_frame!();
                     poll_point!();
                 }
-                OpCode::Invoke => {
+                op::INVOKE => {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
                     save_ip!();
@@ -746,7 +830,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                         fail!("Only instances have methods.".into())
                     };
                     if let Some(v) = inst.fields.get(name) {
-                        let slot = self.stack.len() - argc - 1;
+                        let slot = self.sp - argc - 1;
                         self.stack[slot] = v;
                         try_!(self.call_value(v, argc));
                     } else {
@@ -755,7 +839,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     load_frame!();
                     poll_point!();
                 }
-                OpCode::SuperInvoke => {
+                op::SUPER_INVOKE => {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
                     save_ip!();
@@ -764,12 +848,12 @@ impl<'a, 'gc> State<'a, 'gc> {
                     load_frame!();
                     poll_point!();
                 }
-                OpCode::Closure => {
-                    let f = read_constant!().as_obj().expect("OP_CLOSURE names a function");
-                    let count = match f.as_ref() {
-                        Object::Function(func) => func.upvalue_count as usize,
-                        _ => 0,
+                op::CLOSURE => {
+                    let fobj = read_constant!().as_obj().expect("OP_CLOSURE names a function");
+                    let Object::Function(f) = *fobj.as_ref() else {
+                        fail!("OP_CLOSURE names a function".into())
                     };
+                    let count = f.upvalue_count as usize;
                     let upvalues = if count == 0 {
                         None
                     } else {
@@ -789,29 +873,31 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let c = try_!(mc
                         .alloc(Object::Closure(Closure { function: f, upvalues }))
                         .map_err(oom));
-                    self.stack.push(Val::obj(c));
+                    try_!(self.push(Val::obj(c)));
                     yield_point!();
                 }
-                OpCode::CloseUpvalue => {
-                    let last = self.stack.len() - 1;
+                op::CLOSE_UPVALUE => {
+                    let last = self.sp - 1;
                     self.close_upvalues(last);
-                    self.stack.pop();
+                    self.pop();
                 }
-                OpCode::Return => {
+                op::RETURN => {
                     let result = self.pop();
-                    self.close_upvalues(frame.base);
+                    if !self.open.is_empty() {
+                        self.close_upvalues(frame.base);
+                    }
                     self.frames.pop();
                     self.closures.pop();
                     if self.frames.is_empty() {
-                        self.stack.clear();
+                        self.sp = 0;
                         return Ok(Slice::Done);
                     }
-                    self.stack.truncate(frame.base);
-                    self.stack.push(result);
+                    self.sp = frame.base;
+                    try_!(self.push(result));
                     load_frame!();
                     poll_point!();
                 }
-                OpCode::Class => {
+                op::CLASS => {
                     let name = read_string!();
                     let class = try_!(mc
                         .alloc(Object::Class(Class {
@@ -819,10 +905,10 @@ impl<'a, 'gc> State<'a, 'gc> {
                             methods: Table::new()
                         }))
                         .map_err(oom));
-                    self.stack.push(Val::obj(class));
+                    try_!(self.push(Val::obj(class)));
                     yield_point!();
                 }
-                OpCode::Inherit => {
+                op::INHERIT => {
                     let superclass = self.peek(1);
                     let Some(Object::Class(sup)) = superclass.as_obj().map(|o| o.as_ref()) else {
                         fail!("Superclass must be a class.".into())
@@ -833,7 +919,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     try_!(sup.methods.add_all(mc, &sub.methods).map_err(oom));
                     self.pop();
                 }
-                OpCode::Method => {
+                op::METHOD => {
                     let name = read_string!();
                     let method = self.peek(0);
                     if let Some(Object::Class(c)) = self.peek(1).as_obj().map(|o| o.as_ref()) {
@@ -841,6 +927,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     }
                     self.pop();
                 }
+                _ => fail!("Unknown opcode.".into()),
             }
         }
     }
