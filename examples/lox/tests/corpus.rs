@@ -68,7 +68,10 @@ fn expectation(script: &Path) -> Result<Expectation, String> {
 /// differ exactly as stated (`expected line` -> `our line`), so that a fix
 /// makes `known_differences_are_exactly_as_documented` fail and the entry
 /// is removed.
-const KNOWN_DIFFERENCES: &[(&str, &[(&str, &str)], &str)] = &[(
+/// (script, [(clox's stdout line, ours)], reason)
+type KnownDifference = (&'static str, &'static [(&'static str, &'static str)], &'static str);
+
+const KNOWN_DIFFERENCES: &[KnownDifference] = &[(
     "nan.lox",
     &[("-nan", "nan")],
     "marrow-gc's Value::float stores every NaN as the positive canonical NaN, so the NaN that 0/0 makes on \
