@@ -911,12 +911,11 @@ fn safe_region_case(mode: GcMode) {
         let ids = private_list(&mut m, &types, 0, 500, &mut roots);
         verify_list(&heap, roots[0], &ids, "the parked thread's list");
         let before = heap.mem_stats().num_gc;
-        {
-            let _region = m.enter_safe_region(&roots);
+        m.in_safe_region(&roots, || {
             ready_tx.send((roots[0], ids.clone())).unwrap();
             // Blocked in "native code" until told.
             release_rx.recv().unwrap();
-        }
+        });
         let during = heap.mem_stats().num_gc - before;
         verify_list(&heap, roots[0], &ids, "the parked thread's list, after");
         // Out of the region, it allocates and collects as before.

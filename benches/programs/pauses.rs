@@ -472,12 +472,11 @@ fn main() {
                     built.fetch_add(1, Relaxed);
                     // Mutate once every part is built, so the phases do
                     // not overlap.
-                    {
-                        let _r = cx.m.enter_safe_region(&cx.stack);
+                    cx.m.in_safe_region(&cx.stack, || {
                         while built.load(Relaxed) < threads as u64 {
                             std::thread::sleep(Duration::from_millis(1));
                         }
-                    }
+                    });
                     let my_ops = ops.map(|n| n / threads as u64 + u64::from((k as u64) < n % threads as u64));
                     let mut n = 0u64;
                     let mut op_lat = Latency::new();

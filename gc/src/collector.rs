@@ -56,6 +56,9 @@ pub enum GcError {
     Heap(HeapError),
     /// A setting is out of range.
     InvalidConfig(String),
+    /// The calling thread already has a mutator of this collector (a
+    /// second one would wait for the first at the next stop, forever).
+    MutatorExists,
 }
 
 impl fmt::Display for GcError {
@@ -63,6 +66,7 @@ impl fmt::Display for GcError {
         match self {
             GcError::Heap(e) => write!(f, "{e}"),
             GcError::InvalidConfig(m) => write!(f, "invalid collector configuration: {m}"),
+            GcError::MutatorExists => write!(f, "this thread already has a mutator of this collector"),
         }
     }
 }

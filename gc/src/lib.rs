@@ -64,7 +64,7 @@ pub use config::{parse_size, ConfigError, GcConfig, GcMode, CLOBBER_BYTE};
 #[cfg(not(loom))]
 pub use marrow_runtime as runtime;
 #[cfg(not(loom))]
-pub use mutator::{Mutator, SafeRegion};
+pub use mutator::Mutator;
 #[cfg(not(loom))]
 pub use roots::{Root, RootSource, RootVisitor};
 

@@ -84,16 +84,10 @@ impl RootVisitor for Collect<'_> {
     }
 }
 
-/// A mutator parked in native code (see [`Mutator::enter_safe_region`]);
-/// dropping it (or [`SafeRegion::leave`]) leaves the region.
-#[derive(Debug)]
-pub struct SafeRegion<'a> {
+/// Leaves the safe region when dropped, also when the code run in it
+/// unwinds. Private, so the region cannot be left open by forgetting it.
+struct SafeRegion<'a> {
     m: &'a mut Mutator,
-}
-
-impl SafeRegion<'_> {
-    /// Leaves the safe region, waiting if the world is stopped.
-    pub fn leave(self) {}
 }
 
 impl Drop for SafeRegion<'_> {
@@ -102,10 +96,50 @@ impl Drop for SafeRegion<'_> {
     }
 }
 
+/// Aborts the process if dropped while unwinding: held while this thread
+/// stops the world or runs a collector pause, and while it reports its
+/// roots for another thread's stop. A panic there (in a `RootSource`, or
+/// an internal invariant) would otherwise leave every other mutator
+/// parked, or the stopper waiting, forever.
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "marrow: fatal: a panic {} (other threads would wait for this one forever); aborting",
+                self.0
+            );
+            std::process::abort();
+        }
+    }
+}
+
+thread_local! {
+    /// The collectors (their `Core` addresses) this thread has a mutator of.
+    static THREAD_MUTATORS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Mutator {
     /// A mutator for the calling thread. Any number of threads may each
     /// have one (waits while a collection has the world stopped).
+    ///
+    /// A thread has at most one mutator of a collector: a second is
+    /// refused with [`GcError::MutatorExists`] (it would deadlock the next
+    /// stop, which waits for the first while this thread is in the second).
     pub fn new(gc: &Arc<Gc>) -> Result<Mutator, GcError> {
+        let key = Arc::as_ptr(&gc.core) as usize;
+        let fresh = THREAD_MUTATORS.with(|t| {
+            let mut t = t.borrow_mut();
+            let fresh = !t.contains(&key);
+            if fresh {
+                t.push(key);
+            }
+            fresh
+        });
+        if !fresh {
+            return Err(GcError::MutatorExists);
+        }
         let core = gc.core.clone();
         let id = core.world.register();
         let mut cache = core.heap.new_cache();
@@ -317,27 +351,25 @@ impl Mutator {
     #[inline]
     pub fn safepoint(&mut self, roots: &dyn RootSource) {
         while self.core.world.stop_requested() {
+            let _guard = AbortOnUnwind("while reporting roots for a stop of the world");
             self.make_safe(roots);
             self.core.world.park(self.id, &self.root_buf);
         }
     }
 
-    /// Enters a safe region before blocking in native code: collections
-    /// then proceed without waiting for this thread, marking from `roots`
-    /// as they are now. While in the region the thread must not touch the
-    /// heap (the returned guard borrows the mutator, so it cannot
-    /// allocate or store); objects reachable from `roots` stay alive.
-    /// Dropping the guard leaves the region, waiting if the world is
-    /// stopped.
-    pub fn enter_safe_region(&mut self, roots: &dyn RootSource) -> SafeRegion<'_> {
-        self.make_safe(roots);
-        self.core.world.enter_safe_region(self.id, &self.root_buf);
-        SafeRegion { m: self }
-    }
-
-    /// Runs `f` in a safe region (see [`Mutator::enter_safe_region`]).
+    /// Runs `f` in a safe region, for code that blocks (a lock, a channel,
+    /// I/O, joining a thread): collections proceed meanwhile without
+    /// waiting for this thread, marking from `roots` as they are now, so
+    /// objects reachable from them stay alive. `f` cannot touch the heap
+    /// through this mutator (it is borrowed). The region is left when `f`
+    /// returns or unwinds, waiting if the world is stopped.
     pub fn in_safe_region<R>(&mut self, roots: &dyn RootSource, f: impl FnOnce() -> R) -> R {
-        let _region = self.enter_safe_region(roots);
+        {
+            let _guard = AbortOnUnwind("while reporting roots to enter a safe region");
+            self.make_safe(roots);
+        }
+        self.core.world.enter_safe_region(self.id, &self.root_buf);
+        let _region = SafeRegion { m: self };
         f()
     }
 
@@ -372,6 +404,7 @@ impl Mutator {
         // sweeping has normally left nothing.
         while !core.world.stop_requested() && heap.sweep_one().spans > 0 {}
         self.become_stopper(roots);
+        let _guard = AbortOnUnwind("while this thread had the world stopped (mark start)");
         let t0 = Instant::now();
         if core.phase() != PHASE_OFF || (reason == GcReason::Heap && heap.heap_live() < heap.gc_trigger()) {
             core.world.restart();
@@ -385,6 +418,7 @@ impl Mutator {
     /// Mark termination claimed by this mutator: stop the world and finish.
     fn terminate(&mut self, roots: &dyn RootSource) -> Option<CycleReport> {
         self.become_stopper(roots);
+        let _guard = AbortOnUnwind("while this thread had the world stopped (mark termination)");
         let t = Instant::now();
         self.make_safe(roots);
         let core = self.core.clone();
@@ -498,5 +532,9 @@ impl Drop for Mutator {
         }
         self.cache.release_all();
         self.core.world.unregister(self.id);
+        self.handles.close();
+        let key = Arc::as_ptr(&self.core) as usize;
+        // `try_with`: during thread exit the list may be gone already.
+        let _ = THREAD_MUTATORS.try_with(|t| t.borrow_mut().retain(|&k| k != key));
     }
 }
