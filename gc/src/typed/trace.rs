@@ -203,7 +203,7 @@ pub mod __derive {
             return 0;
         }
         assert!(
-            offset % 8 == 0,
+            offset.is_multiple_of(8),
             "marrow: a field that holds pointers is not word-aligned"
         );
         let first = offset / 8;

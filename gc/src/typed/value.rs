@@ -147,7 +147,7 @@ impl<'gc, T> Value<'gc, T> {
     /// The integer, if it is one.
     #[inline(always)]
     pub fn as_int(self) -> Option<i64> {
-        (self.word & INT_TAG == INT_TAG).then(|| ((self.word << 16) as i64) >> 16)
+        (self.word & INT_TAG == INT_TAG).then_some(((self.word << 16) as i64) >> 16)
     }
 
     /// Whether it is an object.
