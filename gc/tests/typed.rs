@@ -63,12 +63,13 @@ fn derived_masks_follow_the_fields() {
 }
 
 fn config(mode: GcMode) -> GcConfig {
-    let mut c = GcConfig::default();
-    c.mode = mode;
-    c.workers = 1;
-    c.gogc = Some(100);
-    c.min_heap = 1 << 20;
-    c
+    GcConfig {
+        mode,
+        workers: 1,
+        gogc: Some(100),
+        min_heap: 1 << 20,
+        ..GcConfig::default()
+    }
 }
 
 fn setup(c: GcConfig) -> (Arc<Gc>, Mutator) {
