@@ -44,7 +44,6 @@ pub struct Pacer {
     overhead: u64,
     min_runway: u64,
     goal: u64,
-    cycles: u64,
     /// Marking runs alongside the mutators: trigger before the goal.
     concurrent: bool,
     /// The trigger's fraction of the runway (see the module docs).
@@ -74,7 +73,6 @@ impl Pacer {
             overhead: 0,
             min_runway: 0,
             goal: 0,
-            cycles: 0,
             concurrent: false,
             trigger_ratio: INITIAL_TRIGGER,
         };
@@ -116,7 +114,6 @@ impl Pacer {
         self.min_runway = min_runway;
         self.live = live;
         self.overhead = overhead;
-        self.cycles += 1;
         self.recompute();
         self.goal
     }
@@ -177,11 +174,6 @@ impl Pacer {
     /// Live bytes found by the last mark.
     pub fn live(&self) -> u64 {
         self.live
-    }
-
-    /// Completed cycles.
-    pub fn cycles(&self) -> u64 {
-        self.cycles
     }
 }
 

@@ -789,18 +789,6 @@ impl Heap {
         self.scavenge(usize::MAX)
     }
 
-    /// Calls `f` on every span on a central list (cached spans excluded).
-    pub fn for_each_listed_span(&self, mut f: impl FnMut(&MSpan)) {
-        for c in self.central.iter() {
-            c.for_each(&mut f);
-        }
-    }
-
-    /// Number of spans on central lists.
-    pub fn listed_spans(&self) -> usize {
-        self.central.iter().map(MCentral::len).sum()
-    }
-
     /// Collector figures (NumGC, pauses, NextGC), for the gc crate to update.
     pub fn gc_record(&self) -> MutexGuard<'_, GcRecord> {
         self.gc_record.lock().unwrap_or_else(|e| e.into_inner())

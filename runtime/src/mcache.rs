@@ -73,10 +73,6 @@ pub const POLL_ASSIST: u8 = 2;
 /// take its poll path (stress mode).
 pub const POLL_ALWAYS: u8 = 4;
 
-// SAFETY: the cache owns its spans exclusively; moving it to another thread
-// moves that ownership along (no other thread refers to them).
-unsafe impl Send for MCache {}
-
 impl std::fmt::Debug for MCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MCache")

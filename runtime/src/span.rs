@@ -118,8 +118,6 @@ struct OwnerFields {
 // unique owner (module docs), which moves between threads only through
 // locks or other synchronising handoffs.
 unsafe impl Sync for MSpan {}
-// SAFETY: as above.
-unsafe impl Send for MSpan {}
 
 /// A span never handed out: nelems 0 and an empty alloc cache, so the fast
 /// path falls through to the refill path without a null check (Go's `emptymspan`).
@@ -246,11 +244,6 @@ impl MSpan {
         self.base() + i * self.elemsize()
     }
 
-    /// Alloc bit words, for sweepers and tests.
-    pub fn alloc_bit(&self, i: usize) -> bool {
-        self.alloc_bits[i]
-    }
-
     #[allow(clippy::mut_from_ref)]
     /// # Safety
     /// The caller owns the span (module docs) and holds no other reference
@@ -296,15 +289,6 @@ impl MSpan {
     pub unsafe fn needzero(&self) -> bool {
         // SAFETY: forwarded from the caller.
         unsafe { self.owner().needzero }
-    }
-
-    /// Whether every free slot holds the clobber poison.
-    ///
-    /// # Safety
-    /// The caller owns the span.
-    pub unsafe fn poisoned(&self) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.owner().poisoned }
     }
 
     /// # Safety
