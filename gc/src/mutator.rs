@@ -184,7 +184,7 @@ impl Mutator {
                         self.start_cycle(roots, GcReason::Stress, false);
                     }
                     PHASE_MARK => {
-                        self.help_mark(roots, crate::assist::MIN_ASSIST_WORK);
+                        self.help_mark(roots, crate::pacer::MIN_ASSIST_WORK);
                     }
                     _ => {}
                 }

@@ -1,23 +1,35 @@
-//! The pacer: a pure state machine that turns what a mark found into the
-//! next heap goal and trigger. It reads no clock and no heap; tests feed it
-//! simulated cycles.
+//! The pacer: all of the collector's pacing arithmetic, as a pure state
+//! machine. It reads no clock and no heap; the collector feeds it what a
+//! cycle measured and applies what it answers, and the tests feed it
+//! simulated cycles. Six quantities are decided here:
+//!
+//! | quantity | used by | where applied |
+//! |---|---|---|
+//! | heap goal | triggers, assists, the memory limit | [`Pacer::goal`] |
+//! | trigger | the runtime's poll bit (`Heap::set_gc_trigger`) | [`Pacer::trigger`] |
+//! | sweep pace | proportional sweeping (`Heap::begin_sweep`) | [`Pacer::sweep_pages_per_byte`] |
+//! | assist ratio | mutator assists (assist.rs) | [`assist_work_per_byte`] |
+//! | CPU cap | the goal under a memory limit | [`Pacer::cpu_cap_runway`] |
+//! | retained goal | the scavenger (`Heap::set_retained`) | [`Pacer::retained`] |
 //!
 //! Goal, as in Go: `live × (1 + GOGC/100)`, at least `min_heap`; with
 //! GOGC=off, no goal (unless a memory limit is set). A soft memory limit
 //! lowers the goal to `limit − overhead`, where overhead is mapped memory
 //! that is not heap objects (span table, bitmap, metadata, idle pages), so
 //! the whole process stays under the limit. The goal never falls below
-//! `live + min(live/16, 1 MiB)` (and 256 KiB at least): a limit set below the live heap
-//! makes collections frequent, not continuous.
+//! `live + min(live/16, 1 MiB)` (and [`MIN_GOAL_RUNWAY`] above live at least):
+//! a limit set below the live heap makes collections frequent, not
+//! continuous.
 //!
-//! CPU cap (against death spirals near the limit): the collector passes the
-//! runway the mutator needs to run at least as long as the last pause
-//! (allocation rate x pause); when the memory limit sets the goal, the goal
-//! never leaves less than that, so the collector's share of the time stays
-//! near or below 50% however low the limit is set: a limit too low slows the
-//! program rather than stopping it. (Without a binding limit the cap does
-//! not apply: the rate comes from one cycle and a preempted pause would
-//! inflate it, and GOGC already sets the runway.)
+//! CPU cap (against death spirals near the limit): the runway the mutator
+//! needs to run at least as long as the last pause is its allocation rate
+//! since the previous cycle times that pause ([`Pacer::cpu_cap_runway`]);
+//! when the memory limit sets the goal, the goal never leaves less than
+//! that, so the collector's share of the time stays near or below 50%
+//! however low the limit is set: a limit too low slows the program rather
+//! than stopping it. (Without a binding limit the cap does not apply: the
+//! rate comes from one cycle and a preempted pause would inflate it, and
+//! GOGC already sets the runway.)
 //!
 //! Trigger. In the stop-the-world collector the trigger equals the goal: a
 //! cycle starts when heapLive reaches it. When marking runs alongside the
@@ -26,11 +38,27 @@
 //! runway, `live + r × (goal − live)`, and `r` is learnt with Go 1.5's
 //! proportional controller. After each cycle, with `a` the fraction of the
 //! runway used by the time marking ended, `u` the collector's CPU share
-//! during marking and `U` its target ([`GOAL_UTILIZATION`]):
-//! `r += ½ × ((1 − r) − (u/U)(a − r))`, clamped to [`MIN_TRIGGER`]..
-//! [`MAX_TRIGGER`]. A cycle that overran the goal, or used more CPU than
-//! its share (heavy assists), moves the next trigger earlier; one that
-//! ended far below the goal moves it later.
+//! during marking ([`utilization`]) and `U` its target
+//! ([`GOAL_UTILIZATION`]): `r += ½ × ((1 − r) − (u/U)(a − r))`, clamped to
+//! [`MIN_TRIGGER`]..[`MAX_TRIGGER`]. A cycle that overran the goal, or used
+//! more CPU than its share (heavy assists), moves the next trigger earlier;
+//! one that ended far below the goal moves it later.
+//!
+//! Sweep pace (Go's sweep pacing): every page in use when a sweep cycle
+//! begins must be swept by the time heapLive reaches the next trigger, so
+//! the runtime sweeps `in-use pages / (trigger − live)` pages for every
+//! byte allocated. The sweeper itself is runtime/src/sweep.rs.
+//!
+//! Assist ratio (Go's `assistWorkPerByte`): scan work still expected this
+//! cycle over heap runway left before the goal, with both floored
+//! ([`MIN_ASSIST_WORK`], [`MIN_ASSIST_RUNWAY`]) so that the last bytes
+//! before the goal do not demand unbounded work per byte. The expected work
+//! is what the last mark scanned ([`Pacer::expected_scan_work`]). How
+//! mutators pay is assist.rs.
+//!
+//! Retained goal: after a cycle the heap keeps Ready about 10% over the
+//! goal, and under a memory limit no more than the limit leaves beside the
+//! non-heap mapped memory; the scavenger returns the rest to the OS.
 
 /// Pacer state.
 ///
@@ -44,6 +72,8 @@ pub struct Pacer {
     overhead: u64,
     min_runway: u64,
     goal: u64,
+    /// Words scanned by the last mark (0 before the first).
+    scan_work: u64,
     /// Marking runs alongside the mutators: trigger before the goal.
     concurrent: bool,
     /// The trigger's fraction of the runway (see the module docs).
@@ -59,8 +89,17 @@ pub const MAX_TRIGGER: f64 = 0.95;
 /// The first cycle's trigger ratio (Go's 7/8).
 const INITIAL_TRIGGER: f64 = 0.875;
 
-/// The heap size the collector never aims below.
-const MIN_RUNWAY: u64 = 256 << 10;
+/// The least runway a goal leaves above the live heap.
+pub const MIN_GOAL_RUNWAY: u64 = 256 << 10;
+
+/// The least scan work (words) an assist does once it starts, to amortise
+/// taking a work buffer (Go's gcOverAssistWork is 64 KiB of scan work);
+/// also the least work the assist ratio assumes is left.
+pub const MIN_ASSIST_WORK: u64 = 8 << 10;
+
+/// The smallest runway the assist ratio assumes, so that the last bytes
+/// before the goal do not demand unbounded work per byte.
+pub const MIN_ASSIST_RUNWAY: u64 = 64 << 10;
 
 impl Pacer {
     /// A pacer for a fresh heap.
@@ -73,6 +112,7 @@ impl Pacer {
             overhead: 0,
             min_runway: 0,
             goal: 0,
+            scan_work: 0,
             concurrent: false,
             trigger_ratio: INITIAL_TRIGGER,
         };
@@ -92,7 +132,7 @@ impl Pacer {
             Some(l) => l.saturating_sub(self.overhead),
             None => u64::MAX,
         };
-        let mut runway = (self.live / 16).clamp(MIN_RUNWAY, 1 << 20);
+        let mut runway = (self.live / 16).clamp(MIN_GOAL_RUNWAY, 1 << 20);
         if by_limit < by_gogc {
             // The CPU cap guards against the limit only: GOGC's own runway
             // is the user's choice of trade-off, as in Go.
@@ -175,6 +215,72 @@ impl Pacer {
     pub fn live(&self) -> u64 {
         self.live
     }
+
+    /// The CPU cap's runway for the cycle now ending (see the module docs):
+    /// heapLive was `live_before` when it started, `mutator_ns` after the
+    /// previous cycle ended, and it has paused `paused_ns` so far. The
+    /// mutators allocated `live_before − live` in `mutator_ns`; at that rate
+    /// they get as long as the pause. Pass the result to
+    /// [`Pacer::end_cycle_capped`].
+    pub fn cpu_cap_runway(&self, live_before: u64, mutator_ns: u128, paused_ns: u64) -> u64 {
+        let allocated = live_before.saturating_sub(self.live) as u128;
+        (allocated * paused_ns as u128 / mutator_ns.max(1)) as u64
+    }
+
+    /// Records the scan work (words) of the mark that just ended.
+    pub fn record_scan_work(&mut self, words: u64) {
+        self.scan_work = words;
+    }
+
+    /// Scan work the next mark is expected to need: what the last one
+    /// scanned, or before any, a word per 16 bytes of `heap_live`.
+    pub fn expected_scan_work(&self, heap_live: u64) -> u64 {
+        if self.scan_work > 0 {
+            self.scan_work
+        } else {
+            heap_live / 16
+        }
+    }
+
+    /// Sweep pace for the sweep cycle that starts with the current goal and
+    /// trigger: pages to sweep per byte added to heapLive so that
+    /// `inuse_pages` are swept before heapLive reaches the trigger (0:
+    /// no proportional sweeping). heapLive is [`Pacer::live`] then.
+    pub fn sweep_pages_per_byte(&self, inuse_pages: u64) -> f64 {
+        let distance = self.trigger().saturating_sub(self.live);
+        if distance == 0 || distance == u64::MAX {
+            0.0
+        } else {
+            inuse_pages as f64 / distance as f64
+        }
+    }
+
+    /// Heap bytes to keep Ready (in use plus free but not yet released)
+    /// until the next cycle: 10% over the goal, and under a memory limit
+    /// no more than the limit leaves beside the non-heap mapped memory.
+    pub fn retained(&self) -> u64 {
+        let by_goal = self.goal.saturating_add(self.goal / 10);
+        match self.memlimit {
+            Some(l) => by_goal.min(l.saturating_sub(self.overhead)),
+            None => by_goal,
+        }
+    }
+}
+
+/// The assist ratio (Go's assistWorkPerByte): scan work owed per byte
+/// allocated when heapLive is `heap_live`, `work_done` of `work_expected`
+/// words are scanned, and the cycle's goal is `goal` (see the module docs).
+pub fn assist_work_per_byte(work_expected: u64, work_done: u64, goal: u64, heap_live: u64) -> f64 {
+    let remaining = work_expected.saturating_sub(work_done).max(MIN_ASSIST_WORK);
+    let runway = goal.saturating_sub(heap_live).max(MIN_ASSIST_RUNWAY);
+    remaining as f64 / runway as f64
+}
+
+/// The collector's share of the CPU while a mark ran alongside the
+/// mutators: `mark_cpu_ns` spent marking (assists and background workers)
+/// over `wall_ns` of marking on `cpus` processors.
+pub fn utilization(mark_cpu_ns: u64, wall_ns: u128, cpus: usize) -> f64 {
+    mark_cpu_ns as f64 / (wall_ns.max(1) as f64 * cpus as f64)
 }
 
 #[cfg(test)]
@@ -258,7 +364,7 @@ mod tests {
         let share = gc_ns / (gc_ns + mut_ns);
         assert!(share <= 0.51, "collector share {share}");
         // Without the cap the share would be far higher.
-        let runway = (p.live() / 16).clamp(MIN_RUNWAY, 1 << 20) as f64;
+        let runway = (p.live() / 16).clamp(MIN_GOAL_RUNWAY, 1 << 20) as f64;
         assert!(pause_ns / (pause_ns + runway / rate) > 0.9);
     }
 

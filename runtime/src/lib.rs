@@ -29,6 +29,8 @@
 #[cfg(not(loom))]
 pub mod bitmap;
 #[cfg(not(loom))]
+mod gchooks;
+#[cfg(not(loom))]
 mod heap;
 pub mod markbit;
 #[cfg(not(loom))]
@@ -47,15 +49,17 @@ pub mod span;
 #[doc(hidden)]
 pub mod spanset;
 #[cfg(not(loom))]
+mod scavenge;
+#[cfg(not(loom))]
 mod stats;
-pub mod sweepgen;
+pub mod sweep;
 #[doc(hidden)]
 pub mod sync;
 #[cfg(not(loom))]
 mod types;
 
 #[cfg(not(loom))]
-pub use heap::{AllocError, Heap, HeapConfig, HeapError, SweepResult};
+pub use heap::{AllocError, Heap, HeapConfig, HeapError};
 #[cfg(not(loom))]
 pub use mcache::{MCache, POLL_ALWAYS, POLL_ASSIST, POLL_TRIGGER, TINY_SIZE};
 #[cfg(not(loom))]
@@ -64,5 +68,7 @@ pub use mheap::{Layout, ARENA_ALIGN};
 pub use span::{MSpan, ObjectInfo};
 #[cfg(not(loom))]
 pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
+#[cfg(not(loom))]
+pub use sweep::SweepResult;
 #[cfg(not(loom))]
 pub use types::{AllocFlags, TagRule, Type, TypeError};

@@ -16,8 +16,9 @@
 //! re-entrantly while it is borrowed; a polled flag costs one branch.
 
 use crate::heap::{AllocError, Heap};
-use crate::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use crate::sizeclass::{size_to_class, SpanClass, CLASSES, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
 use crate::span::{MSpan, EMPTY_SPAN};
+use std::sync::atomic::Ordering;
 use crate::types::{AllocFlags, Type};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -95,6 +96,90 @@ impl Heap {
             poll: 0,
             charged: 0,
         }
+    }
+
+    // The caches' refill side (Go's `mcentral.cacheSpan`/`uncacheSpan` and
+    // `mcache.allocLarge`): where a cache gets spans and gives them back.
+
+    /// Gets a span with free objects for a cache: a swept partial span, else
+    /// one swept now (lazily), else fresh pages.
+    pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
+        let c = self.central(spc);
+        let sg = self.sweepgen();
+        let s = match c.pop_partial_swept(sg) {
+            Some(s) => s,
+            None => match self.sweep_for_cache(spc, sg) {
+                Some(s) => s,
+                None => {
+                    let sc = CLASSES[spc.sizeclass() as usize];
+                    let mut h = self.lock_mheap();
+                    let mapped = h.mapped_pages() << PAGE_SHIFT;
+                    h.alloc_span(sc.npages, spc, 0, sg)
+                        .map_err(|e| AllocError::from_grow(e, sc.size, mapped))?
+                }
+            },
+        };
+        s.sweepgen.store(sg + 3, Ordering::Release);
+        // SAFETY: the span came off a central list or out of the page heap,
+        // so this thread owns it now.
+        unsafe {
+            s.prepare_for_cache(self.config.clobber_free);
+            if self.alloc_black() {
+                s.start_black_allocs();
+            }
+        }
+        Ok(s)
+    }
+
+    /// Returns a cached span to its central list.
+    ///
+    /// # Safety
+    /// The calling cache owns `s` and drops every reference to it.
+    pub(crate) unsafe fn uncache_span(&self, s: &'static MSpan) {
+        let sg = self.sweepgen();
+        // SAFETY: forwarded from the caller.
+        let (n, count) = unsafe { (s.take_new_allocs(), s.alloc_count()) };
+        // SAFETY: forwarded from the caller.
+        let (objects, bytes) = unsafe { s.mark_black_allocs(&self.bitmap) };
+        if objects != 0 {
+            self.count_black(objects, bytes);
+        }
+        let es = s.elemsize() as u64;
+        self.counters.add_allocs(n as u64, n as u64 * es);
+        let unused = (s.nelems() - count) as u64 * es;
+        self.sub_heap_live(unused);
+        s.sweepgen.store(sg, Ordering::Release);
+        self.central(s.spanclass()).push_swept(sg, s, count < s.nelems());
+    }
+
+    /// Allocates a large object's span of `npages` pages; returns the span
+    /// (already on its central list) and whether it needs zeroing.
+    pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
+        let spc = SpanClass::new(0, noscan);
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
+        let sg = self.sweepgen();
+        let s = {
+            let mut h = self.lock_mheap();
+            let mapped = h.mapped_pages() << PAGE_SHIFT;
+            h.alloc_span(npages, spc, npages << PAGE_SHIFT, sg)
+                .map_err(|e| AllocError::from_grow(e, size, mapped))?
+        };
+        // SAFETY: fresh from the page heap; we own it until it is pushed.
+        let needzero = unsafe {
+            s.mark_allocated(0);
+            let _ = s.take_new_allocs();
+            s.needzero()
+        };
+        let bytes = (npages << PAGE_SHIFT) as u64;
+        if self.alloc_black() && self.bitmap.try_mark(s.base()) {
+            self.count_black(1, bytes);
+        }
+        self.counters.add_allocs(1, bytes);
+        self.central(spc).push_swept(sg, s, false);
+        Ok((s, needzero))
     }
 }
 
@@ -520,7 +605,7 @@ fn aligned_size(size: usize, align: usize) -> Result<usize, AllocError> {
             Err(AllocError::Unaligned { align })
         };
     }
-    let class_size = crate::sizeclass::CLASSES[size_to_class(s) as usize].size;
+    let class_size = CLASSES[size_to_class(s) as usize].size;
     if 1 << class_size.trailing_zeros() >= align {
         Ok(s)
     } else {

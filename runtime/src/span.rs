@@ -26,16 +26,14 @@
 
 use crate::bitmap::GcBitmap;
 use crate::ptrlayout;
-use crate::sizeclass::{div_by_class, SpanClass, CLASSES, PAGE_SHIFT};
+use crate::sizeclass::{div_by_class, SpanClass, CLASSES, MAX_SPAN_OBJECTS, PAGE_SHIFT};
 use bitvec::prelude::*;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
-/// Words of alloc bits per span: enough for the 1024 8-byte objects of a
-/// one-page span, the most any size class puts in a span.
-pub const ALLOC_WORDS: usize = 16;
-/// Most objects a span can hold.
-pub const MAX_SPAN_OBJECTS: usize = ALLOC_WORDS * 64;
+/// Words of alloc bits per span: one bit for each of the most objects a
+/// span can hold.
+pub const ALLOC_WORDS: usize = MAX_SPAN_OBJECTS / 64;
 
 /// One bit per object of a span: the survivors handed to [`MSpan::sweep`].
 pub type LiveBits = BitArray<[u64; ALLOC_WORDS], Lsb0>;
