@@ -470,7 +470,7 @@ impl World {
         }
         // SAFETY: every slot the model keeps is marked, and nothing is
         // allocated until the sweep starts.
-        unsafe { self.heap.begin_sweep() };
+        unsafe { self.heap.begin_sweep(0.0) };
         if lazy {
             self.limbo.extend(dead.iter().map(|&(b, s)| (b, s.size)));
         } else {
@@ -813,7 +813,7 @@ fn last_free_object_of_an_alloc_cache_word() {
             heap.bitmap().try_mark(a);
         }
         // SAFETY: every object the test still uses is marked.
-        unsafe { heap.begin_sweep() };
+        unsafe { heap.begin_sweep(0.0) };
         assert_eq!(heap.sweep_all().objects_freed, 1);
         let p = c.newobject(&t).as_ptr() as usize;
         assert_eq!(p, objs[n - 1], "size {size}: the one free object is reused");
@@ -959,7 +959,7 @@ fn survivors_keep_their_layout_across_a_sweep() {
         heap.bitmap().try_mark(p);
     }
     // SAFETY: every object the test still uses is marked.
-    unsafe { heap.begin_sweep() };
+    unsafe { heap.begin_sweep(0.0) };
     heap.sweep_all();
     let p = c.newobject(&car).as_ptr() as usize;
     assert!(objs.contains(&p), "the swept span is reused");

@@ -30,6 +30,8 @@
 #[cfg_attr(loom, allow(dead_code))]
 mod assist;
 #[cfg(not(loom))]
+mod barrier;
+#[cfg(not(loom))]
 mod collector;
 #[cfg(not(loom))]
 mod config;
@@ -38,6 +40,7 @@ mod mark;
 #[cfg(not(loom))]
 mod mutator;
 // Pure arithmetic: built under loom too, for assist.rs.
+#[cfg_attr(loom, allow(dead_code))]
 pub mod pacer;
 #[cfg(not(loom))]
 mod roots;

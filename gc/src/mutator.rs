@@ -1,21 +1,15 @@
 //! The mutator ([`Mutator`], one per allocating thread): allocation with
-//! its polls, the write barrier, assists, safepoints and safe regions.
+//! its polls, assists, safepoints and safe regions. The write barrier it
+//! stores through is barrier.rs; the assist accounts assist.rs.
 //!
 //! The allocation fast path tests one byte of the cache (poll bits raised
 //! by its slow paths: trigger crossed, assist owed; or always set in
 //! stress mode) and the world's stop flag; both are clear on the common
 //! path, so a small allocation stays a handful of instructions. Everything
 //! else is in `poll_slow`.
-//!
-//! Write barrier: a snapshot-at-the-beginning (Yuasa deletion) barrier.
-//! While marking, a pointer store first records the slot's old value in
-//! the mutator's buffer; full buffers (and every buffer when the world
-//! stops) are marked grey into the shared pool. With the roots captured
-//! at mark start and new objects allocated black, every object reachable
-//! at mark start is marked: a path to it can only be cut by a store, which
-//! records the old value.
 
 use crate::assist::MutatorCredit;
+use crate::barrier::{self, SatbBuffer};
 use crate::collector::{Core, CycleReport, Gc, GcError, GcReason, PHASE_MARK, PHASE_OFF};
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
 use crate::world::MutatorId;
@@ -23,12 +17,9 @@ use marrow_runtime::{AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_
 use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Old values buffered by the write barrier before they are marked.
-const SATB_LEN: usize = 256;
 
 /// Scan work (words) an assist does between safepoint polls: a slice of
 /// about 100 µs.
@@ -50,7 +41,7 @@ pub struct Mutator {
     /// Allocations left before stress mode's next cycle (0: stress off;
     /// then the cache's poll byte has POLL_ALWAYS set).
     allocs_until_stress: u64,
-    satb: Vec<usize>,
+    satb: SatbBuffer,
     /// Roots reported at the last safepoint.
     root_buf: Vec<usize>,
     credit: MutatorCredit,
@@ -111,7 +102,7 @@ impl Mutator {
             id,
             handles: Rc::new(HandleTable::default()),
             allocs_until_stress: core.config.stress,
-            satb: Vec::with_capacity(SATB_LEN),
+            satb: SatbBuffer::new(),
             root_buf: Vec::new(),
             credit: MutatorCredit::default(),
             core,
@@ -236,55 +227,14 @@ impl Mutator {
 
     /// The write path: stores `val` into word `slot` of object `obj`. Every
     /// pointer store into a heap object must come through here: while
-    /// marking runs, the barrier records the value overwritten.
+    /// marking runs, the barrier records the value overwritten (barrier.rs).
     ///
     /// # Safety
     /// `obj` must be a live object of this heap with more than `slot` words.
     #[inline(always)]
     pub unsafe fn write_ptr(&mut self, obj: NonNull<u8>, slot: usize, val: usize) {
-        debug_assert!(self
-            .core
-            .heap
-            .find_object(obj.as_ptr() as usize + slot * 8)
-            .is_some_and(|o| o.base == obj.as_ptr() as usize));
-        // SAFETY: the caller guarantees the slot lies in a live object;
-        // object words are aligned and may be read by markers, so they are
-        // accessed atomically.
-        let p = unsafe { &*(obj.as_ptr() as *const AtomicUsize).add(slot) };
-        if self.core.marking.load(Relaxed) {
-            self.write_barrier_slow(p);
-        }
-        p.store(val, Relaxed);
-    }
-
-    /// The deletion barrier: records the value about to be overwritten.
-    #[cold]
-    #[inline(never)]
-    fn write_barrier_slow(&mut self, slot: &AtomicUsize) {
-        let old = slot.load(Relaxed);
-        if old != 0 && self.core.heap.tag_rule().may_be_pointer(old) {
-            self.satb.push(old);
-            if self.satb.len() >= SATB_LEN {
-                self.flush_satb();
-            }
-        }
-    }
-
-    /// Marks the recorded old values grey into the shared pool.
-    fn flush_satb(&mut self) {
-        if self.satb.is_empty() {
-            return;
-        }
-        let core = &self.core;
-        debug_assert_ne!(core.phase(), PHASE_OFF, "barrier buffer outside marking");
-        core.pool.enter();
-        let mut m = core.marker(false);
-        for w in self.satb.drain(..) {
-            m.mark_word(w);
-        }
-        m.flush_to(&core.pool);
-        m.publish();
-        core.pool.release();
+        // SAFETY: forwarded from the caller.
+        unsafe { barrier::write_ptr(&self.core, &mut self.satb, obj, slot, val) }
     }
 
     /// Makes this mutator safe for a stopped world: returns its spans to
@@ -294,7 +244,7 @@ impl Mutator {
     fn make_safe(&mut self, roots: &dyn RootSource) {
         let tiny = self.cache.tiny_block();
         self.cache.release_all();
-        self.flush_satb();
+        self.satb.flush(&self.core);
         self.root_buf.clear();
         let mut c = Collect(&mut self.root_buf);
         roots.visit_roots(&mut c);
@@ -479,9 +429,7 @@ impl Mutator {
 
 impl Drop for Mutator {
     fn drop(&mut self) {
-        if !self.satb.is_empty() {
-            self.flush_satb();
-        }
+        self.satb.flush(&self.core);
         self.cache.release_all();
         self.core.world.unregister(self.id);
     }
