@@ -208,7 +208,9 @@ pub(crate) const PHASE_TERMINATING: u8 = 2;
 const PAUSE_LOG: usize = 4096;
 
 /// Scan work (words) the termination pause may drain before it gives up
-/// and lets marking go on concurrently (about 1 ms of marking).
+/// and lets marking go on concurrently: about 200 µs of marking at the
+/// roughly 350 words per µs measured on binary-trees 18 (four assist
+/// slices, mutator.rs).
 const TERMINATION_BUDGET: u64 = 64 << 10;
 
 /// The collector's memory between cycles: the pacer (which remembers the

@@ -21,8 +21,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Scan work (words) an assist does between safepoint polls: a slice of
-/// about 100 µs.
+/// Scan work (words) an assist does between safepoint polls: about 50 µs
+/// of marking at the roughly 350 words per µs measured on binary-trees 18
+/// (stop-the-world, one worker: 1.05 M words in 3.0 ms). A quarter of the
+/// termination budget (collector.rs), at the same rate.
 const ASSIST_SLICE: u64 = 16 << 10;
 
 /// A thread's handle for allocating from a collected heap: its cache, its

@@ -425,4 +425,66 @@ mod tests {
         assert_eq!(p.goal(), 146 * MIB, "floor: live + 1 MiB");
         assert!(p.trigger() <= p.goal() && p.goal() >= p.live());
     }
+
+    #[test]
+    fn sweep_pace_sweeps_every_page_by_the_trigger() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(100 * MIB, 0);
+        // Stop-the-world: trigger = goal = 200 MiB, 100 MiB of runway.
+        let per_byte = p.sweep_pages_per_byte(25_600);
+        assert!((per_byte * (100 * MIB) as f64 - 25_600.0).abs() < 1e-6);
+        // Concurrent: the runway to the trigger is shorter, the pace faster.
+        p.set_concurrent(true);
+        assert!(p.sweep_pages_per_byte(25_600) > per_byte);
+        // No goal and nothing live: no proportional sweeping.
+        let p = Pacer::new(None, None, 4 * MIB);
+        assert_eq!(p.sweep_pages_per_byte(1000), 0.0);
+    }
+
+    #[test]
+    fn retained_is_ten_percent_over_the_goal_and_under_the_limit() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(100 * MIB, 5 * MIB);
+        assert_eq!(p.retained(), 220 * MIB);
+        p.set_memlimit(Some(210 * MIB));
+        // The limit leaves the goal (200 MiB) but caps what is kept.
+        assert_eq!(p.goal(), 200 * MIB);
+        assert_eq!(p.retained(), 205 * MIB);
+    }
+
+    #[test]
+    fn cpu_cap_runway_is_the_allocation_rate_times_the_pause() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(10 * MIB, 0);
+        // 100 MiB allocated in one second; a 10 ms pause buys 1 MiB.
+        assert_eq!(p.cpu_cap_runway(110 * MIB, 1_000_000_000, 10_000_000), MIB);
+        assert_eq!(p.cpu_cap_runway(5 * MIB, 1_000_000_000, 10_000_000), 0);
+        assert_eq!(p.cpu_cap_runway(110 * MIB, 0, 1), 100 * MIB, "no division by zero");
+    }
+
+    #[test]
+    fn expected_scan_work_is_the_last_marks() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        assert_eq!(p.expected_scan_work(16 * MIB), MIB);
+        p.record_scan_work(12345);
+        assert_eq!(p.expected_scan_work(16 * MIB), 12345);
+    }
+
+    #[test]
+    fn assist_ratio_is_remaining_work_over_runway_with_floors() {
+        let r = assist_work_per_byte(1 << 20, 0, 100 << 20, 36 << 20);
+        assert!((r - (1 << 20) as f64 / (64 << 20) as f64).abs() < 1e-12);
+        // Work done beyond the expectation: the floor of remaining work.
+        let r = assist_work_per_byte(1 << 20, 2 << 20, 100 << 20, 36 << 20);
+        assert!((r - MIN_ASSIST_WORK as f64 / (64 << 20) as f64).abs() < 1e-12);
+        // Past the goal: the floor of runway, a finite, steep ratio.
+        let r = assist_work_per_byte(1 << 20, 0, 100 << 20, 200 << 20);
+        assert!((r - (1 << 20) as f64 / MIN_ASSIST_RUNWAY as f64).abs() < 1e-12);
+    }
+
+    #[test]
+    fn utilization_is_marking_time_over_wall_time_of_all_cpus() {
+        assert!((utilization(500, 1000, 2) - 0.25).abs() < 1e-12);
+        assert!(utilization(10, 0, 1).is_finite());
+    }
 }

@@ -1,13 +1,13 @@
 //! Sweeping: turning the marks of a finished cycle into free slots and free
 //! pages (Go's `mgcsweep.go`). Every piece of the sweeper is here except the
 //! per-span primitive, which works on a span's private fields and lives
-//! with them ([`MSpan::take_marks`] and `MSpan::sweep` in span.rs, over
+//! with them ([`MSpan::take_marks`](crate::MSpan::take_marks) and `MSpan::sweep` in span.rs, over
 //! [`GcBitmap::take_marks`](crate::bitmap::GcBitmap::take_marks)).
 //!
 //! # Generations
 //!
 //! The heap's sweep generation `sg` advances by 2 when a sweep cycle begins
-//! ([`Heap::begin_sweep`], called by the collector at mark termination with
+//! ([`Heap::begin_sweep`](crate::Heap::begin_sweep), called by the collector at mark termination with
 //! the world stopped). Relative to it a span's own sweepgen is `sg - 2`
 //! (needs sweeping), `sg - 1` (being swept), or `sg` (swept); `sg + 1` and
 //! `sg + 3` mark a span held by a mutator cache. A sweeper takes a span with
@@ -37,19 +37,19 @@
 //!   before the next cycle must start and no pause has to finish it. The
 //!   pace (pages per byte) is pacing arithmetic and comes from the
 //!   collector's pacer (gc/src/pacer.rs) as the argument of
-//!   [`Heap::begin_sweep`].
+//!   [`Heap::begin_sweep`](crate::Heap::begin_sweep).
 //! - **In the background**, while the mutators are quiet: the collector's
 //!   background thread (gc/src/scavenger.rs) calls
-//!   [`Heap::background_sweep_one`].
+//!   [`Heap::background_sweep_one`](crate::Heap::background_sweep_one).
 //! - **All at once**: the collector finishes what is left with the world
 //!   stopped before it marks (its `finish_sweep`, normally nothing left),
 //!   and a forced cycle (`gc()`) sweeps everything before it returns
-//!   ([`Heap::sweep_all`]).
+//!   ([`Heap::sweep_all`](crate::Heap::sweep_all)).
 //!
 //! # The sweep gate
 //!
 //! Background sweeps take the heap's sweep gate for reading around each span;
-//! the collector takes it for writing ([`Heap::stop_background_sweep`]) only
+//! the collector takes it for writing ([`Heap::stop_background_sweep`](crate::Heap::stop_background_sweep)) only
 //! while it finishes the previous sweep and while it starts the next one,
 //! not for the whole cycle. That is enough for a background sweep never to
 //! overlap a mark: when `finish_sweep` returns no span is being swept (the
@@ -60,7 +60,7 @@
 //! # Soundness
 //!
 //! Sweeping frees every unmarked object, so it may only run on a complete
-//! mark: [`Heap::begin_sweep`] is `unsafe` and its caller promises that
+//! mark: [`Heap::begin_sweep`](crate::Heap::begin_sweep) is `unsafe` and its caller promises that
 //! every reachable object is marked. Everything after that is safe, since
 //! every sweeper claims its span before it touches it.
 
