@@ -19,8 +19,9 @@
 //!   `clear_mark`; the atomic set in [`markbit`]). The marker finds an
 //!   object's mark bit from its address alone, and the sweeper reads a
 //!   span's marks as its new alloc bits ([`MSpan::take_marks`]), so the
-//!   bits belong to the allocator's metadata, as Go keeps `gcmarkBits` on
-//!   the `mspan`.
+//!   bits belong to the allocator's metadata, as Go keeps `gcmarkBits`
+//!   with the `mspan` (here they sit in the bitmap, beside the pointer
+//!   bits: docs/architecture.md says why).
 //! - **Sweeping** by those bits (module [`sweep`]): it rebuilds alloc bits
 //!   and free pages, which only the allocator may touch. The collector
 //!   starts a sweep cycle ([`Heap::begin_sweep`], `unsafe`: the mark must
