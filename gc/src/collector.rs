@@ -1,7 +1,9 @@
 //! The collector ([`Gc`], shared by every mutator of a heap) and the life
-//! of a cycle. The mutator side (allocation, polls, the write barrier,
-//! assists, safepoints) is in mutator.rs; stopping the world in world.rs;
-//! the mark work pool in work.rs; background workers in workers.rs.
+//! of a cycle. The mutator side (allocation, polls, assists, safepoints) is
+//! in mutator.rs, the write barrier in barrier.rs; stopping the world in
+//! world.rs; the mark work pool in work.rs; the worker threads in
+//! workers.rs (what their jobs do is here, `JobRunner for Core`); every
+//! pacing number in pacer.rs; sweeping in the runtime's sweep.rs.
 //!
 //! The life of a cycle (docs/gc-cycle.md):
 //! 1. A trigger fires: a mutator's allocation slow path found heapLive past
@@ -25,7 +27,10 @@
 //!    world and keep marking concurrently). Checkmark mode re-marks from
 //!    scratch and compares. heapLive becomes the marked bytes; the pacer
 //!    learns and sets the next goal and trigger; the sweep generation
-//!    advances; the world restarts.
+//!    advances; the world restarts. `Core::mark_termination` is these
+//!    steps by name: `drain_within_pause` (or `resume_marking`),
+//!    `stop_marking`, `checkmark`, `pace_next_cycle`, `start_sweep`,
+//!    `record_cycle`.
 //! 5. Spans are swept lazily and proportionally as mutators allocate, and
 //!    in the background when they are quiet (all at once for `gc()`).
 
@@ -543,7 +548,7 @@ impl Core {
         self.world.restart();
         if self.config.mode == GcMode::Concurrent {
             self.workers
-                .post(Job::Background, background_workers(self.config.workers));
+                .post(Job::Background, pacer::background_workers(self.config.workers));
         }
         None
     }
@@ -606,7 +611,7 @@ impl Core {
         self.world.restart();
         if self.config.mode == GcMode::Concurrent {
             self.workers
-                .post(Job::Background, background_workers(self.config.workers));
+                .post(Job::Background, pacer::background_workers(self.config.workers));
         }
     }
 
@@ -791,12 +796,6 @@ impl Core {
         let ttsp = self.world.wait_stopped(None);
         self.mark_termination(None, &[], t, ttsp);
     }
-}
-
-/// Background mark workers in concurrent mode: a quarter of the workers
-/// (Go's 25% CPU goal), at least one.
-fn background_workers(workers: usize) -> usize {
-    workers.div_ceil(4).max(1)
 }
 
 impl JobRunner for Core {

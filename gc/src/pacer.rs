@@ -1,7 +1,7 @@
 //! The pacer: all of the collector's pacing arithmetic, as a pure state
 //! machine. It reads no clock and no heap; the collector feeds it what a
 //! cycle measured and applies what it answers, and the tests feed it
-//! simulated cycles. Six quantities are decided here:
+//! simulated cycles. These quantities are decided here:
 //!
 //! | quantity | used by | where applied |
 //! |---|---|---|
@@ -11,6 +11,7 @@
 //! | assist ratio | mutator assists (assist.rs) | [`assist_work_per_byte`] |
 //! | CPU cap | the goal under a memory limit | [`Pacer::cpu_cap_runway`] |
 //! | retained goal | the scavenger (`Heap::set_retained`) | [`Pacer::retained`] |
+//! | background workers | concurrent marking (workers.rs) | [`background_workers`] |
 //!
 //! Goal, as in Go: `live × (1 + GOGC/100)`, at least `min_heap`; with
 //! GOGC=off, no goal (unless a memory limit is set). A soft memory limit
@@ -267,6 +268,13 @@ impl Pacer {
     }
 }
 
+/// Background mark workers for a concurrent mark on `workers` threads: a
+/// quarter of them (Go's dedicated workers for its [`GOAL_UTILIZATION`]),
+/// at least one.
+pub fn background_workers(workers: usize) -> usize {
+    workers.div_ceil(4).max(1)
+}
+
 /// The assist ratio (Go's assistWorkPerByte): scan work owed per byte
 /// allocated when heapLive is `heap_live`, `work_done` of `work_expected`
 /// words are scanned, and the cycle's goal is `goal` (see the module docs).
@@ -480,6 +488,14 @@ mod tests {
         // Past the goal: the floor of runway, a finite, steep ratio.
         let r = assist_work_per_byte(1 << 20, 0, 100 << 20, 200 << 20);
         assert!((r - (1 << 20) as f64 / MIN_ASSIST_RUNWAY as f64).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_quarter_of_the_workers_mark_in_the_background() {
+        assert_eq!(background_workers(1), 1);
+        assert_eq!(background_workers(4), 1);
+        assert_eq!(background_workers(5), 2);
+        assert_eq!(background_workers(16), 4);
     }
 
     #[test]
