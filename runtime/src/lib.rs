@@ -74,13 +74,13 @@ pub mod mem;
 mod mheap;
 pub mod ptrlayout;
 #[cfg(not(loom))]
+mod scavenge;
+#[cfg(not(loom))]
 pub mod sizeclass;
 #[cfg(not(loom))]
 pub mod span;
 #[doc(hidden)]
 pub mod spanset;
-#[cfg(not(loom))]
-mod scavenge;
 #[cfg(not(loom))]
 mod stats;
 pub mod sweep;

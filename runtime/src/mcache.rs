@@ -18,9 +18,9 @@
 use crate::heap::{AllocError, Heap};
 use crate::sizeclass::{size_to_class, SpanClass, CLASSES, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
 use crate::span::{MSpan, EMPTY_SPAN};
-use std::sync::atomic::Ordering;
 use crate::types::{AllocFlags, Type};
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// No-scan objects smaller than this go through the tiny allocator.

@@ -680,7 +680,6 @@ impl Reservation {
         self.require("sys_no_huge_page", offset, len, &[MemState::Prepared, MemState::Ready])?;
         sys_no_huge_page(addr, len)
     }
-
 }
 
 impl Drop for Reservation {
