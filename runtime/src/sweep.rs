@@ -41,10 +41,13 @@
 //! - **In the background**, while the mutators are quiet: the collector's
 //!   background thread (gc/src/scavenger.rs) calls
 //!   [`Heap::background_sweep_one`](crate::Heap::background_sweep_one).
-//! - **All at once**: the collector finishes what is left with the world
-//!   stopped before it marks (its `finish_sweep`, normally nothing left),
-//!   and a forced cycle (`gc()`) sweeps everything before it returns
-//!   ([`Heap::sweep_all`](crate::Heap::sweep_all)).
+//! - **Before a cycle**: the mutator that starts a cycle sweeps what is
+//!   left before it stops the world ([`Heap::sweep_one`](crate::Heap::sweep_one)
+//!   in a loop, yielding to another thread's stop; Go's `gcStart` does the
+//!   same), and the collector finishes any remainder with the world stopped
+//!   (its `finish_sweep`). Proportional sweeping normally leaves nothing.
+//! - **All at once**: a forced cycle (`gc()`) sweeps everything before it
+//!   returns ([`Heap::sweep_all`](crate::Heap::sweep_all)).
 //!
 //! # The sweep gate
 //!
