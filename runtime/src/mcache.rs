@@ -1,5 +1,8 @@
-//! The per-mutator cache (Go's `mcache`) and the allocation entry points
-//! `mallocgc`, `newobject` and `newarray`.
+//! The per-mutator cache (Go's `mcache`), the allocation entry points
+//! `mallocgc`, `newobject` and `newarray`, and the heap's side of a refill
+//! (`Heap::cache_span`, `uncache_span`, `alloc_large`: Go's
+//! `mcentral.cacheSpan`/`uncacheSpan` and `mcache.allocLarge`), which takes
+//! spans from the central lists, sweeping (sweep.rs) or the page heap.
 //!
 //! A cache holds one current span per span class and the tiny block. The
 //! fast path (a free object in the current span's alloc cache) takes no lock
@@ -11,9 +14,10 @@
 //!
 //! The collector hook: the slow paths add to the heap's heapLive and, when
 //! it crosses the trigger the collector set, raise a poll bit, which the
-//! embedding mutator polls after allocating (`take_gc_request`). Calling
-//! back into the collector from inside the allocator would need the cache
-//! re-entrantly while it is borrowed; a polled flag costs one branch.
+//! embedding mutator tests before its next allocation (`poll`,
+//! `take_gc_request`). Calling back into the collector from inside the
+//! allocator would need the cache re-entrantly while it is borrowed; a
+//! polled flag costs one branch. gchooks.rs tells the whole hook.
 
 use crate::heap::{AllocError, Heap};
 use crate::sizeclass::{size_to_class, SpanClass, CLASSES, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
