@@ -157,7 +157,7 @@ impl<'gc> Mutation<'gc> {
     /// cannot remedy (leave it, collect and retry).
     #[inline(always)]
     pub fn alloc<T: Trace + 'gc>(&self, v: T) -> Result<Obj<'gc, T>, AllocError> {
-        const { crate::typed::trace::__derive::assert_no_drop::<T>() };
+        const { crate::typed::trace::__derive::check_layout::<T>() };
         let p = self.m().scope_alloc(size_of::<T>(), T::heap_type())?.cast::<T>();
         // SAFETY: `p` is fresh, zeroed memory with `T`'s size and
         // alignment (its descriptor); unreachable by anyone else until
