@@ -131,10 +131,9 @@ fn main() {
         // The workers allocate while this thread waits: it must not hold
         // up their collections, so it waits in a safe region, with the
         // long-lived tree among the roots it reports.
-        let region = cx.m.enter_safe_region(&cx.stack);
-        let sums = common::split_across_threads(args.threads, &work, |work, k, n| worker(&gc, work, k, n));
-        region.leave();
-        sums
+        cx.m.in_safe_region(&cx.stack, || {
+            common::split_across_threads(args.threads, &work, |work, k, n| worker(&gc, work, k, n))
+        })
     };
     for (&(d, iters), sum) in work.iter().zip(sums) {
         writeln!(out, "{iters}\t trees of depth {d}\t check: {sum}").unwrap();

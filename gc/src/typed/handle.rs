@@ -26,8 +26,8 @@ pub(crate) type ThreadBound = PhantomData<*const ()>;
 /// A handle to a heap object of type `T`, valid for the scope `'gc`.
 ///
 /// Made by [`crate::typed::Mutation::alloc`] or read from a heap field or
-/// a root. Dereferences to `&T`; [`Obj::as_ref`] gives the reference for
-/// the whole scope. Equality and hashing are by identity (address).
+/// a root. Dereferences to `&T`; `Obj::into_ref(o)` gives the reference
+/// for the whole scope. Equality and hashing are by identity (address).
 ///
 /// Invariant: `ptr` points to a live, initialised `T` in the heap of the
 /// scope `'gc`, allocated with `T`'s layout.
@@ -53,13 +53,14 @@ impl<'gc, T> Obj<'gc, T> {
         }
     }
 
-    /// The object, for the whole scope.
+    /// The object, for the whole scope (`Obj::into_ref(o)`; `*o` gives a
+    /// reference as long as the handle variable).
     #[inline(always)]
-    pub fn as_ref(self) -> &'gc T {
+    pub fn into_ref(this: Obj<'gc, T>) -> &'gc T {
         // SAFETY: the object is live for the scope 'gc (type invariant),
         // and the heap hands out shared references only (mutation goes
         // through atomics).
-        unsafe { self.ptr.as_ref() }
+        unsafe { this.ptr.as_ref() }
     }
 
     /// The object's address: its identity, stable for its life.
@@ -94,7 +95,7 @@ impl<T> Deref for Obj<'_, T> {
     type Target = T;
     #[inline(always)]
     fn deref(&self) -> &T {
-        // SAFETY: as in `as_ref`.
+        // SAFETY: as in `into_ref`.
         unsafe { self.ptr.as_ref() }
     }
 }

@@ -80,7 +80,7 @@ impl<R: Rootable> Root<R> {
 
 impl<R: Rootable> fmt::Debug for Root<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Root<{}>({:#x})", std::any::type_name::<R>(), self.raw.get())
+        write!(f, "Root<{}>({:?})", std::any::type_name::<R>(), self.raw)
     }
 }
 

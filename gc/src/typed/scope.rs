@@ -33,9 +33,9 @@
 //! the collector scans at every safepoint. `'gc` is invariant, so handles
 //! of two scopes (of two heaps, say) never mix.
 
-use crate::assist::MIN_ASSIST_WORK;
 use crate::collector::{GcReason, PHASE_MARK, PHASE_OFF};
 use crate::mutator::Mutator;
+use crate::pacer::MIN_ASSIST_WORK;
 use crate::typed::handle::{Invariant, Obj, ThreadBound};
 use crate::typed::root::Root;
 use crate::typed::trace::Trace;
@@ -44,8 +44,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::time::Instant;
 
 /// Work a scope put off until it ends (bits of `Mutator::deferred`).
 pub(crate) mod deferred {
@@ -159,7 +157,7 @@ impl<'gc> Mutation<'gc> {
     /// cannot remedy (leave it, collect and retry).
     #[inline(always)]
     pub fn alloc<T: Trace + 'gc>(&self, v: T) -> Result<Obj<'gc, T>, AllocError> {
-        const { crate::typed::trace::__derive::assert_no_drop::<T>() };
+        const { crate::typed::trace::__derive::check_layout::<T>() };
         let p = self.m().scope_alloc(size_of::<T>(), T::heap_type())?.cast::<T>();
         // SAFETY: `p` is fresh, zeroed memory with `T`'s size and
         // alignment (its descriptor); unreachable by anyone else until
@@ -191,14 +189,11 @@ impl<'gc> Mutation<'gc> {
     }
 
     /// Stores the word `w` into a heap word through the write barrier
-    /// (Release: publishes the initialisation of the object stored).
+    /// (gc/src/barrier.rs).
     #[inline(always)]
     pub(crate) fn write_word(&self, slot: &AtomicUsize, w: usize) {
         let m = self.m();
-        if m.core.marking.load(Relaxed) {
-            m.write_barrier_slow(slot);
-        }
-        slot.store(w, Release);
+        crate::barrier::store(&m.core, &mut m.satb, slot, w);
     }
 
     /// The mutator, for the typed roots.
@@ -234,28 +229,14 @@ impl Mutator {
     /// Pays for `bytes` allocated while marking, as `Mutator::assist`
     /// does, but without parking or terminating: marking only.
     fn scope_assist(&mut self, bytes: u64) {
-        let core = self.core.clone();
-        let heap_live = core.heap.heap_live();
-        let wpb = core
-            .assist
-            .work_per_byte(heap_live, core.totals.scanned_words.load(Relaxed));
-        let owed = self.credit.charge(bytes, wpb);
-        if owed > 0 {
-            let stolen = core.assist.steal(owed);
-            self.credit.pay(stolen, wpb);
-            if owed > stolen {
-                let t = Instant::now();
-                let mut marker = core.marker(false);
-                let (scanned, quiescent) = marker.drain_budget(&core.pool, owed - stolen);
-                drop(marker);
-                core.mark_cpu_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
-                self.credit.pay(scanned, wpb);
-                if quiescent {
-                    self.deferred |= deferred::TERMINATE;
-                }
+        let goal_reached = self.pay_for_allocation(bytes, |m, words| {
+            let (scanned, quiescent) = m.mark_slice(words);
+            if quiescent {
+                m.deferred |= deferred::TERMINATE;
             }
-        }
-        if heap_live >= core.assist.goal() {
+            scanned
+        });
+        if goal_reached {
             self.deferred |= deferred::FINISH;
         }
     }
