@@ -147,7 +147,7 @@ pub fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8]) -> Result<ObjRef<'gc>, 
 
 /// The string object's bytes and hash, if `o` is a string.
 pub fn as_string<'gc>(o: ObjRef<'gc>) -> Option<&'gc LoxString<'gc>> {
-    match o.as_ref() {
+    match Obj::into_ref(o) {
         Object::Str(s) => Some(s),
         _ => None,
     }

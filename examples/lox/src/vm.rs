@@ -179,7 +179,7 @@ impl Vm {
         let started = m.mutate(|mc| -> Result<(), String> {
             let strings = self.strings.get(mc);
             let function = materialize(mc, &strings, script).map_err(oom)?;
-            let Object::Function(function) = *function.as_ref() else {
+            let Object::Function(function) = *Obj::into_ref(function) else {
                 unreachable!("materialize makes a function")
             };
             let closure = mc
@@ -283,9 +283,9 @@ pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto)
 
 #[inline(always)]
 fn function_of<'gc>(closure: ObjRef<'gc>) -> &'gc Function<'gc> {
-    match closure.as_ref() {
-        Object::Closure(c) => c.function.as_ref(),
-        Object::Function(f) => f.as_ref(),
+    match Obj::into_ref(closure) {
+        Object::Closure(c) => Obj::into_ref(c.function),
+        Object::Function(f) => Obj::into_ref(*f),
         _ => unreachable!("frames run closures"),
     }
 }
@@ -319,7 +319,7 @@ fn print_function(out: &mut Vec<u8>, f: &Function<'_>) {
 }
 
 fn print_object(out: &mut Vec<u8>, o: ObjRef<'_>) {
-    match o.as_ref() {
+    match Obj::into_ref(o) {
         Object::Str(s) => out.extend_from_slice(s.bytes.as_bytes()),
         Object::Function(f) => print_function(out, f),
         Object::Closure(_) => print_function(out, function_of(o)),
@@ -327,7 +327,7 @@ fn print_object(out: &mut Vec<u8>, o: ObjRef<'_>) {
         Object::Native(_) => out.extend_from_slice(b"<native fn>"),
         Object::Class(c) => out.extend_from_slice(string_bytes(Val::obj(c.name))),
         Object::Instance(i) => {
-            if let Object::Class(c) = i.class.as_ref() {
+            if let Object::Class(c) = Obj::into_ref(i.class) {
                 out.extend_from_slice(string_bytes(Val::obj(c.name)));
             }
             out.extend_from_slice(b" instance");
@@ -358,7 +358,7 @@ struct State<'a, 'gc> {
 type Res<T> = Result<T, String>;
 
 fn upvalue_of<'gc>(o: ObjRef<'gc>) -> &'gc Upvalue<'gc> {
-    match o.as_ref() {
+    match Obj::into_ref(o) {
         Object::Upvalue(u) => u,
         _ => unreachable!("an upvalue array holds upvalues"),
     }
@@ -429,7 +429,7 @@ impl<'a, 'gc> State<'a, 'gc> {
     #[inline(always)]
     fn call_value(&mut self, callee: Val<'gc>, argc: usize) -> Res<()> {
         if let Some(o) = callee.as_obj() {
-            match o.as_ref() {
+            match Obj::into_ref(o) {
                 Object::Closure(_) => return self.call_closure(o, argc),
                 _ => return self.call_other(o, argc),
             }
@@ -439,7 +439,7 @@ impl<'a, 'gc> State<'a, 'gc> {
 
     fn call_other(&mut self, o: ObjRef<'gc>, argc: usize) -> Res<()> {
         {
-            match o.as_ref() {
+            match Obj::into_ref(o) {
                 Object::BoundMethod(b) => {
                     let slot = self.sp - argc - 1;
                     self.stack[slot] = b.receiver;
@@ -477,7 +477,7 @@ impl<'a, 'gc> State<'a, 'gc> {
 
     #[inline(always)]
     fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize) -> Res<()> {
-        let Object::Class(c) = class.as_ref() else {
+        let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
         match c.methods.get(name).and_then(|v| v.as_obj()) {
@@ -490,7 +490,7 @@ impl<'a, 'gc> State<'a, 'gc> {
     }
 
     fn bind_method(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
-        let Object::Class(c) = class.as_ref() else {
+        let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
         let Some(method) = c.methods.get(name).and_then(|v| v.as_obj()) else {
@@ -722,7 +722,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::GET_PROPERTY => {
                     let target = self.peek(0);
-                    let Some(Object::Instance(inst)) = target.as_obj().map(|o| o.as_ref()) else {
+                    let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
                     };
                     let name = read_string!();
@@ -736,7 +736,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::SET_PROPERTY => {
                     let target = self.peek(1);
-                    let Some(Object::Instance(inst)) = target.as_obj().map(|o| o.as_ref()) else {
+                    let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
                     };
                     let name = read_string!();
@@ -826,7 +826,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let argc = usize::from(read_byte!());
                     save_ip!();
                     let receiver = self.peek(argc);
-                    let Some(Object::Instance(inst)) = receiver.as_obj().map(|o| o.as_ref()) else {
+                    let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have methods.".into())
                     };
                     if let Some(v) = inst.fields.get(name) {
@@ -850,7 +850,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::CLOSURE => {
                     let fobj = read_constant!().as_obj().expect("OP_CLOSURE names a function");
-                    let Object::Function(f) = *fobj.as_ref() else {
+                    let Object::Function(f) = *Obj::into_ref(fobj) else {
                         fail!("OP_CLOSURE names a function".into())
                     };
                     let count = f.upvalue_count as usize;
@@ -910,10 +910,10 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::INHERIT => {
                     let superclass = self.peek(1);
-                    let Some(Object::Class(sup)) = superclass.as_obj().map(|o| o.as_ref()) else {
+                    let Some(Object::Class(sup)) = superclass.as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
-                    let Some(Object::Class(sub)) = self.peek(0).as_obj().map(|o| o.as_ref()) else {
+                    let Some(Object::Class(sub)) = self.peek(0).as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
                     try_!(sup.methods.add_all(mc, &sub.methods).map_err(oom));
@@ -922,7 +922,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 op::METHOD => {
                     let name = read_string!();
                     let method = self.peek(0);
-                    if let Some(Object::Class(c)) = self.peek(1).as_obj().map(|o| o.as_ref()) {
+                    if let Some(Object::Class(c)) = self.peek(1).as_obj().map(Obj::into_ref) {
                         try_!(c.methods.set(mc, name, method).map_err(oom));
                     }
                     self.pop();
@@ -934,7 +934,7 @@ impl<'a, 'gc> State<'a, 'gc> {
 }
 
 fn upvalue_obj_at<'gc>(closure: ObjRef<'gc>, i: usize) -> ObjRef<'gc> {
-    match closure.as_ref() {
+    match Obj::into_ref(closure) {
         Object::Closure(c) => c
             .upvalues
             .and_then(|a| a.get(i))

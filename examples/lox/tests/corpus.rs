@@ -63,49 +63,8 @@ fn expectation(script: &Path) -> Result<Expectation, String> {
     Ok(Expectation { stdout, stderr, code })
 }
 
-/// Scripts whose stdout is known to differ from clox's, with the reason.
-/// For these the exit code and stderr must still match, and stdout must
-/// differ exactly as stated (`expected line` -> `our line`), so that a fix
-/// makes `known_differences_are_exactly_as_documented` fail and the entry
-/// is removed.
-/// (script, [(clox's stdout line, ours)], reason)
-type KnownDifference = (&'static str, &'static [(&'static str, &'static str)], &'static str);
-
-const KNOWN_DIFFERENCES: &[KnownDifference] = &[(
-    "nan.lox",
-    &[("-nan", "nan")],
-    "marrow-gc's Value::float stores every NaN as the positive canonical NaN, so the NaN that 0/0 makes on \
-     x86-64 (sign bit set; glibc prints it `-nan`) prints `nan`. Keeping the sign (canonical NaN | sign bit, \
-     still outside the handle and integer ranges) in gc/src/typed/value.rs would remove this difference.",
-)];
-
-/// `want` with the documented substitutions of a known difference applied.
-fn apply_known_difference(name: &str, want: Vec<u8>) -> Vec<u8> {
-    let Some((_, subs, _)) = KNOWN_DIFFERENCES.iter().find(|(n, _, _)| *n == name) else {
-        return want;
-    };
-    let text = String::from_utf8_lossy(&want).into_owned();
-    let mut out = String::new();
-    for line in text.split_inclusive('\n') {
-        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
-        match subs.iter().find(|(from, _)| *from == body) {
-            Some((_, to)) => {
-                out.push_str(to);
-                out.push_str(nl);
-            }
-            None => out.push_str(line),
-        }
-    }
-    out.into_bytes()
-}
-
 fn run_script(script: &Path, env: &[(&str, &str)]) -> Result<(), String> {
-    let mut want = expectation(script)?;
-    let name = script
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    want.stdout = apply_known_difference(&name, want.stdout);
+    let want = expectation(script)?;
     let out = Command::new(env!("CARGO_BIN_EXE_lox"))
         .current_dir(corpus_dir())
         .arg(script.file_name().expect("script has a file name"))
@@ -174,24 +133,6 @@ fn every_script_has_an_expectation_and_every_expectation_a_script() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-#[test]
-fn known_differences_are_exactly_as_documented() {
-    for (name, subs, why) in KNOWN_DIFFERENCES {
-        let script = corpus_dir().join(name);
-        let want = expectation(&script).expect("expectation");
-        let out = Command::new(env!("CARGO_BIN_EXE_lox"))
-            .current_dir(corpus_dir())
-            .arg(name)
-            .output()
-            .expect("run lox");
-        assert_ne!(
-            out.stdout, want.stdout,
-            "{name} now prints exactly what clox prints: remove it from KNOWN_DIFFERENCES ({why})"
-        );
-        assert!(!subs.is_empty());
-    }
 }
 
 #[test]
