@@ -65,8 +65,33 @@ fn run_file(path: &OsStr) -> ExitCode {
     }
 }
 
+/// Reads like C's `fgets(buf, 1024, stdin)`: up to 1023 bytes, stopping
+/// after a newline. Empty at end of input.
+fn read_chunk(input: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<()> {
+    const MAX: usize = 1023;
+    while out.len() < MAX {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let room = MAX - out.len();
+        let take = buf
+            .iter()
+            .take(room)
+            .position(|&b| b == b'\n')
+            .map_or(room.min(buf.len()), |i| i + 1);
+        out.extend_from_slice(&buf[..take]);
+        input.consume(take);
+        if out.last() == Some(&b'\n') {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// clox's REPL: a prompt, one line at a time (each line a whole program
-/// sharing the globals), errors reported and forgotten, end at end of input.
+/// sharing the globals; like clox, a line longer than 1023 bytes is read
+/// and run as several), errors reported and forgotten, end at end of input.
 fn repl() -> ExitCode {
     let (mut m, mut vm) = match new_vm() {
         Ok(v) => v,
@@ -82,12 +107,9 @@ fn repl() -> ExitCode {
         print!("> ");
         let _ = std::io::stdout().flush();
         line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => {
-                println!();
-                return ExitCode::SUCCESS;
-            }
-            Ok(_) => {}
+        if read_chunk(&mut input, &mut line).is_err() || line.is_empty() {
+            println!();
+            return ExitCode::SUCCESS;
         }
         match compile(&line) {
             Ok(proto) => {

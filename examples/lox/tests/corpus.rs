@@ -200,37 +200,52 @@ fn bad_command_line_exits_64() {
 
 /// The REPL (`lox` with no argument) behaves as clox's: a `> ` prompt per
 /// line, each line a program sharing the globals, errors reported and the
-/// session going on, a newline at end of input, exit 0. `tests/repl/`
-/// holds a session and clox's stdout and stderr for it.
+/// session going on, lines longer than 1023 bytes read in pieces, a newline
+/// at end of input, exit 0. `tests/repl/NAME.in` is a session and
+/// `NAME.out`, `NAME.err` are clox's stdout and stderr for it.
 #[test]
-fn repl_session_matches_clox() {
+fn repl_sessions_match_clox() {
     use std::io::Write;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repl");
-    let input = std::fs::read(dir.join("session.in")).expect("session input");
-    for mode in ["stw", "concurrent"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lox"))
-            .env("MARROW_GCMODE", mode)
-            .env("MARROW_GCSTRESS", "3")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run lox");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(&input)
-            .expect("write the session");
-        let out = child.wait_with_output().expect("lox ends");
-        assert_eq!(out.status.code(), Some(0));
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&std::fs::read(dir.join("session.out")).expect("expected stdout"))
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&std::fs::read(dir.join("session.err")).expect("expected stderr"))
-        );
+    let mut sessions: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/repl is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "in"))
+        .collect();
+    sessions.sort();
+    assert!(sessions.len() >= 4, "only {} sessions", sessions.len());
+    for session in &sessions {
+        let input = std::fs::read(session).expect("session input");
+        let want_out = std::fs::read(session.with_extension("out")).expect("expected stdout");
+        let want_err = std::fs::read(session.with_extension("err")).expect("expected stderr");
+        for mode in ["stw", "concurrent"] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_lox"))
+                .env("MARROW_GCMODE", mode)
+                .env("MARROW_GCSTRESS", "3")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run lox");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(&input)
+                .expect("write the session");
+            let out = child.wait_with_output().expect("lox ends");
+            let name = session.display();
+            assert_eq!(out.status.code(), Some(0), "{name} ({mode})");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&want_out),
+                "{name} ({mode})"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&want_err),
+                "{name} ({mode})"
+            );
+        }
     }
 }
