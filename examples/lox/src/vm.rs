@@ -92,6 +92,11 @@ pub const FRAMES_MAX: usize = 64;
 /// Going past it is a "Stack overflow." runtime error (clox has 64 x 256
 /// and no check).
 const STACK_SLOTS: usize = FRAMES_MAX * 512;
+/// Stack indices are masked with this (STACK_SLOTS is a power of two), which
+/// lets the compiler drop the bounds checks; indices are in range anyway
+/// (`push` refuses to pass the end).
+const STACK_MASK: usize = STACK_SLOTS - 1;
+const _: () = assert!(STACK_SLOTS.is_power_of_two());
 
 /// Backward jumps, calls and returns between two looks at
 /// `should_yield` when nothing was allocated.
@@ -232,9 +237,12 @@ impl Vm {
         let stack = self.stack.as_mut_vec(mc);
         let sp = stack.len();
         stack.resize(STACK_SLOTS, Val::NIL);
+        let Ok(slots) = <&mut [Val<'gc>; STACK_SLOTS]>::try_from(&mut stack[..]) else {
+            unreachable!("the stack was just resized to STACK_SLOTS")
+        };
         let mut st = State {
             mc,
-            stack: &mut stack[..],
+            stack: slots,
             sp,
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
@@ -344,7 +352,7 @@ fn is_falsey(v: Val<'_>) -> bool {
 struct State<'a, 'gc> {
     mc: &'a Mutation<'gc>,
     /// The value stack, at its full size for the slice; `sp` is its top.
-    stack: &'a mut [Val<'gc>],
+    stack: &'a mut [Val<'gc>; STACK_SLOTS],
     sp: usize,
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
@@ -367,25 +375,23 @@ fn upvalue_of<'gc>(o: ObjRef<'gc>) -> &'gc Upvalue<'gc> {
 impl<'a, 'gc> State<'a, 'gc> {
     #[inline(always)]
     fn peek(&self, distance: usize) -> Val<'gc> {
-        self.stack[self.sp - 1 - distance]
+        self.stack[self.sp.wrapping_sub(1 + distance) & STACK_MASK]
     }
 
     #[inline(always)]
     fn pop(&mut self) -> Val<'gc> {
         self.sp -= 1;
-        self.stack[self.sp]
+        self.stack[self.sp & STACK_MASK]
     }
 
     #[inline(always)]
     fn push(&mut self, v: Val<'gc>) -> Res<()> {
-        match self.stack.get_mut(self.sp) {
-            Some(slot) => {
-                *slot = v;
-                self.sp += 1;
-                Ok(())
-            }
-            None => Err("Stack overflow.".into()),
+        if self.sp >= STACK_SLOTS {
+            return Err("Stack overflow.".into());
         }
+        self.stack[self.sp & STACK_MASK] = v;
+        self.sp += 1;
+        Ok(())
     }
 
     /// The message and the stack trace, as clox prints them.
@@ -666,12 +672,12 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::GET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    let v = self.stack[frame.base + slot];
+                    let v = self.stack[(frame.base + slot) & STACK_MASK];
                     try_!(self.push(v));
                 }
                 op::SET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    self.stack[frame.base + slot] = self.peek(0);
+                    self.stack[(frame.base + slot) & STACK_MASK] = self.peek(0);
                 }
                 op::GET_GLOBAL => {
                     let name = read_string!();
