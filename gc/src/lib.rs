@@ -58,6 +58,8 @@ mod scavenger;
 mod sync;
 #[cfg(not(loom))]
 pub mod typed;
+#[cfg(not(loom))]
+mod weak;
 #[cfg_attr(loom, allow(dead_code))]
 mod work;
 #[cfg(not(loom))]
@@ -75,6 +77,8 @@ pub use marrow_runtime as runtime;
 pub use mutator::Mutator;
 #[cfg(not(loom))]
 pub use roots::{Root, RootSource, RootVisitor};
+#[cfg(not(loom))]
+pub use weak::WeakCounts;
 
 /// The concurrent protocols, exposed for the loom models in tests/loom.rs.
 #[cfg(loom)]

@@ -200,6 +200,17 @@ impl<'gc> Mutation<'gc> {
     pub(crate) fn mutator(&self) -> &Mutator {
         self.m()
     }
+
+    /// Keeps the object `word` names alive through the mark under way, if
+    /// any: for reads that hand out objects the mark may not find
+    /// otherwise (weak referents; see gc/src/weak.rs).
+    #[inline(always)]
+    pub(crate) fn shade(&self, word: usize) {
+        let m = self.m();
+        if m.core.marking.load(std::sync::atomic::Ordering::Relaxed) {
+            m.satb.shade(&m.core, word);
+        }
+    }
 }
 
 impl Mutator {
@@ -271,5 +282,6 @@ impl Mutator {
         if self.cache.poll() & !POLL_ALWAYS != 0 || self.core.world.stop_requested() {
             self.poll_slow(roots);
         }
+        self.run_cleanups();
     }
 }
