@@ -55,15 +55,22 @@
 //! ```
 
 // Under `--cfg loom` (the model checker, see tests/loom.rs) only the
-// modules built on `sync` compile: everything else uses std's primitives
-// and OS memory directly.
+// modules built on `sync` compile, and they are public for the models;
+// everything else uses std's primitives and OS memory directly. In a
+// normal build the collector's side of the runtime is reachable only
+// through `collector_interface`.
 #[cfg(not(loom))]
-pub mod bitmap;
+mod bitmap;
+#[cfg(not(loom))]
+pub mod collector_interface;
 #[cfg(not(loom))]
 mod gchooks;
 #[cfg(not(loom))]
 mod heap;
+#[cfg(loom)]
 pub mod markbit;
+#[cfg(not(loom))]
+mod markbit;
 #[cfg(not(loom))]
 mod mcache;
 #[cfg(not(loom))]
@@ -72,20 +79,36 @@ mod mcentral;
 pub mod mem;
 #[cfg(not(loom))]
 mod mheap;
+#[cfg(loom)]
 pub mod ptrlayout;
+#[cfg(not(loom))]
+mod ptrlayout;
 #[cfg(not(loom))]
 mod scavenge;
 #[cfg(not(loom))]
 pub mod sizeclass;
 #[cfg(not(loom))]
-pub mod span;
+mod span;
+#[cfg(loom)]
 #[doc(hidden)]
 pub mod spanset;
+// Parts of these exist for the loom models (and unit tests) only.
+#[cfg(not(loom))]
+#[allow(dead_code)]
+mod spanset;
 #[cfg(not(loom))]
 mod stats;
+#[cfg(loom)]
 pub mod sweep;
+#[cfg(not(loom))]
+#[allow(dead_code)]
+mod sweep;
+#[cfg(loom)]
 #[doc(hidden)]
 pub mod sync;
+#[cfg(not(loom))]
+#[allow(dead_code, unused_imports)]
+mod sync;
 #[cfg(not(loom))]
 mod types;
 
@@ -96,7 +119,7 @@ pub use mcache::{MCache, POLL_ALWAYS, POLL_ASSIST, POLL_TRIGGER, TINY_SIZE};
 #[cfg(not(loom))]
 pub use mheap::{Layout, ARENA_ALIGN};
 #[cfg(not(loom))]
-pub use span::{MSpan, ObjectInfo};
+pub use span::ObjectInfo;
 #[cfg(not(loom))]
 pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
 #[cfg(not(loom))]
