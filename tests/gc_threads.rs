@@ -613,7 +613,8 @@ fn install(m: &mut Mutator, table: usize, model: &mut [Vec<usize>], j: usize, mu
 
 fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: usize, start: &Barrier) {
     let mut m = Mutator::new(&gc).unwrap();
-    let heap = m.heap().clone();
+    let gc_of_m = m.gc_handle().clone();
+    let heap = gc_of_m.heap();
     let types = Types::new();
     let mut rng = Rng::new(2000 + thread as u64);
     let mut r = ThreadRoots {
@@ -888,7 +889,8 @@ fn safe_region_case(mode: GcMode) {
     let g = gc.clone();
     let mut parked = Some(thread::spawn(move || {
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let ids = private_list(&mut m, &types, 0, 500, &mut roots);
@@ -922,7 +924,8 @@ fn safe_region_case(mode: GcMode) {
         // Registered only now: a mutator waiting on a channel outside a
         // safe region would hold up the other thread's collections.
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let mine = private_list(&mut m, &types, 1, 200, &mut roots);
@@ -995,7 +998,8 @@ fn a_thread_that_exits_returns_its_spans() {
         const KEEP: usize = 1000;
         let gc = Gc::new(config(GcMode::Concurrent)).unwrap();
         let mut m = Mutator::new(&gc).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let mut ids = Vec::new();
@@ -1146,7 +1150,8 @@ fn spin_case(mode: GcMode) {
     let (g, flag) = (gc.clone(), stop.clone());
     let mut spinner = Some(thread::spawn(move || {
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let ids = private_list(&mut m, &types, 0, 64, &mut roots);

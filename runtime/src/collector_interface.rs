@@ -172,9 +172,9 @@ pub fn sweepgen(heap: &Heap) -> u32 {
 /// # Safety
 /// Every reachable object must be marked in the GC bitmap, and no object
 /// may be allocated between the mark and this call. No other thread may
-/// use the heap during the call (the world is stopped, and background
-/// sweeps are shut out with [`stop_background_sweep`], whose guard the
-/// caller holds).
+/// use the heap during the call: a collector stops the world, and shuts
+/// its background sweeper out by holding the guard of
+/// [`stop_background_sweep`] (which [`background_sweep_one`] relies on).
 pub unsafe fn begin_sweep(heap: &Heap, pages_per_byte: f64) {
     // SAFETY: forwarded from the caller.
     unsafe { heap.begin_sweep(pages_per_byte) }
