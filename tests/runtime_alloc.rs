@@ -937,7 +937,11 @@ fn a_second_type_writes_the_span_layout_out() {
         ci::span_of(&heap, a[0]).map(|s| s.base()),
         ci::span_of(&heap, b[0]).map(|s| s.base())
     );
-    assert_eq!(ci::span_of(&heap, b[0]).unwrap().ptr_layout(), 0, "the layout was dropped");
+    assert_eq!(
+        ci::span_of(&heap, b[0]).unwrap().ptr_layout(),
+        0,
+        "the layout was dropped"
+    );
     for &p in a.iter().chain(&a2) {
         assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");
     }

@@ -6,8 +6,8 @@
 
 use marrow_runtime::sizeclass::PAGE_SIZE;
 use marrow_runtime::{
-    collector_interface,
-    AllocError, AllocFlags, Heap, HeapConfig, HeapError, MCache, SweepResult, TagRule, Type, TypeError,
+    collector_interface, AllocError, AllocFlags, Heap, HeapConfig, HeapError, MCache, SweepResult, TagRule, Type,
+    TypeError,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

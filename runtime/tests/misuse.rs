@@ -45,8 +45,14 @@ fn a_made_up_object_is_refused() {
     // far past the bitmap's mapped part.
     for fake in [
         ObjectInfo { size: 1 << 30, ..real },
-        ObjectInfo { size: real.size + 8, ..real },
-        ObjectInfo { base: real.base + 8, ..real },
+        ObjectInfo {
+            size: real.size + 8,
+            ..real
+        },
+        ObjectInfo {
+            base: real.base + 8,
+            ..real
+        },
         ObjectInfo { noscan: true, ..real },
         ObjectInfo {
             base: heap.arena_base() + (8 << 20),
