@@ -222,7 +222,9 @@ impl MSpan {
     }
 
     /// The allocated object holding `addr`, which must lie inside this
-    /// in-use span's pages; None for a free slot or the tail waste. The
+    /// in-use span's pages; None for a free slot or the tail waste. (For an
+    /// address outside the span the answer is None or some object of this
+    /// span: never a panic, never an object elsewhere.) The
     /// second half of [`crate::Heap::find_object`], for callers that already
     /// know the span (a marker caching the last span it saw).
     #[inline(always)]

@@ -120,3 +120,20 @@ fn the_statistics_record_is_a_copy_and_holds_no_lock() {
     assert_eq!(heap.mem_stats().num_gc, 7);
     assert_eq!(rec.num_gc, heap.gc_record().num_gc);
 }
+
+#[test]
+fn a_span_answers_nothing_for_addresses_outside_it() {
+    let heap = small_heap();
+    let mut c = heap.new_cache();
+    let t = Type::new("t", 48, 8, &[0]).unwrap();
+    let p = c.newobject(&t).as_ptr() as usize;
+    let s = ci::span_of(&heap, p).unwrap();
+    assert_eq!(s.object_at(p).map(|o| o.base), Some(p));
+    // Below the span (this used to overflow) and far past it: outside its
+    // contract, but no panic, and nothing outside the span.
+    for a in [s.base().wrapping_sub(8), 0, s.end() + (1 << 20), usize::MAX - 7] {
+        if let Some(o) = s.object_at(a) {
+            assert!(o.base >= s.base() && o.base + o.size <= s.end(), "{a:#x} gave {o:?}");
+        }
+    }
+}
