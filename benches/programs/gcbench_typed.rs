@@ -17,11 +17,9 @@ use std::cell::Cell;
 use std::io::Write;
 use std::time::Instant;
 
-const STRETCH_TREE_DEPTH: u32 = 18;
-const LONG_LIVED_TREE_DEPTH: u32 = 16;
-const ARRAY_SIZE: usize = 500_000;
-const MIN_TREE_DEPTH: u32 = 4;
-const MAX_TREE_DEPTH: u32 = 16;
+#[path = "gcbench_common.rs"]
+mod common;
+use common::*;
 
 /// A node: `{left, right, i, j}`, 24 bytes, two pointer words.
 #[derive(Trace)]
@@ -81,14 +79,6 @@ impl<'gc> Builder<'_, 'gc> {
 
 fn count(n: Option<Obj<'_, Node<'_>>>) -> u64 {
     n.map_or(0, |n| 1 + count(n.left.get()) + count(n.right.get()))
-}
-
-fn tree_size(i: u32) -> u64 {
-    (1 << (i + 1)) - 1
-}
-
-fn num_iters(i: u32) -> u64 {
-    2 * tree_size(STRETCH_TREE_DEPTH) / tree_size(i)
 }
 
 fn main() {

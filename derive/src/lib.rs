@@ -176,7 +176,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         unsafe impl #krate::Rootable for #stat {
             type At<#gc> = #at;
         }
-        const _: () = #krate::__derive::assert_no_drop::<#stat>();
+        const _: () = #krate::__derive::check_layout::<#stat>();
     })
 }
 

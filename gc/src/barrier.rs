@@ -60,6 +60,20 @@ impl SatbBuffer {
         }
     }
 
+    /// Records `word` as if overwritten, so the mark under way keeps its
+    /// object: a read that gives a mutator an object the mark might not
+    /// otherwise find (a weak referent) shades it (gc/src/weak.rs).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn shade(&mut self, core: &Core, word: usize) {
+        if word != 0 && core.heap.tag_rule().may_be_pointer(word) {
+            self.0.push(word);
+            if self.0.len() >= SATB_LEN {
+                self.flush(core);
+            }
+        }
+    }
+
     /// Marks the recorded old values grey into the shared pool.
     pub(crate) fn flush(&mut self, core: &Core) {
         if self.0.is_empty() {

@@ -42,6 +42,7 @@ use crate::roots::RootVisitor;
 use crate::scavenger::Scavenger;
 use crate::sync::lock;
 use crate::typed::SharedRootTable;
+use crate::weak::{WeakCounts, WeakTables};
 use crate::work::WorkPool;
 use crate::workers::{Job, JobRunner, WorkerControl};
 use crate::world::{MutatorId, World};
@@ -137,6 +138,9 @@ pub struct CycleReport {
     pub mutators: usize,
     /// Marking threads of the stop-the-world mark (1: the caller alone).
     pub workers: usize,
+    /// What weak processing did (weak references cleared, ephemerons,
+    /// guardians, cleanups).
+    pub weak: WeakCounts,
 }
 
 impl Default for CycleReport {
@@ -161,6 +165,7 @@ impl Default for CycleReport {
             sweep_ns: 0,
             mutators: 0,
             workers: 0,
+            weak: WeakCounts::default(),
         }
     }
 }
@@ -169,7 +174,8 @@ impl fmt::Display for CycleReport {
     /// One line in the spirit of Go's gctrace: cycle, time, pause share,
     /// pauses (start + termination, time to safepoint), mark and sweep
     /// times, heap before -> after -> live, goal, live objects, mutators,
-    /// and why the cycle ran if not the pacer.
+    /// weak processing (when there was any), and why the cycle ran if not
+    /// the pacer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
         let ms = |ns: u64| ns as f64 / 1e6;
@@ -199,6 +205,14 @@ impl fmt::Display for CycleReport {
             ", {} objects live, {} mutators, {} workers",
             self.live_objects, self.mutators, self.workers
         )?;
+        let w = &self.weak;
+        if *w != WeakCounts::default() {
+            write!(
+                f,
+                ", weak: {} cleared, ephemerons {} kept {} cleared, {} guarded returned, {} cleanups queued",
+                w.weak_cleared, w.ephemerons_kept, w.ephemerons_cleared, w.guarded_returned, w.cleanups_queued
+            )?;
+        }
         match self.reason {
             GcReason::Heap => Ok(()),
             GcReason::Forced => write!(f, " (forced)"),
@@ -295,6 +309,8 @@ pub(crate) struct Core {
     pauses: Mutex<VecDeque<u64>>,
     /// The typed API's shared roots (`typed::SharedRoot`).
     pub(crate) shared_roots: SharedRootTable,
+    /// Weak references, ephemerons, guardians and cleanups (weak.rs).
+    pub(crate) weak: WeakTables,
     /// The background sweeper and scavenger thread, if enabled (woken at
     /// the end of each cycle; taken and stopped when the `Gc` drops).
     scavenger: Mutex<Option<Scavenger>>,
@@ -360,6 +376,7 @@ impl Gc {
             workers: WorkerControl::new(),
             pauses: Mutex::new(VecDeque::new()),
             shared_roots: SharedRootTable::default(),
+            weak: WeakTables::default(),
             scavenger: Mutex::new(scavenger),
         });
         let threads = crate::workers::spawn(&core, nthreads);
@@ -490,6 +507,7 @@ impl Core {
         v.visit_slice(own);
         self.world.for_each_reported_roots(me, |r| v.visit_slice(r));
         self.shared_roots.visit(&mut v);
+        self.weak.visit_roots(&mut v);
     }
 
     /// Finishes the last cycle's sweep with the world stopped: background
@@ -607,6 +625,7 @@ impl Core {
             self.resume_marking(t_stop);
             return None;
         }
+        let weak = self.process_weak();
         let mark = self.stop_marking(&flight);
         if self.config.checkmark {
             self.checkmark(me, own);
@@ -616,7 +635,7 @@ impl Core {
         let sweep_ns = flight.sweep_ns + self.start_sweep(&st.pacer, flight.reason);
         *lock(&self.inflight) = None;
         self.phase.store(PHASE_OFF, Ordering::Release);
-        let report = self.record_cycle(&mut st, &flight, &mark, (goal, trigger), sweep_ns, t_stop, ttsp);
+        let report = self.record_cycle(&mut st, &flight, &mark, weak, (goal, trigger), sweep_ns, t_stop, ttsp);
         drop(st);
         self.world.restart();
         if let Some(s) = lock(&self.scavenger).as_ref() {
@@ -650,7 +669,16 @@ impl Core {
         }
     }
 
-    /// Termination step 2: turns the barrier and black allocation off and
+    /// Termination step 2: weak processing (weak.rs): ephemerons to a
+    /// fixpoint, guardians, clearing dead referents, queueing cleanups.
+    fn process_weak(&self) -> WeakCounts {
+        let mut m = self.marker(false);
+        let counts = self.weak.process(&mut m);
+        m.publish();
+        counts
+    }
+
+    /// Termination step 3: turns the barrier and black allocation off and
     /// takes the mark's totals; heapLive becomes the live bytes.
     fn stop_marking(&self, flight: &InFlight) -> MarkResult {
         let heap = &self.heap;
@@ -674,7 +702,7 @@ impl Core {
         }
     }
 
-    /// Termination step 3: the pacer learns from the mark and sets the next
+    /// Termination step 4: the pacer learns from the mark and sets the next
     /// goal, trigger and retained size, which go to the heap. Returns the
     /// goal and trigger.
     fn pace_next_cycle(&self, st: &mut GcState, flight: &InFlight, mark: &MarkResult, t_stop: Instant) -> (u64, u64) {
@@ -700,7 +728,7 @@ impl Core {
         (goal, trigger)
     }
 
-    /// Termination step 4: starts the sweep cycle at the pacer's pace, and
+    /// Termination step 5: starts the sweep cycle at the pacer's pace, and
     /// for a forced or emergency cycle sweeps it all now. Returns the time
     /// spent sweeping everything (0 otherwise).
     fn start_sweep(&self, pacer: &Pacer, reason: GcReason) -> u64 {
@@ -727,7 +755,7 @@ impl Core {
         0
     }
 
-    /// Termination step 5: records the pauses and the cycle in the heap's
+    /// Termination step 6: records the pauses and the cycle in the heap's
     /// statistics record and builds the cycle's report.
     #[allow(clippy::too_many_arguments)]
     fn record_cycle(
@@ -735,6 +763,7 @@ impl Core {
         st: &mut GcState,
         flight: &InFlight,
         mark: &MarkResult,
+        weak: WeakCounts,
         (goal, trigger): (u64, u64),
         sweep_ns: u64,
         t_stop: Instant,
@@ -789,6 +818,7 @@ impl Core {
             sweep_ns,
             mutators: self.world.mutators(),
             workers: self.config.workers,
+            weak,
         };
         // Read and stored under the state lock (`st`): no update is lost.
         ci::set_gc_record(heap, rec);

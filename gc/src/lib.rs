@@ -1,5 +1,10 @@
 //! marrow-gc: the mark-sweep collector for the Marrow heap.
 //!
+//! Embedders start with [`typed`]: heap objects as Rust types with
+//! `#[derive(Trace)]`, handles branded to a scope in which nothing is
+//! freed, roots that outlive scopes, and stores that cannot skip the write
+//! barrier, all without `unsafe`. What follows is the raw layer under it.
+//!
 //! A VM creates a [`Gc`] (which owns the heap), takes a [`Mutator`] for the
 //! thread that allocates, reports its roots through [`RootSource`] (and
 //! [`Root`] handles for native code), allocates typed objects, and stores
@@ -55,6 +60,8 @@ mod scavenger;
 mod sync;
 #[cfg(not(loom))]
 pub mod typed;
+#[cfg(not(loom))]
+mod weak;
 #[cfg_attr(loom, allow(dead_code))]
 mod work;
 #[cfg(not(loom))]
@@ -72,6 +79,8 @@ pub use marrow_runtime as runtime;
 pub use mutator::Mutator;
 #[cfg(not(loom))]
 pub use roots::{Root, RootSource, RootVisitor};
+#[cfg(not(loom))]
+pub use weak::WeakCounts;
 
 /// The concurrent protocols, exposed for the loom models in tests/loom.rs.
 #[cfg(loom)]
@@ -81,6 +90,11 @@ pub mod loom_models {
     pub use crate::work::{NoWork, WorkPool};
     pub use crate::world::World;
 }
+
+/// docs/embedding.md's examples, compiled and run as doc tests.
+#[doc = include_str!("../../docs/embedding.md")]
+#[cfg(all(doctest, not(loom)))]
+pub struct EmbeddingDoctests;
 
 /// The README's embedding example, compiled and run as a doc test.
 #[doc = include_str!("../../README.md")]

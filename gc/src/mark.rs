@@ -165,6 +165,19 @@ impl<'h> Marker<'h> {
         }
     }
 
+    /// Whether the object `word` points into is marked in the heap's mark
+    /// bits; None if `word` points into no object.
+    pub(crate) fn is_marked(&self, word: usize) -> Option<bool> {
+        if !self.tag.may_be_pointer(word) {
+            return None;
+        }
+        let obj = self.heap.find_object(word)?;
+        // SAFETY: `obj` was just found allocated in an in-use span of this
+        // heap; weak processing asks with the world stopped and the mark
+        // complete, when no span is freed.
+        Some(unsafe { self.bitmap.is_marked(obj.base) })
+    }
+
     /// Marks the object `word` points into, if it is one; greys it if it may
     /// hold pointers.
     #[inline(always)]

@@ -479,8 +479,29 @@ impl Mutator {
     }
 
     /// Runs a full collection now and sweeps everything (Go's `runtime.GC`).
+    /// Then runs the cleanups of objects it found dead (see
+    /// [`Mutator::run_cleanups`]).
     pub fn gc(&mut self, roots: &dyn RootSource) -> CycleReport {
-        self.collect_full(roots, GcReason::Forced)
+        let report = self.collect_full(roots, GcReason::Forced);
+        self.run_cleanups();
+        report
+    }
+
+    /// Runs, on this thread, the cleanups (`typed::Mutation::add_cleanup`)
+    /// of objects that collections found dead, in the order found; returns
+    /// how many ran. Never called inside a pause or an allocation: by
+    /// default at the end of [`Mutator::gc`] and after a typed scope that
+    /// ran a collection, and whenever the embedder calls it.
+    pub fn run_cleanups(&mut self) -> usize {
+        if !self.core.weak.cleanups_pending() {
+            return 0;
+        }
+        let cleanups = self.core.weak.take_cleanups();
+        let n = cleanups.len();
+        for f in cleanups {
+            f();
+        }
+        n
     }
 
     /// Collects, sweeps everything, and returns every free page to the OS

@@ -217,8 +217,15 @@ fn values_encode_every_kind() {
             assert!(v.is_float() && !v.is_obj() && v.as_int().is_none());
             assert_eq!(v.as_float().unwrap().to_bits(), f.to_bits());
         }
-        assert!(V::float(f64::NAN).as_float().unwrap().is_nan());
-        assert!(V::float(-f64::NAN).as_float().unwrap().is_nan());
+        let nan = V::float(f64::NAN).as_float().unwrap();
+        assert!(nan.is_nan() && nan.is_sign_positive());
+        let neg = V::float(-f64::NAN).as_float().unwrap();
+        assert!(neg.is_nan() && neg.is_sign_negative(), "a NaN keeps its sign");
+        // Every NaN payload, of either sign, stays a float.
+        for bits in [0xFFFF_FFFF_FFFF_FFFFu64, 0x7FFF_FFFF_FFFF_FFFF, 0xFFF0_0000_0000_0001] {
+            let v = V::float(f64::from_bits(bits));
+            assert!(v.is_float() && v.as_int().is_none() && !v.is_obj());
+        }
         for i in [0, 1, -1, marrow_gc::typed::MAX_INT, marrow_gc::typed::MIN_INT] {
             let v = V::int(i).unwrap();
             assert_eq!(v.as_int(), Some(i));

@@ -70,6 +70,8 @@
 //! - **Values.** [`Value<'gc, T>`] is one word: nil, boolean, unboxed
 //!   float, 48-bit integer or handle.
 //! - **Variable-sized objects.** [`Array`], [`GcVec`], [`Bytes`], [`Str`].
+//! - **Weak holders.** [`WeakRef`], [`Ephemeron`], [`Guardian`], and
+//!   cleanups ([`Mutation::add_cleanup`]); see gc/src/weak.rs.
 //!
 //! # Why it is sound
 //!
@@ -87,6 +89,7 @@ mod root;
 mod scope;
 mod trace;
 mod value;
+mod weak;
 
 pub use array::{Array, Bytes, GcVec, OutOfBounds, Str};
 pub use cell::{GcCell, Word};
@@ -96,6 +99,7 @@ pub use root::{Root, RootVec, SharedRoot};
 pub use scope::Mutation;
 pub use trace::{Rootable, Trace};
 pub use value::{Unpacked, Value, MAX_INT, MIN_INT};
+pub use weak::{Ephemeron, Guardian, WeakRef};
 
 #[doc(hidden)]
 pub use trace::__derive;

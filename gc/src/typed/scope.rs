@@ -157,7 +157,7 @@ impl<'gc> Mutation<'gc> {
     /// cannot remedy (leave it, collect and retry).
     #[inline(always)]
     pub fn alloc<T: Trace + 'gc>(&self, v: T) -> Result<Obj<'gc, T>, AllocError> {
-        const { crate::typed::trace::__derive::assert_no_drop::<T>() };
+        const { crate::typed::trace::__derive::check_layout::<T>() };
         let p = self.m().scope_alloc(size_of::<T>(), T::heap_type())?.cast::<T>();
         // SAFETY: `p` is fresh, zeroed memory with `T`'s size and
         // alignment (its descriptor); unreachable by anyone else until
@@ -199,6 +199,17 @@ impl<'gc> Mutation<'gc> {
     /// The mutator, for the typed roots.
     pub(crate) fn mutator(&self) -> &Mutator {
         self.m()
+    }
+
+    /// Keeps the object `word` names alive through the mark under way, if
+    /// any: for reads that hand out objects the mark may not find
+    /// otherwise (weak referents; see gc/src/weak.rs).
+    #[inline(always)]
+    pub(crate) fn shade(&self, word: usize) {
+        let m = self.m();
+        if m.core.marking.load(std::sync::atomic::Ordering::Relaxed) {
+            m.satb.shade(&m.core, word);
+        }
     }
 }
 
@@ -271,5 +282,6 @@ impl Mutator {
         if self.cache.poll() & !POLL_ALWAYS != 0 || self.core.world.stop_requested() {
             self.poll_slow(roots);
         }
+        self.run_cleanups();
     }
 }

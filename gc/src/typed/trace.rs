@@ -256,9 +256,10 @@ pub mod __derive {
         out
     }
 
-    /// Refuses, at compile time, a heap type with drop glue or an
-    /// alignment the heap cannot give.
-    pub const fn assert_no_drop<T>() {
+    /// Refuses, at compile time, a heap type with drop glue, an alignment
+    /// the heap cannot give, or pointer words the collector could not
+    /// read atomically (a packed type).
+    pub const fn check_layout<T: Trace>() {
         assert!(
             !std::mem::needs_drop::<T>(),
             "marrow: a heap type may not need Drop: objects are freed without running destructors"
@@ -266,6 +267,10 @@ pub mod __derive {
         assert!(
             align_of::<T>() <= 4096,
             "marrow: a heap type's alignment may be at most 4096 bytes"
+        );
+        assert!(
+            T::POINTER_WORDS == 0 || (align_of::<T>() >= 8 && size_of::<T>().is_multiple_of(8)),
+            "marrow: a heap type that holds pointers must be 8-byte aligned (not packed)"
         );
     }
 

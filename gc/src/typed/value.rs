@@ -10,12 +10,12 @@
 //! | `0`                                     | nil (so zeroed memory reads as nil)|
 //! | `0x06`, `0x07`                          | false, true                        |
 //! | top 16 bits 0, low 3 bits 0, not 0      | a handle (an 8-byte-aligned address below 2^48) |
-//! | `0x0002_...` to `0xFFF2_...`            | a float: its bits plus 2^49 (NaNs made canonical first) |
+//! | `0x0002_...` to `0xFFFA_...`            | a float: its bits plus 2^49 (NaNs made canonical first, keeping their sign) |
 //! | top 16 bits `0xFFFF`                    | a 48-bit signed integer            |
 //!
-//! Adding 2^49 moves every float (whose bits are at most `0xFFF0...` for
-//! -inf once NaNs are canonical) out of the range of addresses and away
-//! from the integer tag, so the three kinds never overlap and a float can
+//! Adding 2^49 moves every float (whose bits are at most `0xFFF8...`, the
+//! negative quiet NaN, once NaNs are canonical) out of the range of
+//! addresses and away from the integer tag, so the three kinds never overlap and a float can
 //! never be mistaken for a heap pointer: the collector, which checks
 //! every pointer word against the heap, sees floats and integers as words
 //! outside it. Floats are unboxed: arithmetic allocates nothing.
@@ -31,6 +31,7 @@ const FALSE: usize = 0x06;
 const TRUE: usize = 0x07;
 const DOUBLE_OFFSET: usize = 1 << 49;
 const INT_TAG: usize = 0xFFFF << 48;
+/// The quiet NaN; NaN payloads are dropped, the sign is kept.
 const CANONICAL_NAN: u64 = 0x7FF8_0000_0000_0000;
 /// Bits that are zero in every handle.
 const NOT_POINTER: usize = INT_TAG | 7;
@@ -92,10 +93,14 @@ impl<'gc, T> Value<'gc, T> {
         Value::from_word_unchecked(if b { TRUE } else { FALSE })
     }
 
-    /// A float (any NaN becomes the canonical quiet NaN).
+    /// A float (a NaN becomes the quiet NaN of its sign).
     #[inline(always)]
     pub fn float(f: f64) -> Value<'gc, T> {
-        let bits = if f.is_nan() { CANONICAL_NAN } else { f.to_bits() };
+        let bits = if f.is_nan() {
+            CANONICAL_NAN | (f.to_bits() & (1 << 63))
+        } else {
+            f.to_bits()
+        };
         Value::from_word_unchecked(bits as usize + DOUBLE_OFFSET)
     }
 
