@@ -13,7 +13,7 @@
 //! allocator, which packs two 8-byte objects into one 16-byte block.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
-use marrow_runtime::{AllocFlags, Heap, HeapConfig, MCache, Type};
+use marrow_runtime::{collector_interface, AllocFlags, Heap, HeapConfig, MCache, Type};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,8 +38,9 @@ impl Marrow {
         self.cache.release_all();
         // SAFETY: nothing is marked and nothing allocated so far is used
         // again (the benchmark only keeps addresses it never dereferences).
-        unsafe { self.heap.begin_sweep(0.0) };
-        black_box(self.heap.sweep_all());
+        unsafe { collector_interface::begin_sweep(&self.heap, 0.0) };
+        // SAFETY: as above: one thread, right after its begin_sweep.
+        black_box(unsafe { collector_interface::sweep_all(&self.heap) });
     }
 
     /// Times `iters` allocations by `alloc`, in batches of `BATCH`.

@@ -237,7 +237,8 @@ impl World {
         let roots = self.roots.clone();
         self.m.gc(&roots);
         let reachable = self.reachable();
-        let heap = self.m.heap().clone();
+        let gc = self.m.gc_handle().clone();
+        let heap = gc.heap();
         for &id in &reachable {
             let o = &self.objs[&id];
             let w = |k: usize| {

@@ -613,7 +613,8 @@ fn install(m: &mut Mutator, table: usize, model: &mut [Vec<usize>], j: usize, mu
 
 fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: usize, start: &Barrier) {
     let mut m = Mutator::new(&gc).unwrap();
-    let heap = m.heap().clone();
+    let gc_of_m = m.gc_handle().clone();
+    let heap = gc_of_m.heap();
     let types = Types::new();
     let mut rng = Rng::new(2000 + thread as u64);
     let mut r = ThreadRoots {
@@ -704,7 +705,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                     set(&mut m, table, i, 0);
                     std::mem::take(&mut g[i])
                 };
-                verify_list(&heap, r.private[TAKEN], &ids, "a taken list");
+                verify_list(heap, r.private[TAKEN], &ids, "a taken list");
                 for _ in 0..rng.index(10) {
                     next += 1;
                     let id = id_of(thread, next);
@@ -713,7 +714,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                     r.private[TAKEN] = p;
                     ids.insert(0, id);
                 }
-                verify_list(&heap, r.private[TAKEN], &ids, "a taken list, grown");
+                verify_list(heap, r.private[TAKEN], &ids, "a taken list, grown");
                 if rng.chance(50) {
                     board.mailbox.lock().unwrap().push((r.private[TAKEN], ids, thread));
                 } else {
@@ -732,7 +733,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                         board.handed_over.fetch_add(1, Ordering::Relaxed);
                     }
                     r.private[TAKEN] = head;
-                    verify_list(&heap, head, &ids, "a list from the mailbox");
+                    verify_list(heap, head, &ids, "a list from the mailbox");
                     let mut g = lock_model(&mut m, &r, board);
                     let j = rng.index(LISTS);
                     install(&mut m, table, &mut g, j, ids, head);
@@ -744,7 +745,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             82..=98 => {
                 let g = lock_model(&mut m, &r, board);
                 let i = rng.index(LISTS);
-                verify_list(&heap, word(table, i), &g[i], &format!("shared list {i}"));
+                verify_list(heap, word(table, i), &g[i], &format!("shared list {i}"));
             }
             _ => {
                 if rng.chance(10) {
@@ -888,11 +889,12 @@ fn safe_region_case(mode: GcMode) {
     let g = gc.clone();
     let mut parked = Some(thread::spawn(move || {
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let ids = private_list(&mut m, &types, 0, 500, &mut roots);
-        verify_list(&heap, roots[0], &ids, "the parked thread's list");
+        verify_list(heap, roots[0], &ids, "the parked thread's list");
         let before = heap.mem_stats().num_gc;
         m.in_safe_region(&roots, || {
             ready_tx.send((roots[0], ids.clone())).unwrap();
@@ -900,7 +902,7 @@ fn safe_region_case(mode: GcMode) {
             release_rx.recv().unwrap();
         });
         let during = heap.mem_stats().num_gc - before;
-        verify_list(&heap, roots[0], &ids, "the parked thread's list, after");
+        verify_list(heap, roots[0], &ids, "the parked thread's list, after");
         // Out of the region, it allocates and collects as before.
         roots.push(0);
         let mut r = ThreadRoots {
@@ -911,8 +913,8 @@ fn safe_region_case(mode: GcMode) {
         let more = build_list(&mut m, &types, 0, &mut next, 2000, &mut r, 1);
         garbage(&mut m, &types, 20_000, &r);
         m.gc(&r);
-        verify_list(&heap, r.private[0], &ids, "the parked thread's list, at the end");
-        verify_list(&heap, r.private[1], &more, "the parked thread's new list");
+        verify_list(heap, r.private[0], &ids, "the parked thread's list, at the end");
+        verify_list(heap, r.private[1], &more, "the parked thread's new list");
         parked_tx.send(during).unwrap();
     }));
     let (head, ids) = await_result(&ready_rx, &mut parked, PATIENCE, "the parked thread");
@@ -922,7 +924,8 @@ fn safe_region_case(mode: GcMode) {
         // Registered only now: a mutator waiting on a channel outside a
         // safe region would hold up the other thread's collections.
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let mine = private_list(&mut m, &types, 1, 200, &mut roots);
@@ -932,8 +935,8 @@ fn safe_region_case(mode: GcMode) {
             assert_eq!(r.mutators, 2, "round {round}: the parked thread is still a mutator");
             // The parked thread's list survives every cycle, rooted by
             // what it reported on entering the region.
-            verify_list(&heap, head, &ids, "the parked thread's list, seen from the collector");
-            verify_list(&heap, roots[0], &mine, "the collector's list");
+            verify_list(heap, head, &ids, "the parked thread's list, seen from the collector");
+            verify_list(heap, roots[0], &mine, "the collector's list");
             garbage(&mut m, &types, 5000, &roots);
         }
         done_tx.send(heap.mem_stats().num_gc - n0).unwrap();
@@ -995,7 +998,8 @@ fn a_thread_that_exits_returns_its_spans() {
         const KEEP: usize = 1000;
         let gc = Gc::new(config(GcMode::Concurrent)).unwrap();
         let mut m = Mutator::new(&gc).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let mut ids = Vec::new();
@@ -1053,7 +1057,7 @@ fn a_thread_that_exits_returns_its_spans() {
                 s.heap_inuse >> 10
             );
             heap.check_invariants();
-            verify_list(&heap, roots[0], &ids, "the main thread's list");
+            verify_list(heap, roots[0], &ids, "the main thread's list");
         }
     });
 }
@@ -1146,7 +1150,8 @@ fn spin_case(mode: GcMode) {
     let (g, flag) = (gc.clone(), stop.clone());
     let mut spinner = Some(thread::spawn(move || {
         let mut m = Mutator::new(&g).unwrap();
-        let heap = m.heap().clone();
+        let gc_of_m = m.gc_handle().clone();
+        let heap = gc_of_m.heap();
         let types = Types::new();
         let mut roots = vec![0usize];
         let ids = private_list(&mut m, &types, 0, 64, &mut roots);
@@ -1163,14 +1168,14 @@ fn spin_case(mode: GcMode) {
             set(&mut m, tail, LEFT, h);
             set(&mut m, h, LEFT, 0);
             roots[0] = second;
-            check_node(&heap, h);
+            check_node(heap, h);
             iterations += 1;
             m.safepoint(&roots);
         }
         let seen = heap.mem_stats().num_gc - n0;
         let (mut n, mut sum, mut p) = (0, 0usize, roots[0]);
         while p != 0 {
-            sum = sum.wrapping_add(check_node(&heap, p));
+            sum = sum.wrapping_add(check_node(heap, p));
             n += 1;
             p = word(p, LEFT);
         }

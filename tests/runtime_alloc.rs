@@ -13,6 +13,7 @@
 //! pointer bits equal the type's mask (repeated for arrays); `MemStats`
 //! invariants and object/byte counts; and the heap's own invariants.
 
+use marrow_runtime::collector_interface as ci;
 use marrow_runtime::sizeclass::{size_to_class, CLASSES, MAX_SMALL_SIZE, PAGE_SIZE};
 use marrow_runtime::{AllocFlags, Heap, HeapConfig, MCache, Type, TINY_SIZE};
 use proptest::prelude::*;
@@ -459,17 +460,20 @@ impl World {
         for (b, _) in &dead {
             self.slots.remove(b);
         }
-        let bm = self.heap.bitmap();
+        let bm = ci::mark_bitmap(&self.heap);
         for &b in self.slots.keys() {
-            assert!(bm.try_mark(b), "slot {b:#x} already marked");
+            // SAFETY: `b` is a live slot of this heap (the model's); the
+            // heap has no collector.
+            assert!(unsafe { bm.try_mark(b) }, "slot {b:#x} already marked");
         }
         // SAFETY: every slot the model keeps is marked, and nothing is
-        // allocated until the sweep starts.
-        unsafe { self.heap.begin_sweep(0.0) };
+        // allocated until the sweep starts; this thread is the only one.
+        unsafe { ci::begin_sweep(&self.heap, 0.0) };
         if lazy {
             self.limbo.extend(dead.iter().map(|&(b, s)| (b, s.size)));
         } else {
-            let r = self.heap.sweep_all();
+            // SAFETY: no other thread uses the heap, so no begin_sweep runs.
+            let r = unsafe { ci::sweep_all(&self.heap) };
             assert_eq!(r.objects_freed, dead.len(), "objects freed by the sweep");
             assert_eq!(r.bytes_freed, dead.iter().map(|(_, s)| s.size).sum::<usize>());
             for (b, s) in dead {
@@ -477,7 +481,8 @@ impl World {
             }
             for &b in self.slots.keys() {
                 assert!(
-                    !self.heap.bitmap().is_marked(b),
+                    // SAFETY: `b` is a live slot of this heap.
+                    !unsafe { ci::mark_bitmap(&self.heap).is_marked(b) },
                     "mark bit of {b:#x} survived the sweep"
                 );
             }
@@ -487,7 +492,8 @@ impl World {
     /// Sweeps whatever a lazy collection left; dead slots become freed.
     fn finish_sweep(&mut self) {
         let unswept = self.limbo.keys().filter(|&&b| self.unswept(b)).count();
-        let r = self.heap.sweep_all();
+        // SAFETY: no other thread uses the heap, so no begin_sweep runs.
+        let r = unsafe { ci::sweep_all(&self.heap) };
         assert_eq!(r.objects_freed, unswept, "objects freed by finishing the sweep");
         let limbo = std::mem::take(&mut self.limbo);
         for (b, size) in limbo {
@@ -509,9 +515,7 @@ impl World {
 
     /// Whether the slot at `b` lies in a span not yet swept this cycle.
     fn unswept(&self, b: usize) -> bool {
-        self.heap
-            .span_of(b)
-            .is_some_and(|s| s.sweepgen() == self.heap.sweepgen().wrapping_sub(2))
+        ci::span_of(&self.heap, b).is_some_and(|s| s.sweepgen() == ci::sweepgen(&self.heap).wrapping_sub(2))
     }
 
     /// `find_object` for the bytes of `o`: every byte if the object has at
@@ -649,7 +653,7 @@ impl World {
         // Every slot of every span holding objects, and its tail waste.
         let mut spans = BTreeMap::new();
         for &b in self.slots.keys() {
-            let s = heap.span_of(b).expect("live slot has a span");
+            let s = ci::span_of(&heap, b).expect("live slot has a span");
             spans.insert(s.base(), (s.elemsize(), s.nelems(), s.end()));
         }
         for (&base, &(elemsize, nelems, end)) in &spans {
@@ -780,7 +784,7 @@ proptest! {
 fn fill_one_span(c: &mut MCache, t: &Type) -> Vec<usize> {
     let heap = c.heap().clone();
     let first = c.newobject(t).as_ptr() as usize;
-    let s = heap.span_of(first).expect("span");
+    let s = ci::span_of(&heap, first).expect("span");
     let (base, nelems, es) = (s.base(), s.nelems(), s.elemsize());
     assert_eq!(first, base, "a fresh heap starts the class at a span's first object");
     let mut objs = vec![first];
@@ -805,11 +809,14 @@ fn last_free_object_of_an_alloc_cache_word() {
         assert_eq!(n % 64, 0);
         c.release_all();
         for &a in &objs[..n - 1] {
-            heap.bitmap().try_mark(a);
+            // SAFETY: `a` is an object of this heap, which has no collector.
+            unsafe { ci::mark_bitmap(&heap).try_mark(a) };
         }
-        // SAFETY: every object the test still uses is marked.
-        unsafe { heap.begin_sweep(0.0) };
-        assert_eq!(heap.sweep_all().objects_freed, 1);
+        // SAFETY: every object the test still uses is marked; this thread
+        // is the only one.
+        unsafe { ci::begin_sweep(&heap, 0.0) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { ci::sweep_all(&heap) }.objects_freed, 1);
         let p = c.newobject(&t).as_ptr() as usize;
         assert_eq!(p, objs[n - 1], "size {size}: the one free object is reused");
         // The next one comes from a new span.
@@ -898,13 +905,15 @@ fn a_span_of_one_type_keeps_its_layout_off_the_bitmap() {
     let node = Type::new("node", 16, 8, &[0, 8]).unwrap();
     let objs = fill_one_span(&mut c, &node);
     for &p in &objs {
-        assert_eq!(heap.span_of(p).unwrap().ptr_layout(), 0b11);
+        assert_eq!(ci::span_of(&heap, p).unwrap().ptr_layout(), 0b11);
         assert_eq!(pointer_words(&heap, p), vec![0, 1]);
-        assert!(!heap.bitmap().is_pointer_slot(p) && !heap.bitmap().is_pointer_slot(p + 8));
+        let bm = ci::mark_bitmap(&heap);
+        // SAFETY: p and p + 8 are the words of an object of this heap.
+        assert!(unsafe { !bm.is_pointer_slot(p) && !bm.is_pointer_slot(p + 8) });
     }
     // The next span of the class takes the layout too.
     let q = c.newobject(&node).as_ptr() as usize;
-    assert_eq!(heap.span_of(q).unwrap().ptr_layout(), 0b11);
+    assert_eq!(ci::span_of(&heap, q).unwrap().ptr_layout(), 0b11);
     heap.check_invariants();
 }
 
@@ -919,16 +928,20 @@ fn a_second_type_writes_the_span_layout_out() {
     let cdr = Type::new("cdr", 16, 8, &[8]).unwrap();
     let word = Type::new("word", 8, 8, &[0]).unwrap();
     let a: Vec<usize> = (0..100).map(|_| c.newobject(&car).as_ptr() as usize).collect();
-    assert_eq!(heap.span_of(a[0]).unwrap().ptr_layout(), 0b01);
+    assert_eq!(ci::span_of(&heap, a[0]).unwrap().ptr_layout(), 0b01);
     let b: Vec<usize> = (0..100).map(|_| c.newobject(&cdr).as_ptr() as usize).collect();
     // Two 8-byte words: an array in the same 16-byte class.
     let arr = c.newarray(&word, 2).as_ptr() as usize;
     let a2: Vec<usize> = (0..100).map(|_| c.newobject(&car).as_ptr() as usize).collect();
     assert_eq!(
-        heap.span_of(a[0]).map(|s| s.base()),
-        heap.span_of(b[0]).map(|s| s.base())
+        ci::span_of(&heap, a[0]).map(|s| s.base()),
+        ci::span_of(&heap, b[0]).map(|s| s.base())
     );
-    assert_eq!(heap.span_of(b[0]).unwrap().ptr_layout(), 0, "the layout was dropped");
+    assert_eq!(
+        ci::span_of(&heap, b[0]).unwrap().ptr_layout(),
+        0,
+        "the layout was dropped"
+    );
     for &p in a.iter().chain(&a2) {
         assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");
     }
@@ -951,11 +964,14 @@ fn survivors_keep_their_layout_across_a_sweep() {
     c.release_all();
     let kept: Vec<usize> = objs.iter().copied().step_by(3).collect();
     for &p in &kept {
-        heap.bitmap().try_mark(p);
+        // SAFETY: `p` is an object of this heap, which has no collector.
+        unsafe { ci::mark_bitmap(&heap).try_mark(p) };
     }
-    // SAFETY: every object the test still uses is marked.
-    unsafe { heap.begin_sweep(0.0) };
-    heap.sweep_all();
+    // SAFETY: every object the test still uses is marked; this thread is
+    // the only one.
+    unsafe { ci::begin_sweep(&heap, 0.0) };
+    // SAFETY: as above.
+    unsafe { ci::sweep_all(&heap) };
     let p = c.newobject(&car).as_ptr() as usize;
     assert!(objs.contains(&p), "the swept span is reused");
     assert_eq!(pointer_words(&heap, p), vec![0]);
@@ -976,7 +992,7 @@ fn a_span_started_by_an_array_prefills_later_objects() {
     let car = Type::new("car", 16, 8, &[0]).unwrap();
     let arr = c.newarray(&word, 2).as_ptr() as usize;
     let cars: Vec<usize> = (0..300).map(|_| c.newobject(&car).as_ptr() as usize).collect();
-    assert_eq!(heap.span_of(arr).unwrap().ptr_layout(), 0);
+    assert_eq!(ci::span_of(&heap, arr).unwrap().ptr_layout(), 0);
     assert_eq!(pointer_words(&heap, arr), vec![0, 1]);
     for &p in &cars {
         assert_eq!(pointer_words(&heap, p), vec![0], "car at {p:#x}");

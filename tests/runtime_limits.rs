@@ -6,7 +6,8 @@
 
 use marrow_runtime::sizeclass::PAGE_SIZE;
 use marrow_runtime::{
-    AllocError, AllocFlags, Heap, HeapConfig, HeapError, MCache, SweepResult, TagRule, Type, TypeError,
+    collector_interface, AllocError, AllocFlags, Heap, HeapConfig, HeapError, MCache, SweepResult, TagRule, Type,
+    TypeError,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -26,12 +27,16 @@ fn small_heap() -> Arc<Heap> {
 fn collect(heap: &Heap, cache: &mut MCache, survivors: &[usize]) -> SweepResult {
     cache.release_all();
     for &a in survivors {
-        heap.bitmap().try_mark(a);
+        // SAFETY: the survivors are objects of this heap, which has no
+        // collector.
+        unsafe { collector_interface::mark_bitmap(heap).try_mark(a) };
     }
     // SAFETY: every object the test still uses is in `survivors`, marked;
-    // nothing is allocated between the marking and the sweep.
-    unsafe { heap.begin_sweep(0.0) };
-    heap.sweep_all()
+    // nothing is allocated between the marking and the sweep; this thread
+    // is the only one.
+    unsafe { collector_interface::begin_sweep(heap, 0.0) };
+    // SAFETY: as above.
+    unsafe { collector_interface::sweep_all(heap) }
 }
 
 /// Stats are consistent and count `objects` live objects.

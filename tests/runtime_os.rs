@@ -10,7 +10,7 @@
 //! the child runs the body, the parent checks how it ended.
 
 use marrow_runtime::mem::{os_page_size, MemAccounting, MemState, Purpose, ReleaseMode, Reservation};
-use marrow_runtime::{AllocFlags, Heap, HeapConfig, HeapError, MCache, Type};
+use marrow_runtime::{collector_interface, AllocFlags, Heap, HeapConfig, HeapError, MCache, Type};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 use std::sync::{Arc, Barrier, Mutex};
@@ -390,11 +390,15 @@ fn several_heaps_in_one_process() {
                     c.release_all();
                     let keep: Vec<(usize, usize)> = objs.iter().copied().step_by(2).collect();
                     for &(p, _) in &keep {
-                        heap.bitmap().try_mark(p);
+                        // SAFETY: `p` is an object of this heap, which has
+                        // no collector.
+                        unsafe { collector_interface::mark_bitmap(heap).try_mark(p) };
                     }
-                    // SAFETY: the kept objects are marked; nothing else is used.
-                    unsafe { heap.begin_sweep(0.0) };
-                    let r = heap.sweep_all();
+                    // SAFETY: the kept objects are marked; nothing else is
+                    // used, and only this thread uses this heap.
+                    unsafe { collector_interface::begin_sweep(heap, 0.0) };
+                    // SAFETY: as above.
+                    let r = unsafe { collector_interface::sweep_all(heap) };
                     assert_eq!(r.objects_freed, objs.len() - keep.len());
                     barrier.wait();
                     // The other heaps' objects are untouched by this sweep.

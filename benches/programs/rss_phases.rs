@@ -234,13 +234,13 @@ fn child(scavenge: bool, scale: f64) {
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let heap = gc.heap().clone();
+        let gc = gc.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut out = Vec::new();
             let mut k = 0u32;
             loop {
-                out.push(sample(&heap, start));
+                out.push(sample(gc.heap(), start));
                 if stop.load(Ordering::Relaxed) {
                     return out;
                 }

@@ -37,6 +37,7 @@ pub struct AssistCredit {
 }
 
 impl AssistCredit {
+    /// No credit, no debt, no cycle started.
     pub fn new() -> AssistCredit {
         AssistCredit {
             bg_credit: AtomicI64::new(0),

@@ -46,9 +46,10 @@ use crate::weak::{WeakCounts, WeakTables};
 use crate::work::WorkPool;
 use crate::workers::{Job, JobRunner, WorkerControl};
 use crate::world::{MutatorId, World};
+use marrow_runtime::collector_interface as ci;
 use marrow_runtime::mem::Purpose;
 use marrow_runtime::sizeclass::PAGE_SHIFT;
-use marrow_runtime::{Heap, HeapError};
+use marrow_runtime::{GcRecord, Heap, HeapError};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -342,8 +343,14 @@ impl Gc {
         let heap = Heap::new(config.heap_config()).map_err(GcError::Heap)?;
         let mut pacer = Pacer::new(config.gogc, config.memlimit, config.min_heap);
         pacer.set_concurrent(config.mode.is_concurrent());
-        heap.set_gc_trigger(pacer.trigger());
-        heap.gc_record().next_gc = pacer.goal();
+        ci::set_gc_trigger(&heap, pacer.trigger());
+        ci::set_gc_record(
+            &heap,
+            GcRecord {
+                next_gc: pacer.goal(),
+                ..heap.gc_record()
+            },
+        );
         let scavenger = Scavenger::start(&heap, config.scavenge);
         let nthreads = match config.mode {
             GcMode::Concurrent => config.workers.max(2) - 1,
@@ -376,8 +383,13 @@ impl Gc {
         Ok(Arc::new(Gc { core, threads }))
     }
 
-    /// The heap.
-    pub fn heap(&self) -> &Arc<Heap> {
+    /// The heap, for reading (statistics, `find_object`). Not an
+    /// `Arc<Heap>`: an allocation cache made on a collected heap would
+    /// allocate where the collector cannot stop it, so only [`Mutator`]s
+    /// allocate here.
+    ///
+    /// [`Mutator`]: crate::Mutator
+    pub fn heap(&self) -> &Heap {
         &self.core.heap
     }
 
@@ -450,9 +462,16 @@ impl Core {
         let mut st = self.state();
         f(&mut st.pacer);
         if self.phase() == PHASE_OFF {
-            self.heap.set_gc_trigger(st.pacer.trigger());
+            ci::set_gc_trigger(&self.heap, st.pacer.trigger());
         }
-        self.heap.gc_record().next_gc = st.pacer.goal();
+        // Under the state lock, as every update of the record: none is lost.
+        ci::set_gc_record(
+            &self.heap,
+            GcRecord {
+                next_gc: st.pacer.goal(),
+                ..self.heap.gc_record()
+            },
+        );
     }
 
     /// The current phase.
@@ -496,8 +515,12 @@ impl Core {
     /// Returns the nanoseconds it took.
     fn finish_sweep(&self) -> u64 {
         let t = Instant::now();
-        let _gate = self.heap.stop_background_sweep();
-        self.heap.sweep_all();
+        // SAFETY: this is the heap's collector, with the world stopped:
+        // no begin_sweep runs meanwhile (only this thread could start
+        // one), and the gate is dropped when this returns.
+        let _gate = unsafe { ci::stop_background_sweep(&self.heap) };
+        // SAFETY: as above: the world is stopped and no begin_sweep runs.
+        unsafe { ci::sweep_all(&self.heap) };
         t.elapsed().as_nanos() as u64
     }
 
@@ -524,7 +547,7 @@ impl Core {
         let mark_start = Instant::now();
         let stw_workers = self.config.workers;
         self.totals.take();
-        let _ = heap.take_black_allocs();
+        let _ = ci::take_black_allocs(heap);
         let mut m = self.marker(!concurrent && stw_workers == 1);
         self.pool.enter();
         self.mark_roots(&mut m, me, own);
@@ -563,7 +586,10 @@ impl Core {
         };
         self.assist.start_cycle(expected, goal);
         self.mark_cpu_ns.store(0, Ordering::Relaxed);
-        heap.set_alloc_black(true);
+        // SAFETY: the world is stopped, so every cache has given its spans
+        // back and nothing allocates; this is the heap's collector, turning
+        // black allocation on as concurrent marking starts.
+        unsafe { ci::set_alloc_black(heap, true) };
         self.marking.store(true, Ordering::Release);
         self.phase.store(PHASE_MARK, Ordering::Release);
         let pause = t0.elapsed().as_nanos() as u64;
@@ -657,13 +683,16 @@ impl Core {
     fn stop_marking(&self, flight: &InFlight) -> MarkResult {
         let heap = &self.heap;
         self.marking.store(false, Ordering::Release);
-        heap.set_alloc_black(false);
+        // SAFETY: termination runs with the world stopped (every cache gave
+        // its spans back, so their black allocations are marked), and the
+        // mark is complete: nothing allocated from now on needs marking.
+        unsafe { ci::set_alloc_black(heap, false) };
         let mark_ns = flight.mark_start.elapsed().as_nanos() as u64;
         let (marked_bytes, marked_objects, scanned) = self.totals.take();
-        let (black_objects, black_bytes) = heap.take_black_allocs();
+        let (black_objects, black_bytes) = ci::take_black_allocs(heap);
         let heap_at_end = heap.heap_live();
         let live = marked_bytes + black_bytes;
-        heap.set_heap_live(live);
+        ci::set_heap_live(heap, live);
         MarkResult {
             live,
             live_objects: marked_objects + black_objects,
@@ -694,7 +723,7 @@ impl Core {
         let goal = st.pacer.end_cycle_capped(mark.live, overhead, min_runway);
         let trigger = st.pacer.trigger();
         st.pacer.record_scan_work(mark.scanned);
-        heap.set_gc_trigger(trigger);
+        ci::set_gc_trigger(heap, trigger);
         heap.set_retained(st.pacer.retained());
         (goal, trigger)
     }
@@ -706,17 +735,21 @@ impl Core {
         let heap = &self.heap;
         let inuse_pages = heap.mem_stats().heap_inuse >> PAGE_SHIFT;
         {
-            let _gate = heap.stop_background_sweep();
+            // SAFETY: the heap's collector, world stopped; the gate is
+            // dropped at the end of this block.
+            let _gate = unsafe { ci::stop_background_sweep(heap) };
             // SAFETY: marking is complete: every object reachable from the
             // roots of every mutator at mark start is marked (the
             // snapshot, kept by the deletion barrier), and every object
             // allocated since is marked (black allocation; all caches were
-            // flushed when the world stopped). No mutator runs.
-            unsafe { heap.begin_sweep(pacer.sweep_pages_per_byte(inuse_pages)) };
+            // flushed when the world stopped). No mutator runs, and the
+            // gate shuts background sweeps out.
+            unsafe { ci::begin_sweep(heap, pacer.sweep_pages_per_byte(inuse_pages)) };
         }
         if matches!(reason, GcReason::Forced | GcReason::Emergency) {
             let s = Instant::now();
-            heap.sweep_all();
+            // SAFETY: the world is still stopped: no begin_sweep can run.
+            unsafe { ci::sweep_all(heap) };
             return s.elapsed().as_nanos() as u64;
         }
         0
@@ -787,6 +820,8 @@ impl Core {
             workers: self.config.workers,
             weak,
         };
+        // Read and stored under the state lock (`st`): no update is lost.
+        ci::set_gc_record(heap, rec);
         st.last = report;
         report
     }

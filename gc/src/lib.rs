@@ -30,6 +30,8 @@
 //! assert_eq!(m.stats().heap_objects, 0);
 //! ```
 
+#![deny(missing_docs)]
+
 // `#[derive(Trace)]` names this crate `::marrow_gc`, in here too.
 #[cfg(not(loom))]
 extern crate self as marrow_gc;

@@ -25,9 +25,8 @@
 use crate::roots::RootVisitor;
 use crate::work::{WorkPool, BUF_LEN};
 use bitvec::prelude::*;
-use marrow_runtime::bitmap::GcBitmap;
-use marrow_runtime::span::EMPTY_SPAN;
-use marrow_runtime::{ptrlayout, Heap, MSpan, ObjectInfo, TagRule};
+use marrow_runtime::collector_interface::{self as ci, MSpan, MarkBitmap, EMPTY_SPAN};
+use marrow_runtime::{Heap, ObjectInfo, TagRule};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Words scanned in one piece of a large object (128 KiB).
@@ -83,7 +82,7 @@ impl MarkTotals {
 #[derive(Debug)]
 pub(crate) struct Marker<'h> {
     heap: &'h Heap,
-    bitmap: GcBitmap,
+    bitmap: MarkBitmap<'h>,
     tag: TagRule,
     arena_base: usize,
     grey: Vec<Work>,
@@ -107,7 +106,7 @@ impl<'h> Marker<'h> {
     pub(crate) fn new(heap: &'h Heap, bits: MarkBits) -> Marker<'h> {
         Marker {
             heap,
-            bitmap: *heap.bitmap(),
+            bitmap: ci::mark_bitmap(heap),
             tag: heap.tag_rule(),
             arena_base: heap.arena_base(),
             grey: Vec::new(),
@@ -151,10 +150,14 @@ impl<'h> Marker<'h> {
     #[inline(always)]
     fn try_mark(&mut self, base: usize) -> bool {
         match &mut self.bits {
-            MarkBits::Heap => self.bitmap.try_mark(base),
+            // SAFETY: `base` starts an object that `object_at` found in an
+            // in-use span of this heap; spans are not freed while marking.
+            MarkBits::Heap => unsafe { self.bitmap.try_mark(base) },
             // No other marker can race on the mark words: skip the atomic
             // read-modify-write.
-            MarkBits::Exclusive => self.bitmap.try_mark_exclusive(base),
+            // SAFETY: as above; and this marker is alone in a stopped world
+            // (the collector makes an Exclusive marker only then).
+            MarkBits::Exclusive => unsafe { self.bitmap.try_mark_exclusive(base) },
             MarkBits::Check(b) => {
                 let i = (base - self.arena_base) / 8;
                 !b.replace(i, true)
@@ -169,7 +172,10 @@ impl<'h> Marker<'h> {
             return None;
         }
         let obj = self.heap.find_object(word)?;
-        Some(self.bitmap.is_marked(obj.base))
+        // SAFETY: `obj` was just found allocated in an in-use span of this
+        // heap; weak processing asks with the world stopped and the mark
+        // complete, when no span is freed.
+        Some(unsafe { self.bitmap.is_marked(obj.base) })
     }
 
     /// Marks the object `word` points into, if it is one; greys it if it may
@@ -186,7 +192,7 @@ impl<'h> Marker<'h> {
         let span = if word.wrapping_sub(self.last_base) < self.last_len {
             self.last_span
         } else {
-            let Some(s) = self.heap.span_of(word) else { return };
+            let Some(s) = ci::span_of(self.heap, word) else { return };
             self.last_base = s.base();
             self.last_len = s.end() - s.base();
             self.last_span = s;
@@ -230,7 +236,7 @@ impl<'h> Marker<'h> {
         let n = if what & SPAN_LAYOUT != 0 {
             first_pushed = self.grey.len();
             let mask = (what & !SPAN_LAYOUT) as u64;
-            ptrlayout::for_each_pointer_word(
+            ci::for_each_pointer_word(
                 addr,
                 mask,
                 #[inline(always)]
@@ -247,12 +253,17 @@ impl<'h> Marker<'h> {
             }
             first_pushed = self.grey.len();
             let bitmap = self.bitmap;
-            bitmap.for_each_pointer_slot(
-                addr,
-                n,
-                #[inline(always)]
-                |slot| self.visit_slot(slot),
-            );
+            // SAFETY: the words are a piece of a grey object, allocated in
+            // an in-use span of this heap (it was marked through
+            // `object_at`); spans are not freed while marking.
+            unsafe {
+                bitmap.for_each_pointer_slot(
+                    addr,
+                    n,
+                    #[inline(always)]
+                    |slot| self.visit_slot(slot),
+                )
+            };
             n
         };
         self.scanned_words += n as u64;
@@ -365,7 +376,10 @@ impl<'h> Marker<'h> {
         let mut out = Vec::new();
         for i in b.iter_ones() {
             let base = self.arena_base + i * 8;
-            if !self.bitmap.is_marked(base) {
+            // SAFETY: `base` starts an object this private mark reached
+            // (found by `object_at` in this heap) in a stopped world, where
+            // no span is freed.
+            if !unsafe { self.bitmap.is_marked(base) } {
                 if let Some(o) = self.heap.find_object(base) {
                     out.push(o);
                 }

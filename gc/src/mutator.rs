@@ -14,7 +14,7 @@ use crate::collector::{Core, CycleReport, Gc, GcError, GcReason, PHASE_MARK, PHA
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
 use crate::typed::RootRegistry;
 use crate::world::MutatorId;
-use marrow_runtime::{AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_ASSIST};
+use marrow_runtime::{collector_interface, AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_ASSIST};
 use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -158,8 +158,9 @@ impl Mutator {
         &self.gc
     }
 
-    /// The heap.
-    pub fn heap(&self) -> &Arc<Heap> {
+    /// The heap, for reading (see [`Gc::heap`]: no `Arc`, so no second
+    /// allocation cache can be made on it).
+    pub fn heap(&self) -> &Heap {
         &self.core.heap
     }
 
@@ -354,7 +355,10 @@ impl Mutator {
         // Finish the last cycle's sweep before stopping anyone (Go's
         // gcStart), yielding to another thread's stop. Proportional
         // sweeping has normally left nothing.
-        while !core.world.stop_requested() && heap.sweep_one().spans > 0 {}
+        // SAFETY: this thread is a running mutator of the heap's collector,
+        // so the world cannot be stopped, nor a sweep cycle begun (that
+        // happens only in a stopped world), while it sweeps.
+        while !core.world.stop_requested() && unsafe { collector_interface::sweep_one(heap) }.spans > 0 {}
         self.become_stopper(roots);
         let _guard = AbortOnUnwind("while this thread had the world stopped (mark start)");
         let t0 = Instant::now();

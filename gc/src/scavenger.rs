@@ -25,7 +25,7 @@
 //! Invariants: the thread holds an `Arc<Heap>`, so the heap outlives it;
 //! `Gc`'s drop sets `stop` and joins the thread before the heap can go.
 
-use marrow_runtime::Heap;
+use marrow_runtime::{collector_interface, Heap};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -113,7 +113,9 @@ fn run(heap: &Heap, shared: &Shared) {
         let quiet = activity == last_activity;
         last_activity = activity;
         while quiet && swept < SWEEP_BATCH {
-            match heap.background_sweep_one() {
+            // SAFETY: the collector begins every sweep cycle holding the
+            // sweep gate (collector.rs, `start_sweep`), which this takes.
+            match unsafe { collector_interface::background_sweep_one(heap) } {
                 Some(r) if r.spans > 0 => swept += 1,
                 _ => break,
             }

@@ -55,6 +55,7 @@ pub enum NoWork {
 }
 
 impl<T> WorkPool<T> {
+    /// An empty pool with no active marker.
     pub fn new() -> WorkPool<T> {
         WorkPool {
             state: Mutex::new(PoolState {

@@ -61,6 +61,7 @@ pub struct World {
 }
 
 impl World {
+    /// A world with no mutator and no stop requested.
     pub fn new() -> World {
         World::default()
     }

@@ -40,7 +40,10 @@ pub fn bitmap_bytes_for(arena_bytes: usize) -> usize {
     (arena_bytes / BITMAP_DIVISOR).div_ceil(BITMAP_CHUNK) * BITMAP_CHUNK
 }
 
-/// A view of the GC bitmap for one arena.
+/// A view of the GC bitmap for one arena. Private to the runtime: its
+/// methods trust the addresses they are given, and it does not keep the
+/// heap alive. The collector gets a lifetime-bound copy whose methods are
+/// `unsafe` (`collector_interface::MarkBitmap`).
 ///
 /// Invariant: `words` points to the bitmap region of a live heap
 /// reservation (laid out as the module describes), and the chunks for
@@ -142,7 +145,7 @@ impl GcBitmap {
     }
 
     /// Clears the pointer bits of `nwords` words from `addr`.
-    #[inline]
+    #[cfg(test)]
     pub fn clear_ptr_bits(&self, addr: usize, nwords: usize) {
         self.write_ptr_bits(addr, nwords, |_| 0)
     }
@@ -290,7 +293,7 @@ impl GcBitmap {
 }
 
 /// Index of the lowest set bit at or after `from` in `words`, if any below `limit`.
-#[inline]
+#[cfg(test)]
 pub fn next_set_bit(words: &[u64], from: usize, limit: usize) -> Option<usize> {
     let mut i = from;
     while i < limit {

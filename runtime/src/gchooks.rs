@@ -36,7 +36,7 @@ impl Heap {
     /// Sets the heap size at which allocation slow paths request a
     /// collection (`u64::MAX` for never). This is the collector's hook: the
     /// runtime only compares and raises a flag the mutator polls.
-    pub fn set_gc_trigger(&self, bytes: u64) {
+    pub(crate) fn set_gc_trigger(&self, bytes: u64) {
         self.trigger.store(bytes, Ordering::Relaxed);
     }
 
@@ -52,7 +52,7 @@ impl Heap {
     }
 
     /// Resets heapLive (the collector sets it to the marked bytes after a mark).
-    pub fn set_heap_live(&self, bytes: u64) {
+    pub(crate) fn set_heap_live(&self, bytes: u64) {
         self.counters.heap_live.store(bytes, Ordering::Relaxed);
     }
 
@@ -73,8 +73,9 @@ impl Heap {
     /// Allocates black from now on (`true`; the collector calls this when
     /// concurrent marking starts) or no longer (`false`, at mark
     /// termination). Call only while the world is stopped and no cache
-    /// holds a span.
-    pub fn set_alloc_black(&self, on: bool) {
+    /// holds a span (public as `collector_interface::set_alloc_black`,
+    /// which is `unsafe` for that reason).
+    pub(crate) fn set_alloc_black(&self, on: bool) {
         self.alloc_black.store(on, Ordering::Relaxed);
     }
 
@@ -92,7 +93,7 @@ impl Heap {
     }
 
     /// Objects and bytes allocated black since the last call.
-    pub fn take_black_allocs(&self) -> (u64, u64) {
+    pub(crate) fn take_black_allocs(&self) -> (u64, u64) {
         (
             self.black_objects.swap(0, Ordering::Relaxed),
             self.black_bytes.swap(0, Ordering::Relaxed),

@@ -323,9 +323,9 @@ impl Heap {
         &self.acct
     }
 
-    /// The GC bitmap.
+    /// The GC bitmap (the collector's view: `collector_interface::mark_bitmap`).
     #[inline(always)]
-    pub fn bitmap(&self) -> &GcBitmap {
+    pub(crate) fn bitmap(&self) -> &GcBitmap {
         &self.bitmap
     }
 
@@ -346,8 +346,9 @@ impl Heap {
     }
 
     /// The span holding `addr`, if `addr` lies in an in-use span. O(1).
+    /// (Public as `collector_interface::span_of`.)
     #[inline]
-    pub fn span_of(&self, addr: usize) -> Option<&MSpan> {
+    pub(crate) fn span_of(&self, addr: usize) -> Option<&MSpan> {
         let off = addr.wrapping_sub(self.arena_base);
         if off >= self.mapped_bytes.load(Ordering::Acquire) {
             return None;
@@ -375,22 +376,46 @@ impl Heap {
         self.span_of(addr)?.object_at(addr)
     }
 
-    /// Calls `f(word_addr)` for each pointer slot of `obj` (found by
-    /// [`Heap::find_object`] and still allocated): from its span's layout
-    /// when the span keeps one, else from the GC bitmap. Nothing for
-    /// no-scan objects.
-    pub fn for_each_pointer_slot(&self, obj: &ObjectInfo, f: impl FnMut(usize)) {
-        if obj.noscan {
-            return;
+    /// Calls `f(word_addr)` for each pointer slot of `obj`, an object
+    /// [`Heap::find_object`] found in this heap: from its span's layout when
+    /// the span keeps one, else from the GC bitmap. Nothing for no-scan
+    /// objects.
+    ///
+    /// Returns false, and calls nothing, unless `obj` is exactly an object
+    /// allocated in this heap now (the fields of an [`ObjectInfo`] are
+    /// public, so it may have been made up, come from another heap, or
+    /// describe an object since freed): the bitmap is read only for the
+    /// words of a real object.
+    pub fn for_each_pointer_slot(&self, obj: &ObjectInfo, f: impl FnMut(usize)) -> bool {
+        let Some(s) = self.span_of(obj.base) else {
+            return false;
+        };
+        if s.object_at(obj.base) != Some(*obj) {
+            return false;
         }
-        match self.span_of(obj.base).map_or(0, |s| s.ptr_layout()) {
+        if obj.noscan {
+            return true;
+        }
+        match s.ptr_layout() {
             0 => self.bitmap.for_each_pointer_slot(obj.base, obj.size / 8, f),
             mask => crate::ptrlayout::for_each_pointer_word(obj.base, mask, f),
         }
+        true
     }
 
-    /// Collector figures (NumGC, pauses, NextGC), for the gc crate to update.
-    pub fn gc_record(&self) -> MutexGuard<'_, GcRecord> {
+    /// A copy of the collector's figures (NumGC, pauses, NextGC); the
+    /// collector replaces them with `collector_interface::set_gc_record`.
+    /// No lock is held when this returns.
+    pub fn gc_record(&self) -> GcRecord {
+        self.lock_gc_record().clone()
+    }
+
+    pub(crate) fn set_gc_record(&self, record: GcRecord) {
+        *self.lock_gc_record() = record;
+    }
+
+    fn lock_gc_record(&self) -> MutexGuard<'_, GcRecord> {
+        // Only whole records are stored under the lock: recover from poisoning.
         self.gc_record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -404,7 +429,7 @@ impl Heap {
         let c = &self.counters;
         let mallocs = c.mallocs.load(Ordering::Relaxed);
         let frees = c.frees.load(Ordering::Relaxed);
-        let g = self.gc_record().clone();
+        let g = self.gc_record();
         MemStats {
             heap_alloc: c.heap_alloc.load(Ordering::Relaxed),
             total_alloc: c.total_alloc.load(Ordering::Relaxed),
@@ -430,8 +455,13 @@ impl Heap {
     }
 
     /// Checks the page heap's and the central lists' invariants; panics with
-    /// a description on violation. For tests and debug modes.
+    /// a description on violation. For tests and debug modes: exact only
+    /// while no other thread allocates or sweeps (racing, it stays
+    /// memory-safe, but may see a span between two lists). It shuts out
+    /// background sweeping and the start of a sweep cycle (the sweep gate)
+    /// while it walks the central lists.
     pub fn check_invariants(&self) {
+        let _gate = self.stop_background_sweep();
         self.lock_mheap().check_invariants();
         let sg = self.sweepgen();
         for c in self.central.iter() {

@@ -2,10 +2,27 @@
 //!
 //! One reservation of address space holds `[span table | GC bitmap | arena]`
 //! ([`mem`] manages its states). The arena is carved into 8 KiB pages, runs
-//! of pages into spans ([`span`]) of size-classed objects ([`sizeclass`]),
-//! handed out through per-mutator caches ([`MCache`]) backed by central lists
-//! and a page heap. `mallocgc`, `newobject` and `newarray` are the entry
-//! points; [`Heap::find_object`] maps any address to its object in O(1).
+//! of pages into spans of size-classed objects ([`sizeclass`]), handed out
+//! through per-mutator caches ([`MCache`]) backed by central lists and a
+//! page heap. `mallocgc`, `newobject` and `newarray` are the entry points;
+//! [`Heap::find_object`] maps any address to its object in O(1).
+//!
+//! # Two surfaces
+//!
+//! **The allocator**, safe: [`Heap::new`], [`Heap::new_cache`],
+//! [`MCache::mallocgc`] and friends, [`Heap::find_object`],
+//! [`Heap::for_each_pointer_slot`], [`Heap::mem_stats`]. A heap used only
+//! through it is an allocator without a collector: nothing is ever freed
+//! until the heap is dropped, and no safe call can cause undefined
+//! behaviour.
+//!
+//! **The collector interface**, [`collector_interface`]: what a garbage
+//! collector drives (mark bits, spans, sweeping, black allocation, heapLive
+//! and the trigger, the statistics record). Everything there that could
+//! make a sweep free a reachable object, or touch memory through an
+//! unchecked address, is an `unsafe fn` whose `# Safety` section states the
+//! contract; the module's docs say who may call it. marrow-gc is its one
+//! user outside the tests.
 //!
 //! # The boundary with the collector
 //!
@@ -15,22 +32,23 @@
 //! because it must sit next to the allocator's own data or fast path:
 //!
 //! - **Mark bits**, in the GC bitmap beside the pointer bits
-//!   ([`bitmap::GcBitmap::try_mark`], `try_mark_exclusive`, `is_marked`,
-//!   `clear_mark`; the atomic set in [`markbit`]). The marker finds an
-//!   object's mark bit from its address alone, and the sweeper reads a
-//!   span's marks as its new alloc bits ([`MSpan::take_marks`]), so the
-//!   bits belong to the allocator's metadata, as Go keeps `gcmarkBits`
-//!   with the `mspan` (here they sit in the bitmap, beside the pointer
-//!   bits: docs/architecture.md says why).
-//! - **Sweeping** by those bits (module [`sweep`]): it rebuilds alloc bits
-//!   and free pages, which only the allocator may touch. The collector
-//!   starts a sweep cycle ([`Heap::begin_sweep`], `unsafe`: the mark must
-//!   be complete) and may sweep everything ([`Heap::sweep_all`]).
+//!   ([`collector_interface::MarkBitmap`]: `try_mark`,
+//!   `try_mark_exclusive`, `is_marked`, `clear_mark`; the atomic set in
+//!   markbit.rs). The marker finds an object's mark bit from its address
+//!   alone, and the sweeper reads a span's marks as its new alloc bits
+//!   (`MSpan::take_marks`, span.rs), so the bits belong to the allocator's
+//!   metadata, as Go keeps `gcmarkBits` with the `mspan` (here they sit in
+//!   the bitmap, beside the pointer bits: docs/architecture.md says why).
+//! - **Sweeping** by those bits (sweep.rs): it rebuilds alloc bits and free
+//!   pages, which only the allocator may touch. The collector starts a
+//!   sweep cycle ([`collector_interface::begin_sweep`]: the mark must be
+//!   complete) and may sweep everything
+//!   ([`collector_interface::sweep_all`]).
 //! - **Black allocation**: objects allocated while marking runs are marked
 //!   when their span goes back to its central list
-//!   ([`Heap::set_alloc_black`]); only the allocator knows which slots it
-//!   handed out, and doing it per span keeps the phase test out of the
-//!   fast path.
+//!   ([`collector_interface::set_alloc_black`]); only the allocator knows
+//!   which slots it handed out, and doing it per span keeps the phase test
+//!   out of the fast path.
 //! - **heapLive, the trigger test and the assist charge**: the allocation
 //!   slow paths count heapLive and raise poll bits in the cache when it
 //!   crosses the trigger the collector set or when bytes were allocated
@@ -55,15 +73,22 @@
 //! ```
 
 // Under `--cfg loom` (the model checker, see tests/loom.rs) only the
-// modules built on `sync` compile: everything else uses std's primitives
-// and OS memory directly.
+// modules built on `sync` compile, and they are public for the models;
+// everything else uses std's primitives and OS memory directly. In a
+// normal build the collector's side of the runtime is reachable only
+// through `collector_interface`.
 #[cfg(not(loom))]
-pub mod bitmap;
+mod bitmap;
+#[cfg(not(loom))]
+pub mod collector_interface;
 #[cfg(not(loom))]
 mod gchooks;
 #[cfg(not(loom))]
 mod heap;
+#[cfg(loom)]
 pub mod markbit;
+#[cfg(not(loom))]
+mod markbit;
 #[cfg(not(loom))]
 mod mcache;
 #[cfg(not(loom))]
@@ -72,20 +97,36 @@ mod mcentral;
 pub mod mem;
 #[cfg(not(loom))]
 mod mheap;
+#[cfg(loom)]
 pub mod ptrlayout;
+#[cfg(not(loom))]
+mod ptrlayout;
 #[cfg(not(loom))]
 mod scavenge;
 #[cfg(not(loom))]
 pub mod sizeclass;
 #[cfg(not(loom))]
-pub mod span;
+mod span;
+#[cfg(loom)]
 #[doc(hidden)]
 pub mod spanset;
+// Parts of these exist for the loom models (and unit tests) only.
+#[cfg(not(loom))]
+#[allow(dead_code)]
+mod spanset;
 #[cfg(not(loom))]
 mod stats;
+#[cfg(loom)]
 pub mod sweep;
+#[cfg(not(loom))]
+#[allow(dead_code)]
+mod sweep;
+#[cfg(loom)]
 #[doc(hidden)]
 pub mod sync;
+#[cfg(not(loom))]
+#[allow(dead_code, unused_imports)]
+mod sync;
 #[cfg(not(loom))]
 mod types;
 
@@ -96,10 +137,10 @@ pub use mcache::{MCache, POLL_ALWAYS, POLL_ASSIST, POLL_TRIGGER, TINY_SIZE};
 #[cfg(not(loom))]
 pub use mheap::{Layout, ARENA_ALIGN};
 #[cfg(not(loom))]
-pub use span::{MSpan, ObjectInfo};
+pub use span::ObjectInfo;
 #[cfg(not(loom))]
 pub use stats::{GcRecord, MemStats, PAUSE_HISTORY};
 #[cfg(not(loom))]
 pub use sweep::SweepResult;
 #[cfg(not(loom))]
-pub use types::{AllocFlags, TagRule, Type, TypeError};
+pub use types::{AllocFlags, TagRule, Type, TypeError, MAX_TYPE_SIZE};

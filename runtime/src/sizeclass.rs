@@ -187,10 +187,11 @@ pub fn size_to_class(size: usize) -> u8 {
     }
 }
 
-/// `offset / size` for an offset inside a span of class `div_mul`'s class.
+/// `offset / size` for an offset inside a span of class `div_mul`'s class
+/// (for any other offset, some number, and no overflow panic).
 #[inline(always)]
 pub fn div_by_class(offset: usize, div_mul: u32) -> usize {
-    ((offset as u64 * div_mul as u64) >> 32) as usize
+    ((offset as u64).wrapping_mul(div_mul as u64) >> 32) as usize
 }
 
 /// A size class plus the no-scan bit, as Go's `spanClass`: `class << 1 | noscan`.

@@ -123,7 +123,7 @@ pub static EMPTY_SPAN: MSpan = MSpan::new_dead();
 
 impl MSpan {
     /// A dead span with no pages.
-    pub const fn new_dead() -> MSpan {
+    pub(crate) const fn new_dead() -> MSpan {
         MSpan {
             base: AtomicUsize::new(0),
             npages: AtomicUsize::new(0),
@@ -203,8 +203,10 @@ impl MSpan {
 
     /// The index of the object holding `addr` (which must lie in the span's objects).
     #[inline]
-    pub fn object_index(&self, addr: usize) -> usize {
-        let off = addr - self.base();
+    pub(crate) fn object_index(&self, addr: usize) -> usize {
+        // Wrapping: an address below the span gives an index past its
+        // objects (`object_at` then finds nothing) rather than a panic.
+        let off = addr.wrapping_sub(self.base());
         if self.spanclass().sizeclass() == 0 {
             0
         } else {
@@ -214,13 +216,15 @@ impl MSpan {
 
     /// Whether object `i` is allocated (see the module docs).
     #[inline]
-    pub fn is_allocated(&self, i: usize) -> bool {
+    pub(crate) fn is_allocated(&self, i: usize) -> bool {
         // Word access rather than bitvec indexing: this is on the marker's path.
         i < self.freeindex.load(Relaxed) || self.alloc_bits.as_raw_slice()[i / 64].load(Relaxed) >> (i % 64) & 1 != 0
     }
 
     /// The allocated object holding `addr`, which must lie inside this
-    /// in-use span's pages; None for a free slot or the tail waste. The
+    /// in-use span's pages; None for a free slot or the tail waste. (For an
+    /// address outside the span the answer is None or some object of this
+    /// span: never a panic, never an object elsewhere.) The
     /// second half of [`crate::Heap::find_object`], for callers that already
     /// know the span (a marker caching the last span it saw).
     #[inline(always)]
@@ -238,7 +242,7 @@ impl MSpan {
 
     /// Object `i`'s address.
     #[inline]
-    pub fn object_addr(&self, i: usize) -> usize {
+    pub(crate) fn object_addr(&self, i: usize) -> usize {
         self.base() + i * self.elemsize()
     }
 
@@ -257,7 +261,7 @@ impl MSpan {
     ///
     /// # Safety
     /// The caller owns the span.
-    pub unsafe fn alloc_count(&self) -> usize {
+    pub(crate) unsafe fn alloc_count(&self) -> usize {
         // Every object below freeindex is allocated (module docs); above
         // it, the alloc bits say. Counting here keeps the fast path free of
         // a counter update.
@@ -284,7 +288,7 @@ impl MSpan {
     ///
     /// # Safety
     /// The caller owns the span.
-    pub unsafe fn needzero(&self) -> bool {
+    pub(crate) unsafe fn needzero(&self) -> bool {
         // SAFETY: forwarded from the caller.
         unsafe { self.owner().needzero }
     }
@@ -363,7 +367,7 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span.
     #[inline(always)]
-    pub unsafe fn next_free_fast(&self) -> Option<usize> {
+    pub(crate) unsafe fn next_free_fast(&self) -> Option<usize> {
         // Read through a raw pointer, not a reference: EMPTY_SPAN is shared
         // by every cache and must never be borrowed mutably.
         let o = self.owner.get();
@@ -409,7 +413,7 @@ impl MSpan {
     ///
     /// # Safety
     /// The caller owns the span.
-    pub unsafe fn next_free(&self) -> Option<usize> {
+    pub(crate) unsafe fn next_free(&self) -> Option<usize> {
         // SAFETY: forwarded from the caller.
         unsafe {
             if let Some(i) = self.next_free_fast() {
@@ -670,7 +674,7 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span (no cache holds it), and every object not in
     /// `live` is unreachable.
-    pub unsafe fn sweep(&self, live: &LiveBits, clobber: Option<u8>) -> usize {
+    pub(crate) unsafe fn sweep(&self, live: &LiveBits, clobber: Option<u8>) -> usize {
         let nelems = self.nelems();
         // SAFETY: forwarded from the caller.
         let old_count = unsafe { self.alloc_count() };
@@ -717,7 +721,7 @@ impl MSpan {
 
     /// Gathers this span's mark bits (clearing them) into a live set for
     /// [`MSpan::sweep`]; returns the set and the number marked.
-    pub fn take_marks(&self, bitmap: &GcBitmap) -> (LiveBits, usize) {
+    pub(crate) fn take_marks(&self, bitmap: &GcBitmap) -> (LiveBits, usize) {
         let mut live = LiveBits::ZERO;
         let n = bitmap.take_marks(
             self.base(),

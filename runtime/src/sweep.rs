@@ -140,7 +140,7 @@ mod heap_sweep {
 
     impl Heap {
         /// The current sweep generation.
-        pub fn sweepgen(&self) -> u32 {
+        pub(crate) fn sweepgen(&self) -> u32 {
             self.sweepgen.load(Ordering::Acquire)
         }
 
@@ -155,7 +155,7 @@ mod heap_sweep {
         /// object may be allocated between the mark and this call. No other
         /// thread may use the heap during the call (the world is stopped and
         /// background sweeps are shut out with [`Heap::stop_background_sweep`]).
-        pub unsafe fn begin_sweep(&self, pages_per_byte: f64) {
+        pub(crate) unsafe fn begin_sweep(&self, pages_per_byte: f64) {
             self.sweep_live_basis.store(self.heap_live(), Ordering::Relaxed);
             self.pages_swept.store(0, Ordering::Relaxed);
             self.sweep_pages_per_byte
@@ -259,7 +259,7 @@ mod heap_sweep {
 
         /// Sweeps one unswept span, if any remains; for proportional and
         /// background sweeping. Returns what it did (`spans == 0`: nothing left).
-        pub fn sweep_one(&self) -> SweepResult {
+        pub(crate) fn sweep_one(&self) -> SweepResult {
             let sg = self.sweepgen();
             for c in self.central.iter() {
                 while let Some(s) = c.pop_partial_unswept(sg).or_else(|| c.pop_full_unswept(sg)) {
@@ -281,7 +281,7 @@ mod heap_sweep {
         }
 
         /// Sweeps every unswept span (the sweep-everything path of a full `gc()`).
-        pub fn sweep_all(&self) -> SweepResult {
+        pub(crate) fn sweep_all(&self) -> SweepResult {
             let mut total = SweepResult::default();
             loop {
                 let r = self.sweep_one();
@@ -301,7 +301,7 @@ mod heap_sweep {
 
         /// Sweeps one unswept span from a background thread, unless the
         /// collector holds the sweep gate (then returns None at once).
-        pub fn background_sweep_one(&self) -> Option<SweepResult> {
+        pub(crate) fn background_sweep_one(&self) -> Option<SweepResult> {
             let _gate = self.sweep_gate.try_read().ok()?;
             Some(self.sweep_one())
         }
@@ -310,7 +310,7 @@ mod heap_sweep {
         /// a span being swept in the background. The collector holds it while
         /// it finishes one sweep cycle and while it begins the next (see the
         /// module docs).
-        pub fn stop_background_sweep(&self) -> RwLockWriteGuard<'_, ()> {
+        pub(crate) fn stop_background_sweep(&self) -> RwLockWriteGuard<'_, ()> {
             self.sweep_gate.write().unwrap_or_else(|e| e.into_inner())
         }
     }

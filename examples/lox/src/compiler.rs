@@ -2,7 +2,7 @@
 //!
 //! A Pratt parser (one parse rule per token kind: prefix function, infix
 //! function, precedence) drives code generation directly; there is no
-//! syntax tree. Each function being compiled has a [`FunctionState`]
+//! syntax tree. Each function being compiled has a `FunctionState`
 //! (its growing prototype, its locals, its upvalues, its scope depth);
 //! the states form a stack, innermost last, so resolving a name walks
 //! outwards through the enclosing functions exactly like clox's
