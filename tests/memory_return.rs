@@ -58,7 +58,16 @@ fn free_os_memory_returns_a_dropped_heap() {
     let released = m.free_os_memory(&roots).unwrap();
     let s = m.stats();
     s.check().unwrap();
-    assert!(released as u64 > 250 * MIB, "released {} MiB", released as u64 / MIB);
+    // The background scavenger may have returned part of it already (the
+    // freed blocks, as soon as the cycle that freed them ended): count
+    // what the heap has released in all, of which this call did the rest.
+    assert!(
+        s.heap_released > 250 * MIB,
+        "released {} MiB ({} MiB by this call)",
+        s.heap_released / MIB,
+        released as u64 / MIB
+    );
+    assert!(released as u64 <= s.heap_released);
     assert_eq!(s.heap_released, s.heap_idle, "every free page is released");
     assert!(s.sys < s.heap_sys, "Sys no longer counts released pages");
     let after = rss_bytes();

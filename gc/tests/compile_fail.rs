@@ -3,6 +3,8 @@
 //! `.stderr` file (regenerate with `TRYBUILD=overwrite` after a compiler
 //! upgrade changes the wording, and read the diff).
 
+#![cfg(not(loom))]
+
 #[test]
 fn typed_api_misuse_does_not_compile() {
     let t = trybuild::TestCases::new();

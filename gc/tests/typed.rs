@@ -3,6 +3,8 @@
 //! of a scope, the containers, values, shared roots, and every GC mode
 //! with checkmark on.
 
+#![cfg(not(loom))]
+
 use marrow_gc::typed::{GcCell, GcVec, Mutation, Obj, Root, RootVec, SharedRoot, Str, Trace, Unpacked, Value};
 use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
 use std::mem::offset_of;

@@ -3,6 +3,8 @@
 //! GC mode with checkmark on, and several threads reading weak references
 //! while concurrent marks run.
 
+#![cfg(not(loom))]
+
 use marrow_gc::typed::{Ephemeron, GcCell, Guardian, Mutation, Obj, Root, RootVec, Trace, WeakRef};
 use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
 use std::collections::{BTreeMap, BTreeSet};
