@@ -242,8 +242,6 @@ impl Vm {
         };
         let mut st = State {
             mc,
-            stack: slots,
-            sp,
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
             frames: &mut self.frames,
@@ -252,11 +250,11 @@ impl Vm {
             start: self.start,
             out: &mut self.out,
         };
-        let slice = match st.run() {
+        let (result, sp) = st.run(slots, sp);
+        let slice = match result {
             Ok(s) => s,
             Err(message) => Slice::Error(st.trace(&message)),
         };
-        let sp = st.sp;
         stack.truncate(sp);
         slice
     }
@@ -348,12 +346,12 @@ fn is_falsey(v: Val<'_>) -> bool {
     v.is_nil() || v.as_bool() == Some(false)
 }
 
-/// The VM's state for one slice, borrowed from its roots.
+/// The VM's state for one slice, borrowed from its roots. The value
+/// stack and its top are not here: [`State::run`] keeps them in locals
+/// (so that they live in registers) and hands them to the helpers that
+/// need them.
 struct State<'a, 'gc> {
     mc: &'a Mutation<'gc>,
-    /// The value stack, at its full size for the slice; `sp` is its top.
-    stack: &'a mut [Val<'gc>; STACK_SLOTS],
-    sp: usize,
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
     frames: &'a mut Vec<Frame>,
@@ -372,28 +370,9 @@ fn upvalue_of<'gc>(o: ObjRef<'gc>) -> &'gc Upvalue<'gc> {
     }
 }
 
+type Stack<'gc> = [Val<'gc>; STACK_SLOTS];
+
 impl<'a, 'gc> State<'a, 'gc> {
-    #[inline(always)]
-    fn peek(&self, distance: usize) -> Val<'gc> {
-        self.stack[self.sp.wrapping_sub(1 + distance) & STACK_MASK]
-    }
-
-    #[inline(always)]
-    fn pop(&mut self) -> Val<'gc> {
-        self.sp -= 1;
-        self.stack[self.sp & STACK_MASK]
-    }
-
-    #[inline(always)]
-    fn push(&mut self, v: Val<'gc>) -> Res<()> {
-        if self.sp >= STACK_SLOTS {
-            return Err("Stack overflow.".into());
-        }
-        self.stack[self.sp & STACK_MASK] = v;
-        self.sp += 1;
-        Ok(())
-    }
-
     /// The message and the stack trace, as clox prints them.
     fn trace(&self, message: &str) -> Vec<u8> {
         let mut text = format!("{message}\n").into_bytes();
@@ -415,8 +394,9 @@ impl<'a, 'gc> State<'a, 'gc> {
         text
     }
 
+    /// Pushes a frame for `closure`, whose callee slot is `sp - argc - 1`.
     #[inline(always)]
-    fn call_closure(&mut self, closure: ObjRef<'gc>, argc: usize) -> Res<()> {
+    fn call_closure(&mut self, closure: ObjRef<'gc>, argc: usize, sp: usize) -> Res<()> {
         let f = function_of(closure);
         if argc != f.arity as usize {
             return Err(format!("Expected {} arguments but got {}.", f.arity, argc));
@@ -426,68 +406,67 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
         self.frames.push(Frame {
             ip: 0,
-            base: self.sp - argc - 1,
+            base: sp - argc - 1,
         });
         self.closures.push(Val::obj(closure));
         Ok(())
     }
 
+    /// Calls `callee` with the `argc` values on top of the stack; the new stack top.
     #[inline(always)]
-    fn call_value(&mut self, callee: Val<'gc>, argc: usize) -> Res<()> {
+    fn call_value(&mut self, stack: &mut Stack<'gc>, sp: usize, callee: Val<'gc>, argc: usize) -> Res<usize> {
         if let Some(o) = callee.as_obj() {
             match Obj::into_ref(o) {
-                Object::Closure(_) => return self.call_closure(o, argc),
-                _ => return self.call_other(o, argc),
+                Object::Closure(_) => {
+                    self.call_closure(o, argc, sp)?;
+                    return Ok(sp);
+                }
+                _ => return self.call_other(stack, sp, o, argc),
             }
         }
         Err("Can only call functions and classes.".into())
     }
 
-    fn call_other(&mut self, o: ObjRef<'gc>, argc: usize) -> Res<()> {
-        {
-            match Obj::into_ref(o) {
-                Object::BoundMethod(b) => {
-                    let slot = self.sp - argc - 1;
-                    self.stack[slot] = b.receiver;
-                    return self.call_closure(b.method, argc);
-                }
-                Object::Class(c) => {
-                    let instance = self
-                        .mc
-                        .alloc(Object::Instance(Instance {
-                            class: o,
-                            fields: Table::new(),
-                        }))
-                        .map_err(oom)?;
-                    let slot = self.sp - argc - 1;
-                    self.stack[slot] = Val::obj(instance);
-                    if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
-                        return self.call_closure(init, argc);
-                    } else if argc != 0 {
-                        return Err(format!("Expected 0 arguments but got {argc}."));
-                    }
-                    return Ok(());
-                }
-                Object::Native(_) => {
-                    let t = self.start.elapsed().as_secs_f64();
-                    let len = self.sp;
-                    self.sp = len - argc - 1;
-                    self.push(Val::float(t))?;
-                    return Ok(());
-                }
-                _ => {}
+    fn call_other(&mut self, stack: &mut Stack<'gc>, sp: usize, o: ObjRef<'gc>, argc: usize) -> Res<usize> {
+        let slot = (sp - argc - 1) & STACK_MASK;
+        match Obj::into_ref(o) {
+            Object::BoundMethod(b) => {
+                stack[slot] = b.receiver;
+                self.call_closure(b.method, argc, sp)?;
+                Ok(sp)
             }
+            Object::Class(c) => {
+                let instance = self
+                    .mc
+                    .alloc(Object::Instance(Instance {
+                        class: o,
+                        fields: Table::new(),
+                    }))
+                    .map_err(oom)?;
+                stack[slot] = Val::obj(instance);
+                if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
+                    self.call_closure(init, argc, sp)?;
+                } else if argc != 0 {
+                    return Err(format!("Expected 0 arguments but got {argc}."));
+                }
+                Ok(sp)
+            }
+            Object::Native(_) => {
+                let t = self.start.elapsed().as_secs_f64();
+                stack[slot] = Val::float(t);
+                Ok(slot + 1)
+            }
+            _ => Err("Can only call functions and classes.".into()),
         }
-        Err("Can only call functions and classes.".into())
     }
 
     #[inline(always)]
-    fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize) -> Res<()> {
+    fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize, sp: usize) -> Res<()> {
         let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
         match c.methods.get(name).and_then(|v| v.as_obj()) {
-            Some(method) => self.call_closure(method, argc),
+            Some(method) => self.call_closure(method, argc, sp),
             None => Err(format!(
                 "Undefined property '{}'.",
                 String::from_utf8_lossy(string_bytes(Val::obj(name)))
@@ -495,7 +474,8 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
     }
 
-    fn bind_method(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
+    /// Replaces the receiver on top of the stack by its method `name` bound to it.
+    fn bind_method(&mut self, stack: &mut Stack<'gc>, sp: usize, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
         let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
@@ -505,13 +485,13 @@ impl<'a, 'gc> State<'a, 'gc> {
                 String::from_utf8_lossy(string_bytes(Val::obj(name)))
             ));
         };
-        let receiver = self.peek(0);
+        let top = (sp - 1) & STACK_MASK;
+        let receiver = stack[top];
         let bound = self
             .mc
             .alloc(Object::BoundMethod(BoundMethod { receiver, method }))
             .map_err(oom)?;
-        self.pop();
-        self.push(Val::obj(bound))?;
+        stack[top] = Val::obj(bound);
         Ok(())
     }
 
@@ -539,23 +519,25 @@ impl<'a, 'gc> State<'a, 'gc> {
         Ok(created)
     }
 
-    fn close_upvalues(&mut self, last: usize) {
+    fn close_upvalues(&mut self, stack: &Stack<'gc>, last: usize) {
         while let Some(u) = self.open.last().and_then(|v| v.as_obj()) {
             let up = upvalue_of(u);
             let slot = up.slot.get();
             if (slot as usize) < last {
                 break;
             }
-            up.closed.set(self.mc, self.stack[slot as usize]);
+            up.closed.set(self.mc, stack[slot as usize & STACK_MASK]);
             up.slot.set(self.mc, -1);
             self.open.pop();
         }
     }
 
-    fn run(&mut self) -> Res<Slice> {
+    /// Runs from the current frame with the stack's top at `sp`; how the
+    /// slice ended and the stack's top then.
+    fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize) -> (Res<Slice>, usize) {
         let mc = self.mc;
         let Some(mut frame) = self.frames.last().copied() else {
-            return Ok(Slice::Done);
+            return (Ok(Slice::Done), sp);
         };
         let mut closure = self
             .closures
@@ -591,7 +573,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         macro_rules! fail {
             ($e:expr) => {{
                 save_ip!();
-                return Err($e);
+                return (Err($e), sp);
             }};
         }
         macro_rules! try_ {
@@ -607,7 +589,7 @@ impl<'a, 'gc> State<'a, 'gc> {
             () => {
                 if mc.should_yield() {
                     save_ip!();
-                    return Ok(Slice::Yield);
+                    return (Ok(Slice::Yield), sp);
                 }
             };
         }
@@ -622,6 +604,27 @@ impl<'a, 'gc> State<'a, 'gc> {
                     yield_point!();
                 }
             };
+        }
+        macro_rules! peek {
+            ($d:expr) => {
+                stack[sp.wrapping_sub(1 + $d) & STACK_MASK]
+            };
+        }
+        macro_rules! pop {
+            () => {{
+                sp -= 1;
+                stack[sp & STACK_MASK]
+            }};
+        }
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                if sp >= STACK_SLOTS {
+                    fail!("Stack overflow.".into());
+                }
+                stack[sp & STACK_MASK] = v;
+                sp += 1;
+            }};
         }
         macro_rules! read_byte {
             () => {{
@@ -649,12 +652,12 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
         macro_rules! binary_number {
             ($op:tt, $wrap:expr) => {{
-                let (Some(b), Some(a)) = (self.peek(0).as_float(), self.peek(1).as_float()) else {
+                let (Some(b), Some(a)) = (peek!(0).as_float(), peek!(1).as_float()) else {
                     fail!("Operands must be numbers.".into())
                 };
-                let len = self.sp;
-                self.sp = len - 2;
-                try_!(self.push($wrap(a $op b)));
+                let len = sp;
+                sp = len - 2;
+                push!($wrap(a $op b));
             }};
         }
 
@@ -662,27 +665,27 @@ impl<'a, 'gc> State<'a, 'gc> {
             match read_byte!() {
                 op::CONSTANT => {
                     let c = read_constant!();
-                    try_!(self.push(c));
+                    push!(c);
                 }
-                op::NIL => try_!(self.push(Val::NIL)),
-                op::TRUE => try_!(self.push(Val::bool(true))),
-                op::FALSE => try_!(self.push(Val::bool(false))),
+                op::NIL => push!(Val::NIL),
+                op::TRUE => push!(Val::bool(true)),
+                op::FALSE => push!(Val::bool(false)),
                 op::POP => {
-                    self.pop();
+                    pop!();
                 }
                 op::GET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    let v = self.stack[(frame.base + slot) & STACK_MASK];
-                    try_!(self.push(v));
+                    let v = stack[(frame.base + slot) & STACK_MASK];
+                    push!(v);
                 }
                 op::SET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    self.stack[(frame.base + slot) & STACK_MASK] = self.peek(0);
+                    stack[(frame.base + slot) & STACK_MASK] = peek!(0);
                 }
                 op::GET_GLOBAL => {
                     let name = read_string!();
                     match self.globals.get(name) {
-                        Some(v) => try_!(self.push(v)),
+                        Some(v) => push!(v),
                         None => fail!(format!(
                             "Undefined variable '{}'.",
                             String::from_utf8_lossy(string_bytes(Val::obj(name)))
@@ -691,12 +694,12 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::DEFINE_GLOBAL => {
                     let name = read_string!();
-                    try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom));
-                    self.pop();
+                    try_!(self.globals.set(mc, name, peek!(0)).map_err(oom));
+                    pop!();
                 }
                 op::SET_GLOBAL => {
                     let name = read_string!();
-                    if try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom)) {
+                    if try_!(self.globals.set(mc, name, peek!(0)).map_err(oom)) {
                         self.globals.delete(mc, name);
                         fail!(format!(
                             "Undefined variable '{}'.",
@@ -709,76 +712,76 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let up = upvalue_at(closure, i);
                     let slot = up.slot.get();
                     let v = if slot >= 0 {
-                        self.stack[slot as usize]
+                        stack[slot as usize]
                     } else {
                         up.closed.get()
                     };
-                    try_!(self.push(v));
+                    push!(v);
                 }
                 op::SET_UPVALUE => {
                     let i = usize::from(read_byte!());
                     let up = upvalue_at(closure, i);
                     let slot = up.slot.get();
-                    let v = self.peek(0);
+                    let v = peek!(0);
                     if slot >= 0 {
-                        self.stack[slot as usize] = v;
+                        stack[slot as usize] = v;
                     } else {
                         up.closed.set(mc, v);
                     }
                 }
                 op::GET_PROPERTY => {
-                    let target = self.peek(0);
+                    let target = peek!(0);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
                     };
                     let name = read_string!();
                     if let Some(v) = inst.fields.get(name) {
-                        self.pop();
-                        try_!(self.push(v));
+                        pop!();
+                        push!(v);
                     } else {
-                        try_!(self.bind_method(inst.class, name));
+                        try_!(self.bind_method(stack, sp, inst.class, name));
                         yield_point!();
                     }
                 }
                 op::SET_PROPERTY => {
-                    let target = self.peek(1);
+                    let target = peek!(1);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
                     };
                     let name = read_string!();
-                    try_!(inst.fields.set(mc, name, self.peek(0)).map_err(oom));
-                    let v = self.pop();
-                    self.pop();
-                    try_!(self.push(v));
+                    try_!(inst.fields.set(mc, name, peek!(0)).map_err(oom));
+                    let v = pop!();
+                    pop!();
+                    push!(v);
                 }
                 op::GET_SUPER => {
                     let name = read_string!();
-                    let superclass = self.pop().as_obj().expect("super is a class");
-                    try_!(self.bind_method(superclass, name));
+                    let superclass = pop!().as_obj().expect("super is a class");
+                    try_!(self.bind_method(stack, sp, superclass, name));
                     yield_point!();
                 }
                 op::EQUAL => {
-                    let b = self.pop();
-                    let a = self.pop();
-                    try_!(self.push(Val::bool(values_equal(a, b))));
+                    let b = pop!();
+                    let a = pop!();
+                    push!(Val::bool(values_equal(a, b)));
                 }
                 op::GREATER => binary_number!(>, Val::bool),
                 op::LESS => binary_number!(<, Val::bool),
                 op::ADD => {
-                    let (b, a) = (self.peek(0), self.peek(1));
+                    let (b, a) = (peek!(0), peek!(1));
                     if let (Some(y), Some(x)) = (b.as_float(), a.as_float()) {
-                        let len = self.sp;
-                        self.sp = len - 2;
-                        try_!(self.push(Val::float(x + y)));
+                        let len = sp;
+                        sp = len - 2;
+                        push!(Val::float(x + y));
                     } else if let (Some(s), Some(t)) = (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
                     {
                         let mut bytes = Vec::with_capacity(s.bytes.len() + t.bytes.len());
                         bytes.extend_from_slice(s.bytes.as_bytes());
                         bytes.extend_from_slice(t.bytes.as_bytes());
                         let r = try_!(new_string(mc, &bytes).map_err(oom));
-                        let len = self.sp;
-                        self.sp = len - 2;
-                        try_!(self.push(Val::obj(r)));
+                        let len = sp;
+                        sp = len - 2;
+                        push!(Val::obj(r));
                         yield_point!();
                     } else {
                         fail!("Operands must be two numbers or two strings.".into());
@@ -788,18 +791,18 @@ impl<'a, 'gc> State<'a, 'gc> {
                 op::MULTIPLY => binary_number!(*, Val::float),
                 op::DIVIDE => binary_number!(/, Val::float),
                 op::NOT => {
-                    let v = self.pop();
-                    try_!(self.push(Val::bool(is_falsey(v))));
+                    let v = pop!();
+                    push!(Val::bool(is_falsey(v)));
                 }
                 op::NEGATE => {
-                    let Some(x) = self.peek(0).as_float() else {
+                    let Some(x) = peek!(0).as_float() else {
                         fail!("Operand must be a number.".into())
                     };
-                    self.pop();
-                    try_!(self.push(Val::float(-x)));
+                    pop!();
+                    push!(Val::float(-x));
                 }
                 op::PRINT => {
-                    let v = self.pop();
+                    let v = pop!();
                     let mut line = Vec::new();
                     print_value(&mut line, v);
                     line.push(b'\n');
@@ -811,7 +814,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::JUMP_IF_FALSE => {
                     let offset = read_short!();
-                    if is_falsey(self.peek(0)) {
+                    if is_falsey(peek!(0)) {
                         ip += offset;
                     }
                 }
@@ -823,7 +826,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 op::CALL => {
                     let argc = usize::from(read_byte!());
                     save_ip!();
-                    try_!(self.call_value(self.peek(argc), argc));
+                    sp = try_!(self.call_value(stack, sp, peek!(argc), argc));
                     load_frame!();
                     poll_point!();
                 }
@@ -831,16 +834,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
                     save_ip!();
-                    let receiver = self.peek(argc);
+                    let receiver = peek!(argc);
                     let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have methods.".into())
                     };
                     if let Some(v) = inst.fields.get(name) {
-                        let slot = self.sp - argc - 1;
-                        self.stack[slot] = v;
-                        try_!(self.call_value(v, argc));
+                        let slot = sp - argc - 1;
+                        stack[slot] = v;
+                        sp = try_!(self.call_value(stack, sp, v, argc));
                     } else {
-                        try_!(self.invoke_from_class(inst.class, name, argc));
+                        try_!(self.invoke_from_class(inst.class, name, argc, sp));
                     }
                     load_frame!();
                     poll_point!();
@@ -849,8 +852,8 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
                     save_ip!();
-                    let superclass = self.pop().as_obj().expect("super is a class");
-                    try_!(self.invoke_from_class(superclass, name, argc));
+                    let superclass = pop!().as_obj().expect("super is a class");
+                    try_!(self.invoke_from_class(superclass, name, argc, sp));
                     load_frame!();
                     poll_point!();
                 }
@@ -879,27 +882,27 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let c = try_!(mc
                         .alloc(Object::Closure(Closure { function: f, upvalues }))
                         .map_err(oom));
-                    try_!(self.push(Val::obj(c)));
+                    push!(Val::obj(c));
                     yield_point!();
                 }
                 op::CLOSE_UPVALUE => {
-                    let last = self.sp - 1;
-                    self.close_upvalues(last);
-                    self.pop();
+                    let last = sp - 1;
+                    self.close_upvalues(stack, last);
+                    pop!();
                 }
                 op::RETURN => {
-                    let result = self.pop();
+                    let result = pop!();
                     if !self.open.is_empty() {
-                        self.close_upvalues(frame.base);
+                        self.close_upvalues(stack, frame.base);
                     }
                     self.frames.pop();
                     self.closures.pop();
                     if self.frames.is_empty() {
-                        self.sp = 0;
-                        return Ok(Slice::Done);
+                        sp = 0;
+                        return (Ok(Slice::Done), sp);
                     }
-                    self.sp = frame.base;
-                    try_!(self.push(result));
+                    sp = frame.base;
+                    push!(result);
                     load_frame!();
                     poll_point!();
                 }
@@ -911,27 +914,27 @@ impl<'a, 'gc> State<'a, 'gc> {
                             methods: Table::new()
                         }))
                         .map_err(oom));
-                    try_!(self.push(Val::obj(class)));
+                    push!(Val::obj(class));
                     yield_point!();
                 }
                 op::INHERIT => {
-                    let superclass = self.peek(1);
+                    let superclass = peek!(1);
                     let Some(Object::Class(sup)) = superclass.as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
-                    let Some(Object::Class(sub)) = self.peek(0).as_obj().map(Obj::into_ref) else {
+                    let Some(Object::Class(sub)) = peek!(0).as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
                     try_!(sup.methods.add_all(mc, &sub.methods).map_err(oom));
-                    self.pop();
+                    pop!();
                 }
                 op::METHOD => {
                     let name = read_string!();
-                    let method = self.peek(0);
-                    if let Some(Object::Class(c)) = self.peek(1).as_obj().map(Obj::into_ref) {
+                    let method = peek!(0);
+                    if let Some(Object::Class(c)) = peek!(1).as_obj().map(Obj::into_ref) {
                         try_!(c.methods.set(mc, name, method).map_err(oom));
                     }
-                    self.pop();
+                    pop!();
                 }
                 _ => fail!("Unknown opcode.".into()),
             }
