@@ -129,6 +129,16 @@ pub struct Vm {
     frame_closures: RootVec<Val<'static>>,
     open_upvalues: RootVec<Val<'static>>,
     frames: Vec<Frame>,
+    /// Inline caches: one word per byte of code compiled so far, each
+    /// function's from its `ic_base`. The word of a `GET_PROPERTY`,
+    /// `SET_PROPERTY` or `INVOKE` instruction (at its opcode's offset) is
+    /// the table slot where the instruction last found its name (in the
+    /// instance's fields, or in the class's methods for `INVOKE`); the
+    /// next execution looks there first, and the hit is exact because
+    /// table keys are unique and compared by identity. Instances of one
+    /// class built the same way have the same field layout, so the guess
+    /// holds across receivers. A wrong guess costs one failed comparison.
+    ic: Vec<u32>,
     globals: Root<Table<'static>>,
     strings: Root<Table<'static>>,
     init_string: Root<Object<'static>>,
@@ -170,6 +180,7 @@ impl Vm {
             frame_closures,
             open_upvalues,
             frames: Vec::with_capacity(FRAMES_MAX),
+            ic: Vec::new(),
             globals,
             strings,
             init_string,
@@ -181,9 +192,10 @@ impl Vm {
     /// Runs a compiled script to its end or to a runtime error (whose
     /// message and trace go to stderr). Globals persist across calls (the REPL).
     pub fn interpret(&mut self, m: &mut Mutator, script: &Proto) -> Outcome {
+        let mut ic_len = self.ic.len();
         let started = m.mutate(|mc| -> Result<(), String> {
             let strings = self.strings.get(mc);
-            let function = materialize(mc, &strings, script).map_err(oom)?;
+            let function = materialize(mc, &strings, script, &mut ic_len).map_err(oom)?;
             let Object::Function(function) = *Obj::into_ref(function) else {
                 unreachable!("materialize makes a function")
             };
@@ -197,6 +209,7 @@ impl Vm {
             self.frame_closures.as_mut_vec(mc).push(Val::obj(closure));
             Ok(())
         });
+        self.ic.resize(ic_len, 0);
         self.frames.push(Frame { ip: 0, base: 0 });
         if let Err(message) = started {
             return self.fail(format!("{message}\n").into_bytes());
@@ -245,6 +258,7 @@ impl Vm {
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
             frames: &mut self.frames,
+            ic: &mut self.ic,
             globals,
             init_string,
             start: self.start,
@@ -261,13 +275,23 @@ impl Vm {
 }
 
 /// Materialises a compiled function (and the functions it contains) on the heap.
-pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto) -> Result<ObjRef<'gc>, AllocError> {
+/// Each function gets the next `code.len()` inline caches: `ic_len` is the
+/// number given out so far.
+pub fn materialize<'gc>(
+    mc: &Mutation<'gc>,
+    strings: &Table<'gc>,
+    proto: &Proto,
+    ic_len: &mut usize,
+) -> Result<ObjRef<'gc>, AllocError> {
+    // Past u32::MAX the caches are out of reach: every guess misses.
+    let ic_base = u32::try_from(*ic_len).unwrap_or(u32::MAX);
+    *ic_len += proto.code.len();
     let constants = mc.alloc_array(proto.constants.len(), Val::NIL)?;
     for (i, c) in proto.constants.iter().enumerate() {
         let v = match c {
             Constant::Number(n) => Val::float(*n),
             Constant::String(s) => Val::obj(intern(mc, strings, s)?),
-            Constant::Function(p) => Val::obj(materialize(mc, strings, p)?),
+            Constant::Function(p) => Val::obj(materialize(mc, strings, p, ic_len)?),
         };
         let _ = constants.set(mc, i, v);
     }
@@ -282,6 +306,7 @@ pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto)
         name,
         code: mc.alloc_bytes(&proto.code)?,
         lines: mc.alloc_bytes(&lines)?,
+        ic_base,
         constants,
     })?;
     mc.alloc(Object::Function(function))
@@ -355,6 +380,8 @@ struct State<'a, 'gc> {
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
     frames: &'a mut Vec<Frame>,
+    /// Inline caches, one per byte of compiled code (see [`Vm`]).
+    ic: &'a mut Vec<u32>,
     globals: Obj<'gc, Table<'gc>>,
     init_string: ObjRef<'gc>,
     start: Instant,
@@ -548,6 +575,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         let mut code = function.code.as_bytes();
         let mut constants = function.constants;
         let mut ip = frame.ip;
+        let mut ic_base = function.ic_base as usize;
 
         macro_rules! save_ip {
             () => {
@@ -568,6 +596,33 @@ impl<'a, 'gc> State<'a, 'gc> {
                 code = function.code.as_bytes();
                 constants = function.constants;
                 ip = frame.ip;
+                ic_base = function.ic_base as usize;
+            };
+        }
+        // Entering the frame just pushed for closure `$c` with stack base `$base`.
+        macro_rules! enter {
+            ($c:expr, $base:expr) => {
+                frame = Frame { ip: 0, base: $base };
+                closure = $c;
+                function = function_of(closure);
+                code = function.code.as_bytes();
+                constants = function.constants;
+                ip = 0;
+                ic_base = function.ic_base as usize;
+            };
+        }
+        // The inline cache of the instruction at `$site`: a slot guess for
+        // the table the instruction looks its name up in.
+        macro_rules! ic_get {
+            ($site:expr) => {
+                self.ic.get($site).map_or(0, |&s| s as usize)
+            };
+        }
+        macro_rules! ic_set {
+            ($site:expr, $slot:expr) => {
+                if let Some(c) = self.ic.get_mut($site) {
+                    *c = $slot as u32;
+                }
             };
         }
         macro_rules! fail {
@@ -730,29 +785,41 @@ impl<'a, 'gc> State<'a, 'gc> {
                     }
                 }
                 op::GET_PROPERTY => {
+                    let site = ic_base + ip - 1;
                     let target = peek!(0);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
                     };
                     let name = read_string!();
-                    if let Some(v) = inst.fields.get(name) {
-                        pop!();
-                        push!(v);
+                    let top = (sp - 1) & STACK_MASK;
+                    if let Some(v) = inst.fields.get_at(ic_get!(site), name) {
+                        stack[top] = v;
+                    } else if let Some((slot, v)) = inst.fields.lookup(name) {
+                        ic_set!(site, slot);
+                        stack[top] = v;
                     } else {
                         try_!(self.bind_method(stack, sp, inst.class, name));
                         yield_point!();
                     }
                 }
                 op::SET_PROPERTY => {
+                    let site = ic_base + ip - 1;
                     let target = peek!(1);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
                     };
                     let name = read_string!();
-                    try_!(inst.fields.set(mc, name, peek!(0)).map_err(oom));
-                    let v = pop!();
-                    pop!();
-                    push!(v);
+                    let v = peek!(0);
+                    let hit = inst.fields.set_at(mc, ic_get!(site), name, v);
+                    if !hit {
+                        let (_, slot) = try_!(inst.fields.set_slot(mc, name, v).map_err(oom));
+                        ic_set!(site, slot);
+                    }
+                    sp -= 1;
+                    stack[(sp - 1) & STACK_MASK] = v;
+                    if !hit {
+                        yield_point!();
+                    }
                 }
                 op::GET_SUPER => {
                     let name = read_string!();
@@ -831,6 +898,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     poll_point!();
                 }
                 op::INVOKE => {
+                    let site = ic_base + ip - 1;
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
                     save_ip!();
@@ -838,14 +906,40 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have methods.".into())
                     };
-                    if let Some(v) = inst.fields.get(name) {
-                        let slot = sp - argc - 1;
-                        stack[slot] = v;
-                        sp = try_!(self.call_value(stack, sp, v, argc));
+                    // A field holding a callable shadows the method (rare:
+                    // the filter answers most misses).
+                    let field = if inst.fields.may_contain(name) {
+                        inst.fields.get(name)
                     } else {
-                        try_!(self.invoke_from_class(inst.class, name, argc, sp));
+                        None
+                    };
+                    if let Some(v) = field {
+                        stack[(sp - argc - 1) & STACK_MASK] = v;
+                        sp = try_!(self.call_value(stack, sp, v, argc));
+                        load_frame!();
+                    } else {
+                        let Object::Class(class) = Obj::into_ref(inst.class) else {
+                            unreachable!("an instance's class is a class")
+                        };
+                        let method = match class.methods.get_at(ic_get!(site), name) {
+                            Some(m) => m,
+                            None => match class.methods.lookup(name) {
+                                Some((slot, m)) => {
+                                    ic_set!(site, slot);
+                                    m
+                                }
+                                None => fail!(format!(
+                                    "Undefined property '{}'.",
+                                    String::from_utf8_lossy(string_bytes(Val::obj(name)))
+                                )),
+                            },
+                        };
+                        let Some(m) = method.as_obj() else {
+                            fail!("Can only call functions and classes.".into())
+                        };
+                        try_!(self.call_closure(m, argc, sp));
+                        enter!(m, sp - argc - 1);
                     }
-                    load_frame!();
                     poll_point!();
                 }
                 op::SUPER_INVOKE => {
