@@ -33,7 +33,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use marrow_gc::runtime::AllocError;
-use marrow_gc::typed::{Mutation, Obj, Root, RootVec};
+use marrow_gc::typed::{Array, Mutation, Obj, Root, RootVec};
 use marrow_gc::Mutator;
 
 use crate::chunk::{Constant, Proto};
@@ -106,6 +106,43 @@ const POLL_EVERY: u32 = 1024;
 struct Frame {
     ip: usize,
     base: usize,
+}
+
+/// Frame indices are masked with this (FRAMES_MAX is a power of two).
+const FRAMES_MASK: usize = FRAMES_MAX - 1;
+const _: () = assert!(FRAMES_MAX.is_power_of_two());
+
+/// A call frame during a slice: a [`Frame`] and what it runs.
+#[derive(Clone, Copy)]
+struct Active<'gc> {
+    ip: usize,
+    base: usize,
+    closure: ObjRef<'gc>,
+    code: &'gc [u8],
+    constants: Obj<'gc, Array<Val<'gc>>>,
+    ic_base: usize,
+}
+
+impl<'gc> Active<'gc> {
+    fn new(closure: ObjRef<'gc>, frame: Frame) -> Active<'gc> {
+        let f = function_of(closure);
+        Active {
+            ip: frame.ip,
+            base: frame.base,
+            closure,
+            code: f.code.as_bytes(),
+            constants: f.constants,
+            ic_base: f.ic_base as usize,
+        }
+    }
+}
+
+/// What a call does next (see `State::call_value`).
+enum Called<'gc> {
+    /// Run this closure in a new frame.
+    Closure(ObjRef<'gc>),
+    /// Nothing to run: the result is on the stack, whose top is this.
+    Done(usize),
 }
 
 /// How running a program ended.
@@ -421,46 +458,26 @@ impl<'a, 'gc> State<'a, 'gc> {
         text
     }
 
-    /// Pushes a frame for `closure`, whose callee slot is `sp - argc - 1`.
+    /// Prepares a call of `callee` with the `argc` values on top of the
+    /// stack: a closure to push a frame for (after arity and depth checks
+    /// by the caller), or the call's new stack top when it is done.
     #[inline(always)]
-    fn call_closure(&mut self, closure: ObjRef<'gc>, argc: usize, sp: usize) -> Res<()> {
-        let f = function_of(closure);
-        if argc != f.arity as usize {
-            return Err(format!("Expected {} arguments but got {}.", f.arity, argc));
-        }
-        if self.frames.len() == FRAMES_MAX {
-            return Err("Stack overflow.".into());
-        }
-        self.frames.push(Frame {
-            ip: 0,
-            base: sp - argc - 1,
-        });
-        self.closures.push(Val::obj(closure));
-        Ok(())
-    }
-
-    /// Calls `callee` with the `argc` values on top of the stack; the new stack top.
-    #[inline(always)]
-    fn call_value(&mut self, stack: &mut Stack<'gc>, sp: usize, callee: Val<'gc>, argc: usize) -> Res<usize> {
+    fn call_value(&mut self, stack: &mut Stack<'gc>, sp: usize, callee: Val<'gc>, argc: usize) -> Res<Called<'gc>> {
         if let Some(o) = callee.as_obj() {
             match Obj::into_ref(o) {
-                Object::Closure(_) => {
-                    self.call_closure(o, argc, sp)?;
-                    return Ok(sp);
-                }
+                Object::Closure(_) => return Ok(Called::Closure(o)),
                 _ => return self.call_other(stack, sp, o, argc),
             }
         }
         Err("Can only call functions and classes.".into())
     }
 
-    fn call_other(&mut self, stack: &mut Stack<'gc>, sp: usize, o: ObjRef<'gc>, argc: usize) -> Res<usize> {
+    fn call_other(&mut self, stack: &mut Stack<'gc>, sp: usize, o: ObjRef<'gc>, argc: usize) -> Res<Called<'gc>> {
         let slot = (sp - argc - 1) & STACK_MASK;
         match Obj::into_ref(o) {
             Object::BoundMethod(b) => {
                 stack[slot] = b.receiver;
-                self.call_closure(b.method, argc, sp)?;
-                Ok(sp)
+                Ok(Called::Closure(b.method))
             }
             Object::Class(c) => {
                 let instance = self
@@ -472,28 +489,29 @@ impl<'a, 'gc> State<'a, 'gc> {
                     .map_err(oom)?;
                 stack[slot] = Val::obj(instance);
                 if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
-                    self.call_closure(init, argc, sp)?;
+                    Ok(Called::Closure(init))
                 } else if argc != 0 {
-                    return Err(format!("Expected 0 arguments but got {argc}."));
+                    Err(format!("Expected 0 arguments but got {argc}."))
+                } else {
+                    Ok(Called::Done(sp))
                 }
-                Ok(sp)
             }
             Object::Native(_) => {
                 let t = self.start.elapsed().as_secs_f64();
                 stack[slot] = Val::float(t);
-                Ok(slot + 1)
+                Ok(Called::Done(slot + 1))
             }
             _ => Err("Can only call functions and classes.".into()),
         }
     }
 
-    #[inline(always)]
-    fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize, sp: usize) -> Res<()> {
+    /// The method `name` of `class` (a closure).
+    fn method_of(&self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<ObjRef<'gc>> {
         let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
         match c.methods.get(name).and_then(|v| v.as_obj()) {
-            Some(method) => self.call_closure(method, argc, sp),
+            Some(method) => Ok(method),
             None => Err(format!(
                 "Undefined property '{}'.",
                 String::from_utf8_lossy(string_bytes(Val::obj(name)))
@@ -563,71 +581,83 @@ impl<'a, 'gc> State<'a, 'gc> {
     /// slice ended and the stack's top then.
     fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize) -> (Res<Slice>, usize) {
         let mc = self.mc;
-        let Some(mut frame) = self.frames.last().copied() else {
+        // The call frames live here for the slice, with what each frame
+        // runs at hand (code, constants, cache base); `fc` is their count.
+        // The roots (`self.frames`, `self.closures`) are brought up to date
+        // when the slice ends (`sync!`): nothing is collected inside it.
+        let n = self.frames.len().min(self.closures.len());
+        if n == 0 {
             return (Ok(Slice::Done), sp);
+        }
+        let Some(top) = self.closures[n - 1].as_obj() else {
+            unreachable!("a frame has a closure")
         };
-        let mut closure = self
-            .closures
-            .last()
-            .and_then(|c| c.as_obj())
-            .expect("a frame has a closure");
-        let mut function = function_of(closure);
-        let mut code = function.code.as_bytes();
-        let mut constants = function.constants;
+        let mut frames = [Active::new(top, self.frames[n - 1]); FRAMES_MAX];
+        for (i, f) in frames.iter_mut().enumerate().take(n - 1) {
+            let Some(c) = self.closures[i].as_obj() else {
+                unreachable!("a frame has a closure")
+            };
+            *f = Active::new(c, self.frames[i]);
+        }
+        let mut fc = n;
+        let mut frame = frames[(fc - 1) & FRAMES_MASK];
         let mut ip = frame.ip;
-        let mut ic_base = function.ic_base as usize;
 
-        macro_rules! save_ip {
+        // The frames back into the roots, the current one at `ip`.
+        macro_rules! sync {
             () => {
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = ip;
+                frames[(fc.wrapping_sub(1)) & FRAMES_MASK].ip = ip;
+                self.frames.clear();
+                self.closures.clear();
+                for f in &frames[..fc] {
+                    self.frames.push(Frame { ip: f.ip, base: f.base });
+                    self.closures.push(Val::obj(f.closure));
                 }
             };
         }
-        macro_rules! load_frame {
-            () => {
-                frame = *self.frames.last().expect("a frame");
-                closure = self
-                    .closures
-                    .last()
-                    .and_then(|c| c.as_obj())
-                    .expect("a frame has a closure");
-                function = function_of(closure);
-                code = function.code.as_bytes();
-                constants = function.constants;
-                ip = frame.ip;
-                ic_base = function.ic_base as usize;
-            };
-        }
-        // Entering the frame just pushed for closure `$c` with stack base `$base`.
-        macro_rules! enter {
-            ($c:expr, $base:expr) => {
-                frame = Frame { ip: 0, base: $base };
-                closure = $c;
-                function = function_of(closure);
-                code = function.code.as_bytes();
-                constants = function.constants;
+        // Calls closure `$c` with the `$argc` values on top of the stack.
+        macro_rules! call_closure {
+            ($c:expr, $argc:expr) => {{
+                let c = $c;
+                let argc = $argc;
+                let f = function_of(c);
+                if argc != f.arity as usize {
+                    fail!(format!("Expected {} arguments but got {}.", f.arity, argc));
+                }
+                if fc == FRAMES_MAX {
+                    fail!("Stack overflow.".into());
+                }
+                frames[(fc - 1) & FRAMES_MASK].ip = ip;
+                frame = Active {
+                    ip: 0,
+                    base: sp - argc - 1,
+                    closure: c,
+                    code: f.code.as_bytes(),
+                    constants: f.constants,
+                    ic_base: f.ic_base as usize,
+                };
+                frames[fc & FRAMES_MASK] = frame;
+                fc += 1;
                 ip = 0;
-                ic_base = function.ic_base as usize;
-            };
+            }};
         }
         // The inline cache of the instruction at `$site`: a slot guess for
         // the table the instruction looks its name up in.
         macro_rules! ic_get {
             ($site:expr) => {
-                self.ic.get($site).map_or(0, |&s| s as usize)
+                self.ic.get(frame.ic_base + $site).map_or(0, |&s| s as usize)
             };
         }
         macro_rules! ic_set {
             ($site:expr, $slot:expr) => {
-                if let Some(c) = self.ic.get_mut($site) {
+                if let Some(c) = self.ic.get_mut(frame.ic_base + $site) {
                     *c = $slot as u32;
                 }
             };
         }
         macro_rules! fail {
             ($e:expr) => {{
-                save_ip!();
+                sync!();
                 return (Err($e), sp);
             }};
         }
@@ -643,7 +673,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         macro_rules! yield_point {
             () => {
                 if mc.should_yield() {
-                    save_ip!();
+                    sync!();
                     return (Ok(Slice::Yield), sp);
                 }
             };
@@ -683,21 +713,21 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
         macro_rules! read_byte {
             () => {{
-                let b = code[ip];
+                let b = frame.code[ip];
                 ip += 1;
                 b
             }};
         }
         macro_rules! read_short {
             () => {{
-                let s = (usize::from(code[ip]) << 8) | usize::from(code[ip + 1]);
+                let s = (usize::from(frame.code[ip]) << 8) | usize::from(frame.code[ip + 1]);
                 ip += 2;
                 s
             }};
         }
         macro_rules! read_constant {
             () => {
-                constants.get(usize::from(read_byte!())).unwrap_or(Val::NIL)
+                frame.constants.get(usize::from(read_byte!())).unwrap_or(Val::NIL)
             };
         }
         macro_rules! read_string {
@@ -764,7 +794,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::GET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(closure, i);
+                    let up = upvalue_at(frame.closure, i);
                     let slot = up.slot.get();
                     let v = if slot >= 0 {
                         stack[slot as usize]
@@ -775,7 +805,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::SET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(closure, i);
+                    let up = upvalue_at(frame.closure, i);
                     let slot = up.slot.get();
                     let v = peek!(0);
                     if slot >= 0 {
@@ -785,7 +815,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     }
                 }
                 op::GET_PROPERTY => {
-                    let site = ic_base + ip - 1;
+                    let site = ip - 1;
                     let target = peek!(0);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
@@ -803,7 +833,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     }
                 }
                 op::SET_PROPERTY => {
-                    let site = ic_base + ip - 1;
+                    let site = ip - 1;
                     let target = peek!(1);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
@@ -892,16 +922,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::CALL => {
                     let argc = usize::from(read_byte!());
-                    save_ip!();
-                    sp = try_!(self.call_value(stack, sp, peek!(argc), argc));
-                    load_frame!();
+                    match try_!(self.call_value(stack, sp, peek!(argc), argc)) {
+                        Called::Closure(c) => call_closure!(c, argc),
+                        Called::Done(top) => sp = top,
+                    }
                     poll_point!();
                 }
                 op::INVOKE => {
-                    let site = ic_base + ip - 1;
+                    let site = ip - 1;
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
-                    save_ip!();
                     let receiver = peek!(argc);
                     let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have methods.".into())
@@ -915,8 +945,10 @@ impl<'a, 'gc> State<'a, 'gc> {
                     };
                     if let Some(v) = field {
                         stack[(sp - argc - 1) & STACK_MASK] = v;
-                        sp = try_!(self.call_value(stack, sp, v, argc));
-                        load_frame!();
+                        match try_!(self.call_value(stack, sp, v, argc)) {
+                            Called::Closure(c) => call_closure!(c, argc),
+                            Called::Done(top) => sp = top,
+                        }
                     } else {
                         let Object::Class(class) = Obj::into_ref(inst.class) else {
                             unreachable!("an instance's class is a class")
@@ -937,18 +969,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                         let Some(m) = method.as_obj() else {
                             fail!("Can only call functions and classes.".into())
                         };
-                        try_!(self.call_closure(m, argc, sp));
-                        enter!(m, sp - argc - 1);
+                        call_closure!(m, argc);
                     }
                     poll_point!();
                 }
                 op::SUPER_INVOKE => {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
-                    save_ip!();
                     let superclass = pop!().as_obj().expect("super is a class");
-                    try_!(self.invoke_from_class(superclass, name, argc, sp));
-                    load_frame!();
+                    let m = try_!(self.method_of(superclass, name));
+                    call_closure!(m, argc);
                     poll_point!();
                 }
                 op::CLOSURE => {
@@ -967,7 +997,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                             let up = if is_local {
                                 try_!(self.capture_upvalue(frame.base + index))
                             } else {
-                                upvalue_obj_at(closure, index)
+                                upvalue_obj_at(frame.closure, index)
                             };
                             let _ = arr.set(mc, i, Some(up));
                         }
@@ -989,15 +1019,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                     if !self.open.is_empty() {
                         self.close_upvalues(stack, frame.base);
                     }
-                    self.frames.pop();
-                    self.closures.pop();
-                    if self.frames.is_empty() {
-                        sp = 0;
-                        return (Ok(Slice::Done), sp);
+                    fc -= 1;
+                    if fc == 0 {
+                        sync!();
+                        return (Ok(Slice::Done), 0);
                     }
                     sp = frame.base;
-                    push!(result);
-                    load_frame!();
+                    stack[sp & STACK_MASK] = result;
+                    sp += 1;
+                    frame = frames[(fc - 1) & FRAMES_MASK];
+                    ip = frame.ip;
                     poll_point!();
                 }
                 op::CLASS => {
