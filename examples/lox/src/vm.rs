@@ -38,6 +38,7 @@ use marrow_gc::Mutator;
 
 use crate::chunk::{Constant, Proto};
 use crate::number::format_number;
+use crate::quicken::{self, quicken};
 use crate::object::{
     as_string, intern, new_string, values_equal, BoundMethod, Class, Closure, Function, Instance, Native, ObjRef,
     Object, Table, Upvalue, Val,
@@ -341,7 +342,7 @@ pub fn materialize<'gc>(
         arity: u32::from(proto.arity),
         upvalue_count: proto.upvalues.len() as u32,
         name,
-        code: mc.alloc_bytes(&proto.code)?,
+        code: mc.alloc_bytes(&quicken(proto))?,
         lines: mc.alloc_bytes(&lines)?,
         ic_base,
         constants,
@@ -746,6 +747,21 @@ impl<'a, 'gc> State<'a, 'gc> {
             }};
         }
 
+        // A fused CONSTANT and arithmetic or comparison (see `quicken`):
+        // both on numbers, else the CONSTANT alone.
+        macro_rules! constant_binary {
+            ($op:tt, $wrap:expr) => {{
+                let c = read_constant!();
+                let top = (sp - 1) & STACK_MASK;
+                if let (Some(a), Some(b)) = (stack[top].as_float(), c.as_float()) {
+                    stack[top] = $wrap(a $op b);
+                    ip += 1;
+                } else {
+                    push!(c);
+                }
+            }};
+        }
+
         loop {
             match read_byte!() {
                 op::CONSTANT => {
@@ -1060,6 +1076,48 @@ impl<'a, 'gc> State<'a, 'gc> {
                         try_!(c.methods.set(mc, name, method).map_err(oom));
                     }
                     pop!();
+                }
+                quicken::GET_LOCAL_PROPERTY => {
+                    let slot = usize::from(read_byte!());
+                    let target = stack[(frame.base + slot) & STACK_MASK];
+                    match target.as_obj().map(Obj::into_ref) {
+                        Some(Object::Instance(inst)) => {
+                            ip += 1;
+                            let site = ip - 1;
+                            let name = read_string!();
+                            if let Some(v) = inst.fields.get_at(ic_get!(site), name) {
+                                push!(v);
+                            } else if let Some((slot, v)) = inst.fields.lookup(name) {
+                                ic_set!(site, slot);
+                                push!(v);
+                            } else {
+                                push!(target);
+                                try_!(self.bind_method(stack, sp, inst.class, name));
+                                yield_point!();
+                            }
+                        }
+                        // GET_LOCAL alone; GET_PROPERTY fails next.
+                        _ => push!(target),
+                    }
+                }
+                quicken::JUMP_IF_FALSE_POP => {
+                    let offset = read_short!();
+                    if is_falsey(peek!(0)) {
+                        ip += offset;
+                    } else {
+                        sp -= 1;
+                        ip += 1;
+                    }
+                }
+                quicken::CONSTANT_ADD => constant_binary!(+, Val::float),
+                quicken::CONSTANT_SUBTRACT => constant_binary!(-, Val::float),
+                quicken::CONSTANT_LESS => constant_binary!(<, Val::bool),
+                quicken::CONSTANT_GREATER => constant_binary!(>, Val::bool),
+                quicken::CONSTANT_EQUAL => {
+                    let c = read_constant!();
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(values_equal(stack[top], c));
+                    ip += 1;
                 }
                 _ => fail!("Unknown opcode.".into()),
             }
