@@ -405,6 +405,19 @@ fn print_object(out: &mut Vec<u8>, o: ObjRef<'_>) {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn arity_error(arity: usize, argc: usize) -> String {
+    format!("Expected {arity} arguments but got {argc}.")
+}
+
+/// "`what` 'name'." (undefined variables and properties).
+#[cold]
+#[inline(never)]
+fn undefined(what: &str, name: ObjRef<'_>) -> String {
+    format!("{what} '{}'.", String::from_utf8_lossy(string_bytes(Val::obj(name))))
+}
+
 fn is_falsey(v: Val<'_>) -> bool {
     v.is_nil() || v.as_bool() == Some(false)
 }
@@ -578,6 +591,19 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
     }
 
+    /// Writes the slice's call frames back to the roots, the top one at `ip`.
+    #[cold]
+    #[inline(never)]
+    fn sync(&mut self, frames: &mut [Active<'gc>; FRAMES_MAX], fc: usize, ip: usize) {
+        frames[fc.wrapping_sub(1) & FRAMES_MASK].ip = ip;
+        self.frames.clear();
+        self.closures.clear();
+        for f in &frames[..fc] {
+            self.frames.push(Frame { ip: f.ip, base: f.base });
+            self.closures.push(Val::obj(f.closure));
+        }
+    }
+
     /// Runs from the current frame with the stack's top at `sp`; how the
     /// slice ended and the stack's top then.
     fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize) -> (Res<Slice>, usize) {
@@ -607,13 +633,7 @@ impl<'a, 'gc> State<'a, 'gc> {
         // The frames back into the roots, the current one at `ip`.
         macro_rules! sync {
             () => {
-                frames[(fc.wrapping_sub(1)) & FRAMES_MASK].ip = ip;
-                self.frames.clear();
-                self.closures.clear();
-                for f in &frames[..fc] {
-                    self.frames.push(Frame { ip: f.ip, base: f.base });
-                    self.closures.push(Val::obj(f.closure));
-                }
+                self.sync(&mut frames, fc, ip)
             };
         }
         // Calls closure `$c` with the `$argc` values on top of the stack.
@@ -623,7 +643,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 let argc = $argc;
                 let f = function_of(c);
                 if argc != f.arity as usize {
-                    fail!(format!("Expected {} arguments but got {}.", f.arity, argc));
+                    fail!(arity_error(f.arity as usize, argc));
                 }
                 if fc == FRAMES_MAX {
                     fail!("Stack overflow.".into());
@@ -787,10 +807,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let name = read_string!();
                     match self.globals.get(name) {
                         Some(v) => push!(v),
-                        None => fail!(format!(
-                            "Undefined variable '{}'.",
-                            String::from_utf8_lossy(string_bytes(Val::obj(name)))
-                        )),
+                        None => fail!(undefined("Undefined variable", name)),
                     }
                 }
                 op::DEFINE_GLOBAL => {
@@ -802,10 +819,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let name = read_string!();
                     if try_!(self.globals.set(mc, name, peek!(0)).map_err(oom)) {
                         self.globals.delete(mc, name);
-                        fail!(format!(
-                            "Undefined variable '{}'.",
-                            String::from_utf8_lossy(string_bytes(Val::obj(name)))
-                        ));
+                        fail!(undefined("Undefined variable", name));
                     }
                 }
                 op::GET_UPVALUE => {
@@ -976,10 +990,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                                     ic_set!(site, slot);
                                     m
                                 }
-                                None => fail!(format!(
-                                    "Undefined property '{}'.",
-                                    String::from_utf8_lossy(string_bytes(Val::obj(name)))
-                                )),
+                                None => fail!(undefined("Undefined property", name)),
                             },
                         };
                         let Some(m) = method.as_obj() else {
