@@ -176,7 +176,8 @@ pub fn values_equal<'gc>(a: Val<'gc>, b: Val<'gc>) -> bool {
 /// clox's hash table, on the heap. See the module documentation.
 ///
 /// Beside clox's count, the table keeps a 32-bit filter of the keys it
-/// ever held (bit `hash >> 27` of each key's hash, never cleared), so that
+/// ever held (one bit per key, from a hash of the key's address: the heap
+/// never moves objects and keys are interned; never cleared), so that
 /// [`Table::may_contain`] answers most misses with one load: `OP_INVOKE`
 /// asks an instance's fields whether they hold the method's name before it
 /// looks the method up in the class, as clox does, and a field named like
@@ -199,8 +200,8 @@ const COUNT_MASK: u64 = 0xffff_ffff;
 
 /// The key filter's bit for `key` (in the high half of `Table::count`).
 #[inline(always)]
-fn filter_bit(key: ObjRef<'_>) -> u64 {
-    1u64 << (32 + (key_hash(key) >> 27))
+fn filter_bit(key: Val<'_>) -> u64 {
+    1u64 << (32 + (key.bits().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 59))
 }
 
 /// The slot for `key` in `entries` (of `cap` pairs): its own, or the
@@ -244,9 +245,9 @@ impl<'gc> Table<'gc> {
         self.count.get() & COUNT_MASK
     }
 
-    /// False if `key` was never in the table (true: it may be).
+    /// False if `key` (a string) was never in the table (true: it may be).
     #[inline(always)]
-    pub fn may_contain(&self, key: ObjRef<'gc>) -> bool {
+    pub fn may_contain(&self, key: Val<'gc>) -> bool {
         self.count.get() & filter_bit(key) != 0
     }
 
@@ -277,13 +278,13 @@ impl<'gc> Table<'gc> {
         }
     }
 
-    /// The value for `key` if `key` is in slot `slot` (a guess, as an
-    /// inline cache makes: keys are unique, so a key found there is the
-    /// entry [`Table::get`] would find).
+    /// The value for `key` (a string) if `key` is in slot `slot` (a
+    /// guess, as an inline cache makes: keys are unique, so a key found
+    /// there is the entry [`Table::get`] would find).
     #[inline(always)]
-    pub fn get_at(&self, slot: usize, key: ObjRef<'gc>) -> Option<Val<'gc>> {
+    pub fn get_at(&self, slot: usize, key: Val<'gc>) -> Option<Val<'gc>> {
         let entries = self.entries.get()?;
-        if entries.get(2 * slot)?.identical(Val::obj(key)) {
+        if entries.get(2 * slot)?.identical(key) {
             entries.get(2 * slot + 1)
         } else {
             None
@@ -293,12 +294,12 @@ impl<'gc> Table<'gc> {
     /// Sets `key`'s value if `key` is in slot `slot`; false (and nothing
     /// changed) if it is not there.
     #[inline(always)]
-    pub fn set_at(&self, mc: &Mutation<'gc>, slot: usize, key: ObjRef<'gc>, value: Val<'gc>) -> bool {
+    pub fn set_at(&self, mc: &Mutation<'gc>, slot: usize, key: Val<'gc>, value: Val<'gc>) -> bool {
         let Some(entries) = self.entries.get() else {
             return false;
         };
         match entries.get(2 * slot) {
-            Some(k) if k.identical(Val::obj(key)) => entries.set(mc, 2 * slot + 1, value).is_ok(),
+            Some(k) if k.identical(key) => entries.set(mc, 2 * slot + 1, value).is_ok(),
             _ => false,
         }
     }
@@ -320,7 +321,7 @@ impl<'gc> Table<'gc> {
         let i = find_slot(entries, Self::capacity(entries), key);
         let is_new = entries.get(2 * i).unwrap_or(Val::NIL).is_nil();
         if is_new {
-            let mut count = self.count.get() | filter_bit(key);
+            let mut count = self.count.get() | filter_bit(Val::obj(key));
             if entries.get(2 * i + 1).unwrap_or(Val::NIL).is_nil() {
                 count += 1;
             }

@@ -28,7 +28,7 @@
 //! | --- | --- | --- |
 //! | `GET_LOCAL_PROPERTY` | `GET_LOCAL slot` | `GET_PROPERTY name` |
 //! | `JUMP_IF_FALSE_POP` | `JUMP_IF_FALSE offset` | `POP` |
-//! | `CONSTANT_ADD` (`_SUBTRACT`, `_LESS`, `_GREATER`, `_EQUAL`) | `CONSTANT k` | `ADD` (...) |
+//! | `CONSTANT_ADD` (`_SUBTRACT`, `_LESS`, `_GREATER`, `_EQUAL`, `_RETURN`) | `CONSTANT k` | `ADD` (...) |
 
 use crate::chunk::{Constant, OpCode, Proto};
 
@@ -40,6 +40,7 @@ pub const CONSTANT_SUBTRACT: u8 = GET_LOCAL_PROPERTY + 3;
 pub const CONSTANT_LESS: u8 = GET_LOCAL_PROPERTY + 4;
 pub const CONSTANT_GREATER: u8 = GET_LOCAL_PROPERTY + 5;
 pub const CONSTANT_EQUAL: u8 = GET_LOCAL_PROPERTY + 6;
+pub const CONSTANT_RETURN: u8 = GET_LOCAL_PROPERTY + 7;
 
 /// The length in bytes of the instruction at `offset` (at least 1).
 pub fn instruction_len(proto: &Proto, offset: usize) -> usize {
@@ -83,6 +84,7 @@ fn fuse(first: OpCode, second: OpCode) -> Option<u8> {
         (OpCode::Constant, OpCode::Less) => Some(CONSTANT_LESS),
         (OpCode::Constant, OpCode::Greater) => Some(CONSTANT_GREATER),
         (OpCode::Constant, OpCode::Equal) => Some(CONSTANT_EQUAL),
+        (OpCode::Constant, OpCode::Return) => Some(CONSTANT_RETURN),
         _ => None,
     }
 }
@@ -141,7 +143,8 @@ mod tests {
             }
             offset += len;
         }
-        // b.x, b.y (GET_LOCAL_PROPERTY), `< 1`, `- 1` (CONSTANT_...), the if's JUMP_IF_FALSE + POP.
-        assert_eq!(fused, 5);
+        // b.x, b.y (GET_LOCAL_PROPERTY), `< 1`, `- 1`, `return 2` (CONSTANT_...),
+        // the if's JUMP_IF_FALSE + POP.
+        assert_eq!(fused, 6);
     }
 }

@@ -17,8 +17,9 @@
 //!
 //! A slice ends when the program ends, on a runtime error, or when
 //! [`Mutation::should_yield`] says the collector is waiting; the VM checks
-//! it at backward jumps, calls, returns and after the instructions that
-//! allocate, so a slice is bounded by straight-line code. The
+//! it at backward jumps, calls and after the instructions that allocate,
+//! so a slice is bounded by straight-line code (and returns, each of which
+//! ends a call). The
 //! instruction offset is saved in the frame and the next slice resumes.
 //!
 //! Compiled code arrives as a [`Proto`] tree from the compiler and is
@@ -99,7 +100,7 @@ const STACK_SLOTS: usize = FRAMES_MAX * 512;
 const STACK_MASK: usize = STACK_SLOTS - 1;
 const _: () = assert!(STACK_SLOTS.is_power_of_two());
 
-/// Backward jumps, calls and returns between two looks at
+/// Backward jumps and calls between two looks at
 /// `should_yield` when nothing was allocated.
 const POLL_EVERY: u32 = 1024;
 
@@ -405,6 +406,12 @@ fn print_object(out: &mut Vec<u8>, o: ObjRef<'_>) {
     }
 }
 
+/// A name constant's string object.
+#[inline(always)]
+fn name_of<'gc>(key: Val<'gc>) -> ObjRef<'gc> {
+    key.as_obj().expect("a name constant is a string")
+}
+
 #[cold]
 #[inline(never)]
 fn arity_error(arity: usize, argc: usize) -> String {
@@ -699,7 +706,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
             };
         }
-        // At backward jumps, calls and returns: look every POLL_EVERY times
+        // At backward jumps and calls: look every POLL_EVERY times
         // (for other threads' requests; allocation is checked at each one).
         let mut poll_budget = POLL_EVERY;
         macro_rules! poll_point {
@@ -782,6 +789,26 @@ impl<'a, 'gc> State<'a, 'gc> {
             }};
         }
 
+        // Returns `$result` from the current frame.
+        macro_rules! do_return {
+            ($result:expr) => {{
+                let result = $result;
+                if !self.open.is_empty() {
+                    self.close_upvalues(stack, frame.base);
+                }
+                fc -= 1;
+                if fc == 0 {
+                    sync!();
+                    return (Ok(Slice::Done), 0);
+                }
+                sp = frame.base;
+                stack[sp & STACK_MASK] = result;
+                sp += 1;
+                frame = frames[(fc - 1) & FRAMES_MASK];
+                ip = frame.ip;
+            }};
+        }
+
         loop {
             match read_byte!() {
                 op::CONSTANT => {
@@ -850,15 +877,15 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
                     };
-                    let name = read_string!();
+                    let key = read_constant!();
                     let top = (sp - 1) & STACK_MASK;
-                    if let Some(v) = inst.fields.get_at(ic_get!(site), name) {
+                    if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
                         stack[top] = v;
-                    } else if let Some((slot, v)) = inst.fields.lookup(name) {
+                    } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
                         ic_set!(site, slot);
                         stack[top] = v;
                     } else {
-                        try_!(self.bind_method(stack, sp, inst.class, name));
+                        try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
                         yield_point!();
                     }
                 }
@@ -868,11 +895,11 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
                     };
-                    let name = read_string!();
+                    let key = read_constant!();
                     let v = peek!(0);
-                    let hit = inst.fields.set_at(mc, ic_get!(site), name, v);
+                    let hit = inst.fields.set_at(mc, ic_get!(site), key, v);
                     if !hit {
-                        let (_, slot) = try_!(inst.fields.set_slot(mc, name, v).map_err(oom));
+                        let (_, slot) = try_!(inst.fields.set_slot(mc, name_of(key), v).map_err(oom));
                         ic_set!(site, slot);
                     }
                     sp -= 1;
@@ -960,7 +987,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::INVOKE => {
                     let site = ip - 1;
-                    let name = read_string!();
+                    let key = read_constant!();
                     let argc = usize::from(read_byte!());
                     let receiver = peek!(argc);
                     let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
@@ -968,8 +995,8 @@ impl<'a, 'gc> State<'a, 'gc> {
                     };
                     // A field holding a callable shadows the method (rare:
                     // the filter answers most misses).
-                    let field = if inst.fields.may_contain(name) {
-                        inst.fields.get(name)
+                    let field = if inst.fields.may_contain(key) {
+                        inst.fields.get(name_of(key))
                     } else {
                         None
                     };
@@ -983,14 +1010,14 @@ impl<'a, 'gc> State<'a, 'gc> {
                         let Object::Class(class) = Obj::into_ref(inst.class) else {
                             unreachable!("an instance's class is a class")
                         };
-                        let method = match class.methods.get_at(ic_get!(site), name) {
+                        let method = match class.methods.get_at(ic_get!(site), key) {
                             Some(m) => m,
-                            None => match class.methods.lookup(name) {
+                            None => match class.methods.lookup(name_of(key)) {
                                 Some((slot, m)) => {
                                     ic_set!(site, slot);
                                     m
                                 }
-                                None => fail!(undefined("Undefined property", name)),
+                                None => fail!(undefined("Undefined property", name_of(key))),
                             },
                         };
                         let Some(m) = method.as_obj() else {
@@ -1043,20 +1070,11 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::RETURN => {
                     let result = pop!();
-                    if !self.open.is_empty() {
-                        self.close_upvalues(stack, frame.base);
-                    }
-                    fc -= 1;
-                    if fc == 0 {
-                        sync!();
-                        return (Ok(Slice::Done), 0);
-                    }
-                    sp = frame.base;
-                    stack[sp & STACK_MASK] = result;
-                    sp += 1;
-                    frame = frames[(fc - 1) & FRAMES_MASK];
-                    ip = frame.ip;
-                    poll_point!();
+                    do_return!(result);
+                }
+                quicken::CONSTANT_RETURN => {
+                    let result = read_constant!();
+                    do_return!(result);
                 }
                 op::CLASS => {
                     let name = read_string!();
@@ -1095,15 +1113,15 @@ impl<'a, 'gc> State<'a, 'gc> {
                         Some(Object::Instance(inst)) => {
                             ip += 1;
                             let site = ip - 1;
-                            let name = read_string!();
-                            if let Some(v) = inst.fields.get_at(ic_get!(site), name) {
+                            let key = read_constant!();
+                            if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
                                 push!(v);
-                            } else if let Some((slot, v)) = inst.fields.lookup(name) {
+                            } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
                                 ic_set!(site, slot);
                                 push!(v);
                             } else {
                                 push!(target);
-                                try_!(self.bind_method(stack, sp, inst.class, name));
+                                try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
                                 yield_point!();
                             }
                         }
