@@ -29,6 +29,14 @@
 //! | `GET_LOCAL_PROPERTY` | `GET_LOCAL slot` | `GET_PROPERTY name` |
 //! | `JUMP_IF_FALSE_POP` | `JUMP_IF_FALSE offset` | `POP` |
 //! | `CONSTANT_ADD` (`_SUBTRACT`, `_LESS`, `_GREATER`, `_EQUAL`, `_RETURN`) | `CONSTANT k` | `ADD` (...) |
+//! | `GET_LOCAL_PROPERTY_INVOKE` | `GET_LOCAL slot` | `GET_PROPERTY name`, then `INVOKE` |
+//!
+//! `GET_LOCAL_PROPERTY_INVOKE` is a triple (`this.field.method()`): when
+//! the first two find a field, the `INVOKE` runs in the same dispatch;
+//! otherwise the handler stops where `GET_LOCAL_PROPERTY` would. And
+//! `JUMP_IF_FALSE_POP`, when it jumps, also runs the `POP` an `if`
+//! statement puts at the jump's target (the else branch's), if there is
+//! one there.
 
 use crate::chunk::{Constant, OpCode, Proto};
 
@@ -41,6 +49,7 @@ pub const CONSTANT_LESS: u8 = GET_LOCAL_PROPERTY + 4;
 pub const CONSTANT_GREATER: u8 = GET_LOCAL_PROPERTY + 5;
 pub const CONSTANT_EQUAL: u8 = GET_LOCAL_PROPERTY + 6;
 pub const CONSTANT_RETURN: u8 = GET_LOCAL_PROPERTY + 7;
+pub const GET_LOCAL_PROPERTY_INVOKE: u8 = GET_LOCAL_PROPERTY + 8;
 
 /// The length in bytes of the instruction at `offset` (at least 1).
 pub fn instruction_len(proto: &Proto, offset: usize) -> usize {
@@ -100,7 +109,11 @@ pub fn quicken(proto: &Proto) -> Vec<u8> {
         let first = OpCode::from_byte(proto.code[offset]);
         let second = proto.code.get(next).and_then(|&b| OpCode::from_byte(b));
         if let (Some(a), Some(b)) = (first, second) {
-            if let Some(fused) = fuse(a, b) {
+            if let Some(mut fused) = fuse(a, b) {
+                // `this.field.method()`: a third instruction joins.
+                if fused == GET_LOCAL_PROPERTY && proto.code.get(next + 2) == Some(&(OpCode::Invoke as u8)) {
+                    fused = GET_LOCAL_PROPERTY_INVOKE;
+                }
                 code[offset] = fused;
             }
         }

@@ -789,6 +789,87 @@ impl<'a, 'gc> State<'a, 'gc> {
             }};
         }
 
+        // OP_INVOKE, its opcode read.
+        macro_rules! invoke {
+            () => {{
+            let site = ip - 1;
+            let key = read_constant!();
+            let argc = usize::from(read_byte!());
+            let receiver = peek!(argc);
+            let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
+                fail!("Only instances have methods.".into())
+            };
+            // A field holding a callable shadows the method (rare:
+            // the filter answers most misses).
+            let field = if inst.fields.may_contain(key) {
+                inst.fields.get(name_of(key))
+            } else {
+                None
+            };
+            if let Some(v) = field {
+                stack[(sp - argc - 1) & STACK_MASK] = v;
+                match try_!(self.call_value(stack, sp, v, argc)) {
+                    Called::Closure(c) => call_closure!(c, argc),
+                    Called::Done(top) => sp = top,
+                }
+            } else {
+                let Object::Class(class) = Obj::into_ref(inst.class) else {
+                    unreachable!("an instance's class is a class")
+                };
+                let method = match class.methods.get_at(ic_get!(site), key) {
+                    Some(m) => m,
+                    None => match class.methods.lookup(name_of(key)) {
+                        Some((slot, m)) => {
+                            ic_set!(site, slot);
+                            m
+                        }
+                        None => fail!(undefined("Undefined property", name_of(key))),
+                    },
+                };
+                let Some(m) = method.as_obj() else {
+                    fail!("Can only call functions and classes.".into())
+                };
+                call_closure!(m, argc);
+            }
+            poll_point!();
+            }};
+        }
+
+        // The fused GET_LOCAL and GET_PROPERTY (see `quicken`); true if
+        // both ran and found a field (the next instruction is then the
+        // one after GET_PROPERTY).
+        macro_rules! get_local_property {
+            () => {{
+                let slot = usize::from(read_byte!());
+                let target = stack[(frame.base + slot) & STACK_MASK];
+                match target.as_obj().map(Obj::into_ref) {
+                    Some(Object::Instance(inst)) => {
+                        ip += 1;
+                        let site = ip - 1;
+                        let key = read_constant!();
+                        if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
+                            push!(v);
+                            true
+                        } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
+                            ic_set!(site, slot);
+                            push!(v);
+                            true
+                        } else {
+                            push!(target);
+                            try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
+                            yield_point!();
+                            false
+                        }
+                    }
+                    // GET_LOCAL alone; GET_PROPERTY fails next.
+                    _ => {
+                        push!(target);
+                        false
+                    }
+                }
+            }};
+        }
+
         // Returns `$result` from the current frame.
         macro_rules! do_return {
             ($result:expr) => {{
@@ -985,48 +1066,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                     }
                     poll_point!();
                 }
-                op::INVOKE => {
-                    let site = ip - 1;
-                    let key = read_constant!();
-                    let argc = usize::from(read_byte!());
-                    let receiver = peek!(argc);
-                    let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
-                        fail!("Only instances have methods.".into())
-                    };
-                    // A field holding a callable shadows the method (rare:
-                    // the filter answers most misses).
-                    let field = if inst.fields.may_contain(key) {
-                        inst.fields.get(name_of(key))
-                    } else {
-                        None
-                    };
-                    if let Some(v) = field {
-                        stack[(sp - argc - 1) & STACK_MASK] = v;
-                        match try_!(self.call_value(stack, sp, v, argc)) {
-                            Called::Closure(c) => call_closure!(c, argc),
-                            Called::Done(top) => sp = top,
-                        }
-                    } else {
-                        let Object::Class(class) = Obj::into_ref(inst.class) else {
-                            unreachable!("an instance's class is a class")
-                        };
-                        let method = match class.methods.get_at(ic_get!(site), key) {
-                            Some(m) => m,
-                            None => match class.methods.lookup(name_of(key)) {
-                                Some((slot, m)) => {
-                                    ic_set!(site, slot);
-                                    m
-                                }
-                                None => fail!(undefined("Undefined property", name_of(key))),
-                            },
-                        };
-                        let Some(m) = method.as_obj() else {
-                            fail!("Can only call functions and classes.".into())
-                        };
-                        call_closure!(m, argc);
-                    }
-                    poll_point!();
-                }
+                op::INVOKE => invoke!(),
                 op::SUPER_INVOKE => {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
@@ -1107,32 +1147,23 @@ impl<'a, 'gc> State<'a, 'gc> {
                     pop!();
                 }
                 quicken::GET_LOCAL_PROPERTY => {
-                    let slot = usize::from(read_byte!());
-                    let target = stack[(frame.base + slot) & STACK_MASK];
-                    match target.as_obj().map(Obj::into_ref) {
-                        Some(Object::Instance(inst)) => {
-                            ip += 1;
-                            let site = ip - 1;
-                            let key = read_constant!();
-                            if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
-                                push!(v);
-                            } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
-                                ic_set!(site, slot);
-                                push!(v);
-                            } else {
-                                push!(target);
-                                try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
-                                yield_point!();
-                            }
-                        }
-                        // GET_LOCAL alone; GET_PROPERTY fails next.
-                        _ => push!(target),
+                    get_local_property!();
+                }
+                quicken::GET_LOCAL_PROPERTY_INVOKE => {
+                    if get_local_property!() {
+                        ip += 1;
+                        invoke!();
                     }
                 }
                 quicken::JUMP_IF_FALSE_POP => {
                     let offset = read_short!();
                     if is_falsey(peek!(0)) {
                         ip += offset;
+                        // The target is the else branch's POP: run it too.
+                        if frame.code.get(ip) == Some(&op::POP) {
+                            sp -= 1;
+                            ip += 1;
+                        }
                     } else {
                         sp -= 1;
                         ip += 1;
