@@ -297,13 +297,12 @@ impl Vm {
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
             frames: &mut self.frames,
-            ic: &mut self.ic,
             globals,
             init_string,
             start: self.start,
             out: &mut self.out,
         };
-        let (result, sp) = st.run(slots, sp);
+        let (result, sp) = st.run(slots, sp, &mut self.ic);
         let slice = match result {
             Ok(s) => s,
             Err(message) => Slice::Error(st.trace(&message)),
@@ -438,8 +437,6 @@ struct State<'a, 'gc> {
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
     frames: &'a mut Vec<Frame>,
-    /// Inline caches, one per byte of compiled code (see [`Vm`]).
-    ic: &'a mut Vec<u32>,
     globals: Obj<'gc, Table<'gc>>,
     init_string: ObjRef<'gc>,
     start: Instant,
@@ -613,7 +610,7 @@ impl<'a, 'gc> State<'a, 'gc> {
 
     /// Runs from the current frame with the stack's top at `sp`; how the
     /// slice ended and the stack's top then.
-    fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize) -> (Res<Slice>, usize) {
+    fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize, ic: &mut [u32]) -> (Res<Slice>, usize) {
         let mc = self.mc;
         // The call frames live here for the slice, with what each frame
         // runs at hand (code, constants, cache base); `fc` is their count.
@@ -673,12 +670,12 @@ impl<'a, 'gc> State<'a, 'gc> {
         // the table the instruction looks its name up in.
         macro_rules! ic_get {
             ($site:expr) => {
-                self.ic.get(frame.ic_base + $site).map_or(0, |&s| s as usize)
+                ic.get(frames[(fc - 1) & FRAMES_MASK].ic_base + $site).map_or(0, |&s| s as usize)
             };
         }
         macro_rules! ic_set {
             ($site:expr, $slot:expr) => {
-                if let Some(c) = self.ic.get_mut(frame.ic_base + $site) {
+                if let Some(c) = ic.get_mut(frames[(fc - 1) & FRAMES_MASK].ic_base + $site) {
                     *c = $slot as u32;
                 }
             };
@@ -932,7 +929,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::GET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(frame.closure, i);
+                    let up = upvalue_at(frames[(fc - 1) & FRAMES_MASK].closure, i);
                     let slot = up.slot.get();
                     let v = if slot >= 0 {
                         stack[slot as usize]
@@ -943,7 +940,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::SET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(frame.closure, i);
+                    let up = upvalue_at(frames[(fc - 1) & FRAMES_MASK].closure, i);
                     let slot = up.slot.get();
                     let v = peek!(0);
                     if slot >= 0 {
@@ -1091,7 +1088,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                             let up = if is_local {
                                 try_!(self.capture_upvalue(frame.base + index))
                             } else {
-                                upvalue_obj_at(frame.closure, index)
+                                upvalue_obj_at(frames[(fc - 1) & FRAMES_MASK].closure, index)
                             };
                             let _ = arr.set(mc, i, Some(up));
                         }
