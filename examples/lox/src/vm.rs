@@ -765,9 +765,8 @@ impl<'a, 'gc> State<'a, 'gc> {
                 let (Some(b), Some(a)) = (peek!(0).as_float(), peek!(1).as_float()) else {
                     fail!("Operands must be numbers.".into())
                 };
-                let len = sp;
-                sp = len - 2;
-                push!($wrap(a $op b));
+                sp -= 1;
+                stack[(sp - 1) & STACK_MASK] = $wrap(a $op b);
             }};
         }
 
@@ -994,17 +993,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::EQUAL => {
                     let b = pop!();
-                    let a = pop!();
-                    push!(Val::bool(values_equal(a, b)));
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(values_equal(stack[top], b));
                 }
                 op::GREATER => binary_number!(>, Val::bool),
                 op::LESS => binary_number!(<, Val::bool),
                 op::ADD => {
                     let (b, a) = (peek!(0), peek!(1));
                     if let (Some(y), Some(x)) = (b.as_float(), a.as_float()) {
-                        let len = sp;
-                        sp = len - 2;
-                        push!(Val::float(x + y));
+                        sp -= 1;
+                        stack[(sp - 1) & STACK_MASK] = Val::float(x + y);
                     } else if let (Some(s), Some(t)) = (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
                     {
                         let mut bytes = Vec::with_capacity(s.bytes.len() + t.bytes.len());
@@ -1023,15 +1021,14 @@ impl<'a, 'gc> State<'a, 'gc> {
                 op::MULTIPLY => binary_number!(*, Val::float),
                 op::DIVIDE => binary_number!(/, Val::float),
                 op::NOT => {
-                    let v = pop!();
-                    push!(Val::bool(is_falsey(v)));
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(is_falsey(stack[top]));
                 }
                 op::NEGATE => {
                     let Some(x) = peek!(0).as_float() else {
                         fail!("Operand must be a number.".into())
                     };
-                    pop!();
-                    push!(Val::float(-x));
+                    stack[(sp - 1) & STACK_MASK] = Val::float(-x);
                 }
                 op::PRINT => {
                     let v = pop!();
