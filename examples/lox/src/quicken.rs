@@ -73,7 +73,11 @@ pub fn instruction_len(proto: &Proto, offset: usize) -> usize {
         | OpCode::Call => 2,
         OpCode::Invoke | OpCode::SuperInvoke | OpCode::Jump | OpCode::JumpIfFalse | OpCode::Loop => 3,
         OpCode::Closure => {
-            let upvalues = match proto.code.get(offset + 1).and_then(|&c| proto.constants.get(usize::from(c))) {
+            let upvalues = match proto
+                .code
+                .get(offset + 1)
+                .and_then(|&c| proto.constants.get(usize::from(c)))
+            {
                 Some(Constant::Function(f)) => f.upvalues.len(),
                 _ => 0,
             };

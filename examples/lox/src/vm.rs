@@ -39,11 +39,11 @@ use marrow_gc::Mutator;
 
 use crate::chunk::{Constant, Proto};
 use crate::number::format_number;
-use crate::quicken::{self, quicken};
 use crate::object::{
     as_string, intern, new_string, values_equal, BoundMethod, Class, Closure, Function, Instance, Native, ObjRef,
     Object, Table, Upvalue, Val,
 };
+use crate::quicken::{self, quicken};
 
 /// Opcode bytes, for matching on the byte itself.
 mod op {
@@ -670,7 +670,8 @@ impl<'a, 'gc> State<'a, 'gc> {
         // the table the instruction looks its name up in.
         macro_rules! ic_get {
             ($site:expr) => {
-                ic.get(frames[(fc - 1) & FRAMES_MASK].ic_base + $site).map_or(0, |&s| s as usize)
+                ic.get(frames[(fc - 1) & FRAMES_MASK].ic_base + $site)
+                    .map_or(0, |&s| s as usize)
             };
         }
         macro_rules! ic_set {
@@ -788,46 +789,46 @@ impl<'a, 'gc> State<'a, 'gc> {
         // OP_INVOKE, its opcode read.
         macro_rules! invoke {
             () => {{
-            let site = ip - 1;
-            let key = read_constant!();
-            let argc = usize::from(read_byte!());
-            let receiver = peek!(argc);
-            let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
-                fail!("Only instances have methods.".into())
-            };
-            // A field holding a callable shadows the method (rare:
-            // the filter answers most misses).
-            let field = if inst.fields.may_contain(key) {
-                inst.fields.get(name_of(key))
-            } else {
-                None
-            };
-            if let Some(v) = field {
-                stack[(sp - argc - 1) & STACK_MASK] = v;
-                match try_!(self.call_value(stack, sp, v, argc)) {
-                    Called::Closure(c) => call_closure!(c, argc),
-                    Called::Done(top) => sp = top,
+                let site = ip - 1;
+                let key = read_constant!();
+                let argc = usize::from(read_byte!());
+                let receiver = peek!(argc);
+                let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
+                    fail!("Only instances have methods.".into())
+                };
+                // A field holding a callable shadows the method (rare:
+                // the filter answers most misses).
+                let field = if inst.fields.may_contain(key) {
+                    inst.fields.get(name_of(key))
+                } else {
+                    None
+                };
+                if let Some(v) = field {
+                    stack[(sp - argc - 1) & STACK_MASK] = v;
+                    match try_!(self.call_value(stack, sp, v, argc)) {
+                        Called::Closure(c) => call_closure!(c, argc),
+                        Called::Done(top) => sp = top,
+                    }
+                } else {
+                    let Object::Class(class) = Obj::into_ref(inst.class) else {
+                        unreachable!("an instance's class is a class")
+                    };
+                    let method = match class.methods.get_at(ic_get!(site), key) {
+                        Some(m) => m,
+                        None => match class.methods.lookup(name_of(key)) {
+                            Some((slot, m)) => {
+                                ic_set!(site, slot);
+                                m
+                            }
+                            None => fail!(undefined("Undefined property", name_of(key))),
+                        },
+                    };
+                    let Some(m) = method.as_obj() else {
+                        fail!("Can only call functions and classes.".into())
+                    };
+                    call_closure!(m, argc);
                 }
-            } else {
-                let Object::Class(class) = Obj::into_ref(inst.class) else {
-                    unreachable!("an instance's class is a class")
-                };
-                let method = match class.methods.get_at(ic_get!(site), key) {
-                    Some(m) => m,
-                    None => match class.methods.lookup(name_of(key)) {
-                        Some((slot, m)) => {
-                            ic_set!(site, slot);
-                            m
-                        }
-                        None => fail!(undefined("Undefined property", name_of(key))),
-                    },
-                };
-                let Some(m) = method.as_obj() else {
-                    fail!("Can only call functions and classes.".into())
-                };
-                call_closure!(m, argc);
-            }
-            poll_point!();
+                poll_point!();
             }};
         }
 
