@@ -19,12 +19,28 @@
 //! [`Mutation::should_yield`] says the collector is waiting; the VM checks
 //! it at backward jumps, calls and after the instructions that allocate,
 //! so a slice is bounded by straight-line code (and returns, each of which
-//! ends a call). The
-//! instruction offset is saved in the frame and the next slice resumes.
+//! ends a call). The instruction offset is saved in the frame and the next
+//! slice resumes.
+//!
+//! Inside a slice the roots are only written back when it ends, since
+//! nothing is collected during it: the dispatch loop (`State::run`)
+//! keeps the stack top, the instruction offset and the call frames (with
+//! each frame's code, constants and cache base at hand) in locals, and
+//! writes the frames back to `self.frames` / the closures `RootVec` when
+//! the slice ends (yield, error, end of program).
 //!
 //! Compiled code arrives as a [`Proto`] tree from the compiler and is
 //! materialised as `Function` objects (code, line table and constants on
-//! the heap, names and string literals interned) before it runs.
+//! the heap, names and string literals interned) before it runs. The code
+//! on the heap is the compiler's with some instruction pairs fused
+//! ([`crate::quicken`]).
+//!
+//! Property access and method invocation use inline caches (see
+//! [`Vm`]'s `ic`): per instruction site, the table slot where the name
+//! was found last time, checked by key identity before the hash probe.
+//! `OP_INVOKE` first asks the instance's field table whether it may hold
+//! the name (a filter of the keys it ever held, [`Table::may_contain`]),
+//! so the usual case (a method, no such field) costs no field probe.
 //!
 //! Natives: `clock()` returns the seconds elapsed since the VM started
 //! (clox returns the process's CPU time; Lox programs only take
