@@ -186,9 +186,10 @@ pub struct Vm {
     frames: Vec<Frame>,
     /// Inline caches: one word per byte of code compiled so far, each
     /// function's from its `ic_base`. The word of a `GET_PROPERTY`,
-    /// `SET_PROPERTY` or `INVOKE` instruction (at its opcode's offset) is
-    /// the table slot where the instruction last found its name (in the
-    /// instance's fields, or in the class's methods for `INVOKE`); the
+    /// `SET_PROPERTY`, `INVOKE`, `GET_GLOBAL` or `SET_GLOBAL` instruction
+    /// (at its opcode's offset) is the table slot where the instruction
+    /// last found its name (in the instance's fields, the class's methods
+    /// for `INVOKE`, the globals); the
     /// next execution looks there first, and the hit is exact because
     /// table keys are unique and compared by identity. Instances of one
     /// class built the same way have the same field layout, so the guess
@@ -925,10 +926,18 @@ impl<'a, 'gc> State<'a, 'gc> {
                     stack[(frame.base + slot) & STACK_MASK] = peek!(0);
                 }
                 op::GET_GLOBAL => {
-                    let name = read_string!();
-                    match self.globals.get(name) {
-                        Some(v) => push!(v),
-                        None => fail!(undefined("Undefined variable", name)),
+                    let site = ip - 1;
+                    let key = read_constant!();
+                    if let Some(v) = self.globals.get_at(ic_get!(site), key) {
+                        push!(v);
+                    } else {
+                        match self.globals.lookup(name_of(key)) {
+                            Some((slot, v)) => {
+                                ic_set!(site, slot);
+                                push!(v);
+                            }
+                            None => fail!(undefined("Undefined variable", name_of(key))),
+                        }
                     }
                 }
                 op::DEFINE_GLOBAL => {
@@ -937,10 +946,16 @@ impl<'a, 'gc> State<'a, 'gc> {
                     pop!();
                 }
                 op::SET_GLOBAL => {
-                    let name = read_string!();
-                    if try_!(self.globals.set(mc, name, peek!(0)).map_err(oom)) {
-                        self.globals.delete(mc, name);
-                        fail!(undefined("Undefined variable", name));
+                    let site = ip - 1;
+                    let key = read_constant!();
+                    if !self.globals.set_at(mc, ic_get!(site), key, peek!(0)) {
+                        let name = name_of(key);
+                        let (is_new, slot) = try_!(self.globals.set_slot(mc, name, peek!(0)).map_err(oom));
+                        if is_new {
+                            self.globals.delete(mc, name);
+                            fail!(undefined("Undefined variable", name));
+                        }
+                        ic_set!(site, slot);
                     }
                 }
                 op::GET_UPVALUE => {
