@@ -11,7 +11,8 @@
 //! `tests/corpus/` was checked against clox built from the book's sources.
 //!
 //! [`object`] defines Lox's heap objects and hash tables as typed-API heap
-//! types, and [`vm`] runs materialised code in slices, one scope each, with
+//! types, and [`vm`] runs materialised code (its opcodes partly fused by
+//! [`quicken`]) in slices, one scope each, with
 //! its whole state in roots between slices.
 #![forbid(unsafe_code)]
 
@@ -20,5 +21,6 @@ pub mod compiler;
 pub mod disasm;
 pub mod number;
 pub mod object;
+pub mod quicken;
 pub mod scanner;
 pub mod vm;

@@ -54,6 +54,9 @@ pub struct Function<'gc> {
     pub name: Option<ObjRef<'gc>>,
     pub code: Obj<'gc, Bytes>,
     pub lines: Obj<'gc, Bytes>,
+    /// Where this function's inline caches start in the VM's cache array
+    /// (one entry per byte of code; see `vm.rs`).
+    pub ic_base: u32,
     pub constants: Obj<'gc, Array<Val<'gc>>>,
 }
 
@@ -171,9 +174,18 @@ pub fn values_equal<'gc>(a: Val<'gc>, b: Val<'gc>) -> bool {
 }
 
 /// clox's hash table, on the heap. See the module documentation.
+///
+/// Beside clox's count, the table keeps a 32-bit filter of the keys it
+/// ever held (one bit per key, from a hash of the key's address: the heap
+/// never moves objects and keys are interned; never cleared), so that
+/// [`Table::may_contain`] answers most misses with one load: `OP_INVOKE`
+/// asks an instance's fields whether they hold the method's name before it
+/// looks the method up in the class, as clox does, and a field named like
+/// a method is rare.
 #[derive(Trace, Debug)]
 pub struct Table<'gc> {
-    /// Live entries plus tombstones (clox's count).
+    /// Low 32 bits: live entries plus tombstones (clox's count). High 32
+    /// bits: the key filter.
     pub count: GcCell<u64>,
     /// `2 * capacity` words, `[key, value]` pairs; `None` until the first insertion.
     pub entries: GcCell<Option<Obj<'gc, Array<Val<'gc>>>>>,
@@ -182,6 +194,14 @@ pub struct Table<'gc> {
 #[inline(always)]
 fn key_hash(key: ObjRef<'_>) -> u32 {
     as_string(key).map_or(0, |s| s.hash)
+}
+
+const COUNT_MASK: u64 = 0xffff_ffff;
+
+/// The key filter's bit for `key` (in the high half of `Table::count`).
+#[inline(always)]
+fn filter_bit(key: Val<'_>) -> u64 {
+    1u64 << (32 + (key.bits().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 59))
 }
 
 /// The slot for `key` in `entries` (of `cap` pairs): its own, or the
@@ -219,9 +239,28 @@ impl<'gc> Table<'gc> {
         entries.len() / 2
     }
 
+    /// clox's count (live entries plus tombstones).
+    #[inline(always)]
+    fn len(&self) -> u64 {
+        self.count.get() & COUNT_MASK
+    }
+
+    /// False if `key` (a string) was never in the table (true: it may be).
+    #[inline(always)]
+    pub fn may_contain(&self, key: Val<'gc>) -> bool {
+        self.count.get() & filter_bit(key) != 0
+    }
+
     /// The value for `key`.
     #[inline]
     pub fn get(&self, key: ObjRef<'gc>) -> Option<Val<'gc>> {
+        self.lookup(key).map(|(_, v)| v)
+    }
+
+    /// The slot of `key` (a pair index, for [`Table::get_at`] and
+    /// [`Table::set_at`]) and its value.
+    #[inline]
+    pub fn lookup(&self, key: ObjRef<'gc>) -> Option<(usize, Val<'gc>)> {
         let entries = self.entries.get()?;
         let mask = Self::capacity(entries) - 1;
         let mut index = key_hash(key) as usize & mask;
@@ -233,29 +272,64 @@ impl<'gc> Table<'gc> {
                     return None;
                 }
             } else if k.identical(Val::obj(key)) {
-                return entries.get(2 * index + 1);
+                return Some((index, entries.get(2 * index + 1)?));
             }
             index = (index + 1) & mask;
         }
     }
 
+    /// The value for `key` (a string) if `key` is in slot `slot` (a
+    /// guess, as an inline cache makes: keys are unique, so a key found
+    /// there is the entry [`Table::get`] would find).
+    #[inline(always)]
+    pub fn get_at(&self, slot: usize, key: Val<'gc>) -> Option<Val<'gc>> {
+        let entries = self.entries.get()?;
+        if entries.get(2 * slot)?.identical(key) {
+            entries.get(2 * slot + 1)
+        } else {
+            None
+        }
+    }
+
+    /// Sets `key`'s value if `key` is in slot `slot`; false (and nothing
+    /// changed) if it is not there.
+    #[inline(always)]
+    pub fn set_at(&self, mc: &Mutation<'gc>, slot: usize, key: Val<'gc>, value: Val<'gc>) -> bool {
+        let Some(entries) = self.entries.get() else {
+            return false;
+        };
+        match entries.get(2 * slot) {
+            Some(k) if k.identical(key) => entries.set(mc, 2 * slot + 1, value).is_ok(),
+            _ => false,
+        }
+    }
+
     /// Sets `key` to `value`; true if the key is new.
     pub fn set(&self, mc: &Mutation<'gc>, key: ObjRef<'gc>, value: Val<'gc>) -> Result<bool, AllocError> {
+        self.set_slot(mc, key, value).map(|(is_new, _)| is_new)
+    }
+
+    /// Sets `key` to `value`; whether the key is new, and its slot.
+    pub fn set_slot(&self, mc: &Mutation<'gc>, key: ObjRef<'gc>, value: Val<'gc>) -> Result<(bool, usize), AllocError> {
         let mut entries = self.entries.get();
         let cap = entries.map_or(0, Self::capacity);
-        if (self.count.get() + 1) as f64 > cap as f64 * 0.75 {
+        if (self.len() + 1) as f64 > cap as f64 * 0.75 {
             let new_cap = if cap < 8 { 8 } else { cap * 2 };
             entries = Some(self.grow(mc, new_cap)?);
         }
-        let Some(entries) = entries else { return Ok(false) };
+        let Some(entries) = entries else { return Ok((false, 0)) };
         let i = find_slot(entries, Self::capacity(entries), key);
         let is_new = entries.get(2 * i).unwrap_or(Val::NIL).is_nil();
-        if is_new && entries.get(2 * i + 1).unwrap_or(Val::NIL).is_nil() {
-            self.count.set(mc, self.count.get() + 1);
+        if is_new {
+            let mut count = self.count.get() | filter_bit(Val::obj(key));
+            if entries.get(2 * i + 1).unwrap_or(Val::NIL).is_nil() {
+                count += 1;
+            }
+            self.count.set(mc, count);
         }
         let _ = entries.set(mc, 2 * i, Val::obj(key));
         let _ = entries.set(mc, 2 * i + 1, value);
-        Ok(is_new)
+        Ok((is_new, i))
     }
 
     fn grow(&self, mc: &Mutation<'gc>, cap: usize) -> Result<Obj<'gc, Array<Val<'gc>>>, AllocError> {
@@ -272,7 +346,7 @@ impl<'gc> Table<'gc> {
                 count += 1;
             }
         }
-        self.count.set(mc, count);
+        self.count.set(mc, (self.count.get() & !COUNT_MASK) | count);
         self.entries.set(mc, Some(fresh));
         Ok(fresh)
     }
@@ -282,7 +356,7 @@ impl<'gc> Table<'gc> {
         let Some(entries) = self.entries.get() else {
             return false;
         };
-        if self.count.get() == 0 {
+        if self.len() == 0 {
             return false;
         }
         let i = find_slot(entries, Self::capacity(entries), key);
@@ -310,7 +384,7 @@ impl<'gc> Table<'gc> {
     /// The interned string with these bytes, if any (for the intern table).
     pub fn find_string(&self, bytes: &[u8], hash: u32) -> Option<ObjRef<'gc>> {
         let entries = self.entries.get()?;
-        if self.count.get() == 0 {
+        if self.len() == 0 {
             return None;
         }
         let cap = Self::capacity(entries);

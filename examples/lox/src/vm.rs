@@ -17,13 +17,30 @@
 //!
 //! A slice ends when the program ends, on a runtime error, or when
 //! [`Mutation::should_yield`] says the collector is waiting; the VM checks
-//! it at backward jumps, calls, returns and after the instructions that
-//! allocate, so a slice is bounded by straight-line code. The
-//! instruction offset is saved in the frame and the next slice resumes.
+//! it at backward jumps, calls and after the instructions that allocate,
+//! so a slice is bounded by straight-line code (and returns, each of which
+//! ends a call). The instruction offset is saved in the frame and the next
+//! slice resumes.
+//!
+//! Inside a slice the roots are only written back when it ends, since
+//! nothing is collected during it: the dispatch loop (`State::run`)
+//! keeps the stack top, the instruction offset and the call frames (with
+//! each frame's code, constants and cache base at hand) in locals, and
+//! writes the frames back to `self.frames` / the closures `RootVec` when
+//! the slice ends (yield, error, end of program).
 //!
 //! Compiled code arrives as a [`Proto`] tree from the compiler and is
 //! materialised as `Function` objects (code, line table and constants on
-//! the heap, names and string literals interned) before it runs.
+//! the heap, names and string literals interned) before it runs. The code
+//! on the heap is the compiler's with some instruction pairs fused
+//! ([`crate::quicken`]).
+//!
+//! Property access and method invocation use inline caches (see
+//! [`Vm`]'s `ic`): per instruction site, the table slot where the name
+//! was found last time, checked by key identity before the hash probe.
+//! `OP_INVOKE` first asks the instance's field table whether it may hold
+//! the name (a filter of the keys it ever held, [`Table::may_contain`]),
+//! so the usual case (a method, no such field) costs no field probe.
 //!
 //! Natives: `clock()` returns the seconds elapsed since the VM started
 //! (clox returns the process's CPU time; Lox programs only take
@@ -33,7 +50,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use marrow_gc::runtime::AllocError;
-use marrow_gc::typed::{Mutation, Obj, Root, RootVec};
+use marrow_gc::typed::{Array, Mutation, Obj, Root, RootVec};
 use marrow_gc::Mutator;
 
 use crate::chunk::{Constant, Proto};
@@ -42,6 +59,7 @@ use crate::object::{
     as_string, intern, new_string, values_equal, BoundMethod, Class, Closure, Function, Instance, Native, ObjRef,
     Object, Table, Upvalue, Val,
 };
+use crate::quicken::{self, quicken};
 
 /// Opcode bytes, for matching on the byte itself.
 mod op {
@@ -98,7 +116,7 @@ const STACK_SLOTS: usize = FRAMES_MAX * 512;
 const STACK_MASK: usize = STACK_SLOTS - 1;
 const _: () = assert!(STACK_SLOTS.is_power_of_two());
 
-/// Backward jumps, calls and returns between two looks at
+/// Backward jumps and calls between two looks at
 /// `should_yield` when nothing was allocated.
 const POLL_EVERY: u32 = 1024;
 
@@ -106,6 +124,43 @@ const POLL_EVERY: u32 = 1024;
 struct Frame {
     ip: usize,
     base: usize,
+}
+
+/// Frame indices are masked with this (FRAMES_MAX is a power of two).
+const FRAMES_MASK: usize = FRAMES_MAX - 1;
+const _: () = assert!(FRAMES_MAX.is_power_of_two());
+
+/// A call frame during a slice: a [`Frame`] and what it runs.
+#[derive(Clone, Copy)]
+struct Active<'gc> {
+    ip: usize,
+    base: usize,
+    closure: ObjRef<'gc>,
+    code: &'gc [u8],
+    constants: Obj<'gc, Array<Val<'gc>>>,
+    ic_base: usize,
+}
+
+impl<'gc> Active<'gc> {
+    fn new(closure: ObjRef<'gc>, frame: Frame) -> Active<'gc> {
+        let f = function_of(closure);
+        Active {
+            ip: frame.ip,
+            base: frame.base,
+            closure,
+            code: f.code.as_bytes(),
+            constants: f.constants,
+            ic_base: f.ic_base as usize,
+        }
+    }
+}
+
+/// What a call does next (see `State::call_value`).
+enum Called<'gc> {
+    /// Run this closure in a new frame.
+    Closure(ObjRef<'gc>),
+    /// Nothing to run: the result is on the stack, whose top is this.
+    Done(usize),
 }
 
 /// How running a program ended.
@@ -129,6 +184,17 @@ pub struct Vm {
     frame_closures: RootVec<Val<'static>>,
     open_upvalues: RootVec<Val<'static>>,
     frames: Vec<Frame>,
+    /// Inline caches: one word per byte of code compiled so far, each
+    /// function's from its `ic_base`. The word of a `GET_PROPERTY`,
+    /// `SET_PROPERTY`, `INVOKE`, `GET_GLOBAL` or `SET_GLOBAL` instruction
+    /// (at its opcode's offset) is the table slot where the instruction
+    /// last found its name (in the instance's fields, the class's methods
+    /// for `INVOKE`, the globals); the
+    /// next execution looks there first, and the hit is exact because
+    /// table keys are unique and compared by identity. Instances of one
+    /// class built the same way have the same field layout, so the guess
+    /// holds across receivers. A wrong guess costs one failed comparison.
+    ic: Vec<u32>,
     globals: Root<Table<'static>>,
     strings: Root<Table<'static>>,
     init_string: Root<Object<'static>>,
@@ -170,6 +236,7 @@ impl Vm {
             frame_closures,
             open_upvalues,
             frames: Vec::with_capacity(FRAMES_MAX),
+            ic: Vec::new(),
             globals,
             strings,
             init_string,
@@ -181,9 +248,10 @@ impl Vm {
     /// Runs a compiled script to its end or to a runtime error (whose
     /// message and trace go to stderr). Globals persist across calls (the REPL).
     pub fn interpret(&mut self, m: &mut Mutator, script: &Proto) -> Outcome {
+        let mut ic_len = self.ic.len();
         let started = m.mutate(|mc| -> Result<(), String> {
             let strings = self.strings.get(mc);
-            let function = materialize(mc, &strings, script).map_err(oom)?;
+            let function = materialize(mc, &strings, script, &mut ic_len).map_err(oom)?;
             let Object::Function(function) = *Obj::into_ref(function) else {
                 unreachable!("materialize makes a function")
             };
@@ -197,6 +265,7 @@ impl Vm {
             self.frame_closures.as_mut_vec(mc).push(Val::obj(closure));
             Ok(())
         });
+        self.ic.resize(ic_len, 0);
         self.frames.push(Frame { ip: 0, base: 0 });
         if let Err(message) = started {
             return self.fail(format!("{message}\n").into_bytes());
@@ -242,8 +311,6 @@ impl Vm {
         };
         let mut st = State {
             mc,
-            stack: slots,
-            sp,
             closures: self.frame_closures.as_mut_vec(mc),
             open: self.open_upvalues.as_mut_vec(mc),
             frames: &mut self.frames,
@@ -252,24 +319,34 @@ impl Vm {
             start: self.start,
             out: &mut self.out,
         };
-        let slice = match st.run() {
+        let (result, sp) = st.run(slots, sp, &mut self.ic);
+        let slice = match result {
             Ok(s) => s,
             Err(message) => Slice::Error(st.trace(&message)),
         };
-        let sp = st.sp;
         stack.truncate(sp);
         slice
     }
 }
 
 /// Materialises a compiled function (and the functions it contains) on the heap.
-pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto) -> Result<ObjRef<'gc>, AllocError> {
+/// Each function gets the next `code.len()` inline caches: `ic_len` is the
+/// number given out so far.
+pub fn materialize<'gc>(
+    mc: &Mutation<'gc>,
+    strings: &Table<'gc>,
+    proto: &Proto,
+    ic_len: &mut usize,
+) -> Result<ObjRef<'gc>, AllocError> {
+    // Past u32::MAX the caches are out of reach: every guess misses.
+    let ic_base = u32::try_from(*ic_len).unwrap_or(u32::MAX);
+    *ic_len += proto.code.len();
     let constants = mc.alloc_array(proto.constants.len(), Val::NIL)?;
     for (i, c) in proto.constants.iter().enumerate() {
         let v = match c {
             Constant::Number(n) => Val::float(*n),
             Constant::String(s) => Val::obj(intern(mc, strings, s)?),
-            Constant::Function(p) => Val::obj(materialize(mc, strings, p)?),
+            Constant::Function(p) => Val::obj(materialize(mc, strings, p, ic_len)?),
         };
         let _ = constants.set(mc, i, v);
     }
@@ -282,8 +359,9 @@ pub fn materialize<'gc>(mc: &Mutation<'gc>, strings: &Table<'gc>, proto: &Proto)
         arity: u32::from(proto.arity),
         upvalue_count: proto.upvalues.len() as u32,
         name,
-        code: mc.alloc_bytes(&proto.code)?,
+        code: mc.alloc_bytes(&quicken(proto))?,
         lines: mc.alloc_bytes(&lines)?,
+        ic_base,
         constants,
     })?;
     mc.alloc(Object::Function(function))
@@ -344,16 +422,35 @@ fn print_object(out: &mut Vec<u8>, o: ObjRef<'_>) {
     }
 }
 
+/// A name constant's string object.
+#[inline(always)]
+fn name_of<'gc>(key: Val<'gc>) -> ObjRef<'gc> {
+    key.as_obj().expect("a name constant is a string")
+}
+
+#[cold]
+#[inline(never)]
+fn arity_error(arity: usize, argc: usize) -> String {
+    format!("Expected {arity} arguments but got {argc}.")
+}
+
+/// "`what` 'name'." (undefined variables and properties).
+#[cold]
+#[inline(never)]
+fn undefined(what: &str, name: ObjRef<'_>) -> String {
+    format!("{what} '{}'.", String::from_utf8_lossy(string_bytes(Val::obj(name))))
+}
+
 fn is_falsey(v: Val<'_>) -> bool {
     v.is_nil() || v.as_bool() == Some(false)
 }
 
-/// The VM's state for one slice, borrowed from its roots.
+/// The VM's state for one slice, borrowed from its roots. The value
+/// stack and its top are not here: [`State::run`] keeps them in locals
+/// (so that they live in registers) and hands them to the helpers that
+/// need them.
 struct State<'a, 'gc> {
     mc: &'a Mutation<'gc>,
-    /// The value stack, at its full size for the slice; `sp` is its top.
-    stack: &'a mut [Val<'gc>; STACK_SLOTS],
-    sp: usize,
     closures: &'a mut Vec<Val<'gc>>,
     open: &'a mut Vec<Val<'gc>>,
     frames: &'a mut Vec<Frame>,
@@ -372,28 +469,9 @@ fn upvalue_of<'gc>(o: ObjRef<'gc>) -> &'gc Upvalue<'gc> {
     }
 }
 
+type Stack<'gc> = [Val<'gc>; STACK_SLOTS];
+
 impl<'a, 'gc> State<'a, 'gc> {
-    #[inline(always)]
-    fn peek(&self, distance: usize) -> Val<'gc> {
-        self.stack[self.sp.wrapping_sub(1 + distance) & STACK_MASK]
-    }
-
-    #[inline(always)]
-    fn pop(&mut self) -> Val<'gc> {
-        self.sp -= 1;
-        self.stack[self.sp & STACK_MASK]
-    }
-
-    #[inline(always)]
-    fn push(&mut self, v: Val<'gc>) -> Res<()> {
-        if self.sp >= STACK_SLOTS {
-            return Err("Stack overflow.".into());
-        }
-        self.stack[self.sp & STACK_MASK] = v;
-        self.sp += 1;
-        Ok(())
-    }
-
     /// The message and the stack trace, as clox prints them.
     fn trace(&self, message: &str) -> Vec<u8> {
         let mut text = format!("{message}\n").into_bytes();
@@ -415,79 +493,60 @@ impl<'a, 'gc> State<'a, 'gc> {
         text
     }
 
+    /// Prepares a call of `callee` with the `argc` values on top of the
+    /// stack: a closure to push a frame for (after arity and depth checks
+    /// by the caller), or the call's new stack top when it is done.
     #[inline(always)]
-    fn call_closure(&mut self, closure: ObjRef<'gc>, argc: usize) -> Res<()> {
-        let f = function_of(closure);
-        if argc != f.arity as usize {
-            return Err(format!("Expected {} arguments but got {}.", f.arity, argc));
-        }
-        if self.frames.len() == FRAMES_MAX {
-            return Err("Stack overflow.".into());
-        }
-        self.frames.push(Frame {
-            ip: 0,
-            base: self.sp - argc - 1,
-        });
-        self.closures.push(Val::obj(closure));
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn call_value(&mut self, callee: Val<'gc>, argc: usize) -> Res<()> {
+    fn call_value(&mut self, stack: &mut Stack<'gc>, sp: usize, callee: Val<'gc>, argc: usize) -> Res<Called<'gc>> {
         if let Some(o) = callee.as_obj() {
             match Obj::into_ref(o) {
-                Object::Closure(_) => return self.call_closure(o, argc),
-                _ => return self.call_other(o, argc),
+                Object::Closure(_) => return Ok(Called::Closure(o)),
+                _ => return self.call_other(stack, sp, o, argc),
             }
         }
         Err("Can only call functions and classes.".into())
     }
 
-    fn call_other(&mut self, o: ObjRef<'gc>, argc: usize) -> Res<()> {
-        {
-            match Obj::into_ref(o) {
-                Object::BoundMethod(b) => {
-                    let slot = self.sp - argc - 1;
-                    self.stack[slot] = b.receiver;
-                    return self.call_closure(b.method, argc);
-                }
-                Object::Class(c) => {
-                    let instance = self
-                        .mc
-                        .alloc(Object::Instance(Instance {
-                            class: o,
-                            fields: Table::new(),
-                        }))
-                        .map_err(oom)?;
-                    let slot = self.sp - argc - 1;
-                    self.stack[slot] = Val::obj(instance);
-                    if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
-                        return self.call_closure(init, argc);
-                    } else if argc != 0 {
-                        return Err(format!("Expected 0 arguments but got {argc}."));
-                    }
-                    return Ok(());
-                }
-                Object::Native(_) => {
-                    let t = self.start.elapsed().as_secs_f64();
-                    let len = self.sp;
-                    self.sp = len - argc - 1;
-                    self.push(Val::float(t))?;
-                    return Ok(());
-                }
-                _ => {}
+    fn call_other(&mut self, stack: &mut Stack<'gc>, sp: usize, o: ObjRef<'gc>, argc: usize) -> Res<Called<'gc>> {
+        let slot = (sp - argc - 1) & STACK_MASK;
+        match Obj::into_ref(o) {
+            Object::BoundMethod(b) => {
+                stack[slot] = b.receiver;
+                Ok(Called::Closure(b.method))
             }
+            Object::Class(c) => {
+                let instance = self
+                    .mc
+                    .alloc(Object::Instance(Instance {
+                        class: o,
+                        fields: Table::new(),
+                    }))
+                    .map_err(oom)?;
+                stack[slot] = Val::obj(instance);
+                if let Some(init) = c.methods.get(self.init_string).and_then(|v| v.as_obj()) {
+                    Ok(Called::Closure(init))
+                } else if argc != 0 {
+                    Err(format!("Expected 0 arguments but got {argc}."))
+                } else {
+                    Ok(Called::Done(sp))
+                }
+            }
+            Object::Native(_) => {
+                let t = self.start.elapsed().as_secs_f64();
+                stack[slot] = Val::float(t);
+                Ok(Called::Done(slot + 1))
+            }
+            _ => Err("Can only call functions and classes.".into()),
         }
-        Err("Can only call functions and classes.".into())
     }
 
-    #[inline(always)]
-    fn invoke_from_class(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>, argc: usize) -> Res<()> {
+    /// The method `name` of `class` (a closure).
+    fn method_of(&self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<ObjRef<'gc>> {
         let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
         match c.methods.get(name).and_then(|v| v.as_obj()) {
-            Some(method) => self.call_closure(method, argc),
+            Some(method) => Ok(method),
             None => Err(format!(
                 "Undefined property '{}'.",
                 String::from_utf8_lossy(string_bytes(Val::obj(name)))
@@ -495,7 +554,8 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
     }
 
-    fn bind_method(&mut self, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
+    /// Replaces the receiver on top of the stack by its method `name` bound to it.
+    fn bind_method(&mut self, stack: &mut Stack<'gc>, sp: usize, class: ObjRef<'gc>, name: ObjRef<'gc>) -> Res<()> {
         let Object::Class(c) = Obj::into_ref(class) else {
             return Err("Superclass must be a class.".into());
         };
@@ -505,13 +565,13 @@ impl<'a, 'gc> State<'a, 'gc> {
                 String::from_utf8_lossy(string_bytes(Val::obj(name)))
             ));
         };
-        let receiver = self.peek(0);
+        let top = (sp - 1) & STACK_MASK;
+        let receiver = stack[top];
         let bound = self
             .mc
             .alloc(Object::BoundMethod(BoundMethod { receiver, method }))
             .map_err(oom)?;
-        self.pop();
-        self.push(Val::obj(bound))?;
+        stack[top] = Val::obj(bound);
         Ok(())
     }
 
@@ -539,59 +599,109 @@ impl<'a, 'gc> State<'a, 'gc> {
         Ok(created)
     }
 
-    fn close_upvalues(&mut self, last: usize) {
+    fn close_upvalues(&mut self, stack: &Stack<'gc>, last: usize) {
         while let Some(u) = self.open.last().and_then(|v| v.as_obj()) {
             let up = upvalue_of(u);
             let slot = up.slot.get();
             if (slot as usize) < last {
                 break;
             }
-            up.closed.set(self.mc, self.stack[slot as usize]);
+            up.closed.set(self.mc, stack[slot as usize & STACK_MASK]);
             up.slot.set(self.mc, -1);
             self.open.pop();
         }
     }
 
-    fn run(&mut self) -> Res<Slice> {
+    /// Writes the slice's call frames back to the roots, the top one at `ip`.
+    #[cold]
+    #[inline(never)]
+    fn sync(&mut self, frames: &mut [Active<'gc>; FRAMES_MAX], fc: usize, ip: usize) {
+        frames[fc.wrapping_sub(1) & FRAMES_MASK].ip = ip;
+        self.frames.clear();
+        self.closures.clear();
+        for f in &frames[..fc] {
+            self.frames.push(Frame { ip: f.ip, base: f.base });
+            self.closures.push(Val::obj(f.closure));
+        }
+    }
+
+    /// Runs from the current frame with the stack's top at `sp`; how the
+    /// slice ended and the stack's top then.
+    fn run(&mut self, stack: &mut Stack<'gc>, mut sp: usize, ic: &mut [u32]) -> (Res<Slice>, usize) {
         let mc = self.mc;
-        let Some(mut frame) = self.frames.last().copied() else {
-            return Ok(Slice::Done);
+        // The call frames live here for the slice, with what each frame
+        // runs at hand (code, constants, cache base); `fc` is their count.
+        // The roots (`self.frames`, `self.closures`) are brought up to date
+        // when the slice ends (`sync!`): nothing is collected inside it.
+        let n = self.frames.len().min(self.closures.len());
+        if n == 0 {
+            return (Ok(Slice::Done), sp);
+        }
+        let Some(top) = self.closures[n - 1].as_obj() else {
+            unreachable!("a frame has a closure")
         };
-        let mut closure = self
-            .closures
-            .last()
-            .and_then(|c| c.as_obj())
-            .expect("a frame has a closure");
-        let mut function = function_of(closure);
-        let mut code = function.code.as_bytes();
-        let mut constants = function.constants;
+        let mut frames = [Active::new(top, self.frames[n - 1]); FRAMES_MAX];
+        for (i, f) in frames.iter_mut().enumerate().take(n - 1) {
+            let Some(c) = self.closures[i].as_obj() else {
+                unreachable!("a frame has a closure")
+            };
+            *f = Active::new(c, self.frames[i]);
+        }
+        let mut fc = n;
+        let mut frame = frames[(fc - 1) & FRAMES_MASK];
         let mut ip = frame.ip;
 
-        macro_rules! save_ip {
+        // The frames back into the roots, the current one at `ip`.
+        macro_rules! sync {
             () => {
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = ip;
-                }
+                self.sync(&mut frames, fc, ip)
             };
         }
-        macro_rules! load_frame {
-            () => {
-                frame = *self.frames.last().expect("a frame");
-                closure = self
-                    .closures
-                    .last()
-                    .and_then(|c| c.as_obj())
-                    .expect("a frame has a closure");
-                function = function_of(closure);
-                code = function.code.as_bytes();
-                constants = function.constants;
-                ip = frame.ip;
+        // Calls closure `$c` with the `$argc` values on top of the stack.
+        macro_rules! call_closure {
+            ($c:expr, $argc:expr) => {{
+                let c = $c;
+                let argc = $argc;
+                let f = function_of(c);
+                if argc != f.arity as usize {
+                    fail!(arity_error(f.arity as usize, argc));
+                }
+                if fc == FRAMES_MAX {
+                    fail!("Stack overflow.".into());
+                }
+                frames[(fc - 1) & FRAMES_MASK].ip = ip;
+                frame = Active {
+                    ip: 0,
+                    base: sp - argc - 1,
+                    closure: c,
+                    code: f.code.as_bytes(),
+                    constants: f.constants,
+                    ic_base: f.ic_base as usize,
+                };
+                frames[fc & FRAMES_MASK] = frame;
+                fc += 1;
+                ip = 0;
+            }};
+        }
+        // The inline cache of the instruction at `$site`: a slot guess for
+        // the table the instruction looks its name up in.
+        macro_rules! ic_get {
+            ($site:expr) => {
+                ic.get(frames[(fc - 1) & FRAMES_MASK].ic_base + $site)
+                    .map_or(0, |&s| s as usize)
+            };
+        }
+        macro_rules! ic_set {
+            ($site:expr, $slot:expr) => {
+                if let Some(c) = ic.get_mut(frames[(fc - 1) & FRAMES_MASK].ic_base + $site) {
+                    *c = $slot as u32;
+                }
             };
         }
         macro_rules! fail {
             ($e:expr) => {{
-                save_ip!();
-                return Err($e);
+                sync!();
+                return (Err($e), sp);
             }};
         }
         macro_rules! try_ {
@@ -606,12 +716,12 @@ impl<'a, 'gc> State<'a, 'gc> {
         macro_rules! yield_point {
             () => {
                 if mc.should_yield() {
-                    save_ip!();
-                    return Ok(Slice::Yield);
+                    sync!();
+                    return (Ok(Slice::Yield), sp);
                 }
             };
         }
-        // At backward jumps, calls and returns: look every POLL_EVERY times
+        // At backward jumps and calls: look every POLL_EVERY times
         // (for other threads' requests; allocation is checked at each one).
         let mut poll_budget = POLL_EVERY;
         macro_rules! poll_point {
@@ -623,23 +733,44 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
             };
         }
+        macro_rules! peek {
+            ($d:expr) => {
+                stack[sp.wrapping_sub(1 + $d) & STACK_MASK]
+            };
+        }
+        macro_rules! pop {
+            () => {{
+                sp -= 1;
+                stack[sp & STACK_MASK]
+            }};
+        }
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                if sp >= STACK_SLOTS {
+                    fail!("Stack overflow.".into());
+                }
+                stack[sp & STACK_MASK] = v;
+                sp += 1;
+            }};
+        }
         macro_rules! read_byte {
             () => {{
-                let b = code[ip];
+                let b = frame.code[ip];
                 ip += 1;
                 b
             }};
         }
         macro_rules! read_short {
             () => {{
-                let s = (usize::from(code[ip]) << 8) | usize::from(code[ip + 1]);
+                let s = (usize::from(frame.code[ip]) << 8) | usize::from(frame.code[ip + 1]);
                 ip += 2;
                 s
             }};
         }
         macro_rules! read_constant {
             () => {
-                constants.get(usize::from(read_byte!())).unwrap_or(Val::NIL)
+                frame.constants.get(usize::from(read_byte!())).unwrap_or(Val::NIL)
             };
         }
         macro_rules! read_string {
@@ -649,12 +780,127 @@ impl<'a, 'gc> State<'a, 'gc> {
         }
         macro_rules! binary_number {
             ($op:tt, $wrap:expr) => {{
-                let (Some(b), Some(a)) = (self.peek(0).as_float(), self.peek(1).as_float()) else {
+                let (Some(b), Some(a)) = (peek!(0).as_float(), peek!(1).as_float()) else {
                     fail!("Operands must be numbers.".into())
                 };
-                let len = self.sp;
-                self.sp = len - 2;
-                try_!(self.push($wrap(a $op b)));
+                sp -= 1;
+                stack[(sp - 1) & STACK_MASK] = $wrap(a $op b);
+            }};
+        }
+
+        // A fused CONSTANT and arithmetic or comparison (see `quicken`):
+        // both on numbers, else the CONSTANT alone.
+        macro_rules! constant_binary {
+            ($op:tt, $wrap:expr) => {{
+                let c = read_constant!();
+                let top = (sp - 1) & STACK_MASK;
+                if let (Some(a), Some(b)) = (stack[top].as_float(), c.as_float()) {
+                    stack[top] = $wrap(a $op b);
+                    ip += 1;
+                } else {
+                    push!(c);
+                }
+            }};
+        }
+
+        // OP_INVOKE, its opcode read.
+        macro_rules! invoke {
+            () => {{
+                let site = ip - 1;
+                let key = read_constant!();
+                let argc = usize::from(read_byte!());
+                let receiver = peek!(argc);
+                let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
+                    fail!("Only instances have methods.".into())
+                };
+                // A field holding a callable shadows the method (rare:
+                // the filter answers most misses).
+                let field = if inst.fields.may_contain(key) {
+                    inst.fields.get(name_of(key))
+                } else {
+                    None
+                };
+                if let Some(v) = field {
+                    stack[(sp - argc - 1) & STACK_MASK] = v;
+                    match try_!(self.call_value(stack, sp, v, argc)) {
+                        Called::Closure(c) => call_closure!(c, argc),
+                        Called::Done(top) => sp = top,
+                    }
+                } else {
+                    let Object::Class(class) = Obj::into_ref(inst.class) else {
+                        unreachable!("an instance's class is a class")
+                    };
+                    let method = match class.methods.get_at(ic_get!(site), key) {
+                        Some(m) => m,
+                        None => match class.methods.lookup(name_of(key)) {
+                            Some((slot, m)) => {
+                                ic_set!(site, slot);
+                                m
+                            }
+                            None => fail!(undefined("Undefined property", name_of(key))),
+                        },
+                    };
+                    let Some(m) = method.as_obj() else {
+                        fail!("Can only call functions and classes.".into())
+                    };
+                    call_closure!(m, argc);
+                }
+                poll_point!();
+            }};
+        }
+
+        // The fused GET_LOCAL and GET_PROPERTY (see `quicken`); true if
+        // both ran and found a field (the next instruction is then the
+        // one after GET_PROPERTY).
+        macro_rules! get_local_property {
+            () => {{
+                let slot = usize::from(read_byte!());
+                let target = stack[(frame.base + slot) & STACK_MASK];
+                match target.as_obj().map(Obj::into_ref) {
+                    Some(Object::Instance(inst)) => {
+                        ip += 1;
+                        let site = ip - 1;
+                        let key = read_constant!();
+                        if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
+                            push!(v);
+                            true
+                        } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
+                            ic_set!(site, slot);
+                            push!(v);
+                            true
+                        } else {
+                            push!(target);
+                            try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
+                            yield_point!();
+                            false
+                        }
+                    }
+                    // GET_LOCAL alone; GET_PROPERTY fails next.
+                    _ => {
+                        push!(target);
+                        false
+                    }
+                }
+            }};
+        }
+
+        // Returns `$result` from the current frame.
+        macro_rules! do_return {
+            ($result:expr) => {{
+                let result = $result;
+                if !self.open.is_empty() {
+                    self.close_upvalues(stack, frame.base);
+                }
+                fc -= 1;
+                if fc == 0 {
+                    sync!();
+                    return (Ok(Slice::Done), 0);
+                }
+                sp = frame.base;
+                stack[sp & STACK_MASK] = result;
+                sp += 1;
+                frame = frames[(fc - 1) & FRAMES_MASK];
+                ip = frame.ip;
             }};
         }
 
@@ -662,123 +908,142 @@ impl<'a, 'gc> State<'a, 'gc> {
             match read_byte!() {
                 op::CONSTANT => {
                     let c = read_constant!();
-                    try_!(self.push(c));
+                    push!(c);
                 }
-                op::NIL => try_!(self.push(Val::NIL)),
-                op::TRUE => try_!(self.push(Val::bool(true))),
-                op::FALSE => try_!(self.push(Val::bool(false))),
+                op::NIL => push!(Val::NIL),
+                op::TRUE => push!(Val::bool(true)),
+                op::FALSE => push!(Val::bool(false)),
                 op::POP => {
-                    self.pop();
+                    pop!();
                 }
                 op::GET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    let v = self.stack[(frame.base + slot) & STACK_MASK];
-                    try_!(self.push(v));
+                    let v = stack[(frame.base + slot) & STACK_MASK];
+                    push!(v);
                 }
                 op::SET_LOCAL => {
                     let slot = usize::from(read_byte!());
-                    self.stack[(frame.base + slot) & STACK_MASK] = self.peek(0);
+                    stack[(frame.base + slot) & STACK_MASK] = peek!(0);
                 }
                 op::GET_GLOBAL => {
-                    let name = read_string!();
-                    match self.globals.get(name) {
-                        Some(v) => try_!(self.push(v)),
-                        None => fail!(format!(
-                            "Undefined variable '{}'.",
-                            String::from_utf8_lossy(string_bytes(Val::obj(name)))
-                        )),
+                    let site = ip - 1;
+                    let key = read_constant!();
+                    if let Some(v) = self.globals.get_at(ic_get!(site), key) {
+                        push!(v);
+                    } else {
+                        match self.globals.lookup(name_of(key)) {
+                            Some((slot, v)) => {
+                                ic_set!(site, slot);
+                                push!(v);
+                            }
+                            None => fail!(undefined("Undefined variable", name_of(key))),
+                        }
                     }
                 }
                 op::DEFINE_GLOBAL => {
                     let name = read_string!();
-                    try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom));
-                    self.pop();
+                    try_!(self.globals.set(mc, name, peek!(0)).map_err(oom));
+                    pop!();
                 }
                 op::SET_GLOBAL => {
-                    let name = read_string!();
-                    if try_!(self.globals.set(mc, name, self.peek(0)).map_err(oom)) {
-                        self.globals.delete(mc, name);
-                        fail!(format!(
-                            "Undefined variable '{}'.",
-                            String::from_utf8_lossy(string_bytes(Val::obj(name)))
-                        ));
+                    let site = ip - 1;
+                    let key = read_constant!();
+                    if !self.globals.set_at(mc, ic_get!(site), key, peek!(0)) {
+                        let name = name_of(key);
+                        let (is_new, slot) = try_!(self.globals.set_slot(mc, name, peek!(0)).map_err(oom));
+                        if is_new {
+                            self.globals.delete(mc, name);
+                            fail!(undefined("Undefined variable", name));
+                        }
+                        ic_set!(site, slot);
                     }
                 }
                 op::GET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(closure, i);
+                    let up = upvalue_at(frames[(fc - 1) & FRAMES_MASK].closure, i);
                     let slot = up.slot.get();
                     let v = if slot >= 0 {
-                        self.stack[slot as usize]
+                        stack[slot as usize]
                     } else {
                         up.closed.get()
                     };
-                    try_!(self.push(v));
+                    push!(v);
                 }
                 op::SET_UPVALUE => {
                     let i = usize::from(read_byte!());
-                    let up = upvalue_at(closure, i);
+                    let up = upvalue_at(frames[(fc - 1) & FRAMES_MASK].closure, i);
                     let slot = up.slot.get();
-                    let v = self.peek(0);
+                    let v = peek!(0);
                     if slot >= 0 {
-                        self.stack[slot as usize] = v;
+                        stack[slot as usize] = v;
                     } else {
                         up.closed.set(mc, v);
                     }
                 }
                 op::GET_PROPERTY => {
-                    let target = self.peek(0);
+                    let site = ip - 1;
+                    let target = peek!(0);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have properties.".into())
                     };
-                    let name = read_string!();
-                    if let Some(v) = inst.fields.get(name) {
-                        self.pop();
-                        try_!(self.push(v));
+                    let key = read_constant!();
+                    let top = (sp - 1) & STACK_MASK;
+                    if let Some(v) = inst.fields.get_at(ic_get!(site), key) {
+                        stack[top] = v;
+                    } else if let Some((slot, v)) = inst.fields.lookup(name_of(key)) {
+                        ic_set!(site, slot);
+                        stack[top] = v;
                     } else {
-                        try_!(self.bind_method(inst.class, name));
+                        try_!(self.bind_method(stack, sp, inst.class, name_of(key)));
                         yield_point!();
                     }
                 }
                 op::SET_PROPERTY => {
-                    let target = self.peek(1);
+                    let site = ip - 1;
+                    let target = peek!(1);
                     let Some(Object::Instance(inst)) = target.as_obj().map(Obj::into_ref) else {
                         fail!("Only instances have fields.".into())
                     };
-                    let name = read_string!();
-                    try_!(inst.fields.set(mc, name, self.peek(0)).map_err(oom));
-                    let v = self.pop();
-                    self.pop();
-                    try_!(self.push(v));
+                    let key = read_constant!();
+                    let v = peek!(0);
+                    let hit = inst.fields.set_at(mc, ic_get!(site), key, v);
+                    if !hit {
+                        let (_, slot) = try_!(inst.fields.set_slot(mc, name_of(key), v).map_err(oom));
+                        ic_set!(site, slot);
+                    }
+                    sp -= 1;
+                    stack[(sp - 1) & STACK_MASK] = v;
+                    if !hit {
+                        yield_point!();
+                    }
                 }
                 op::GET_SUPER => {
                     let name = read_string!();
-                    let superclass = self.pop().as_obj().expect("super is a class");
-                    try_!(self.bind_method(superclass, name));
+                    let superclass = pop!().as_obj().expect("super is a class");
+                    try_!(self.bind_method(stack, sp, superclass, name));
                     yield_point!();
                 }
                 op::EQUAL => {
-                    let b = self.pop();
-                    let a = self.pop();
-                    try_!(self.push(Val::bool(values_equal(a, b))));
+                    let b = pop!();
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(values_equal(stack[top], b));
                 }
                 op::GREATER => binary_number!(>, Val::bool),
                 op::LESS => binary_number!(<, Val::bool),
                 op::ADD => {
-                    let (b, a) = (self.peek(0), self.peek(1));
+                    let (b, a) = (peek!(0), peek!(1));
                     if let (Some(y), Some(x)) = (b.as_float(), a.as_float()) {
-                        let len = self.sp;
-                        self.sp = len - 2;
-                        try_!(self.push(Val::float(x + y)));
+                        sp -= 1;
+                        stack[(sp - 1) & STACK_MASK] = Val::float(x + y);
                     } else if let (Some(s), Some(t)) = (a.as_obj().and_then(as_string), b.as_obj().and_then(as_string))
                     {
                         let mut bytes = Vec::with_capacity(s.bytes.len() + t.bytes.len());
                         bytes.extend_from_slice(s.bytes.as_bytes());
                         bytes.extend_from_slice(t.bytes.as_bytes());
                         let r = try_!(new_string(mc, &bytes).map_err(oom));
-                        let len = self.sp;
-                        self.sp = len - 2;
-                        try_!(self.push(Val::obj(r)));
+                        let len = sp;
+                        sp = len - 2;
+                        push!(Val::obj(r));
                         yield_point!();
                     } else {
                         fail!("Operands must be two numbers or two strings.".into());
@@ -788,18 +1053,17 @@ impl<'a, 'gc> State<'a, 'gc> {
                 op::MULTIPLY => binary_number!(*, Val::float),
                 op::DIVIDE => binary_number!(/, Val::float),
                 op::NOT => {
-                    let v = self.pop();
-                    try_!(self.push(Val::bool(is_falsey(v))));
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(is_falsey(stack[top]));
                 }
                 op::NEGATE => {
-                    let Some(x) = self.peek(0).as_float() else {
+                    let Some(x) = peek!(0).as_float() else {
                         fail!("Operand must be a number.".into())
                     };
-                    self.pop();
-                    try_!(self.push(Val::float(-x)));
+                    stack[(sp - 1) & STACK_MASK] = Val::float(-x);
                 }
                 op::PRINT => {
-                    let v = self.pop();
+                    let v = pop!();
                     let mut line = Vec::new();
                     print_value(&mut line, v);
                     line.push(b'\n');
@@ -811,7 +1075,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::JUMP_IF_FALSE => {
                     let offset = read_short!();
-                    if is_falsey(self.peek(0)) {
+                    if is_falsey(peek!(0)) {
                         ip += offset;
                     }
                 }
@@ -822,36 +1086,19 @@ impl<'a, 'gc> State<'a, 'gc> {
                 }
                 op::CALL => {
                     let argc = usize::from(read_byte!());
-                    save_ip!();
-                    try_!(self.call_value(self.peek(argc), argc));
-                    load_frame!();
-                    poll_point!();
-                }
-                op::INVOKE => {
-                    let name = read_string!();
-                    let argc = usize::from(read_byte!());
-                    save_ip!();
-                    let receiver = self.peek(argc);
-                    let Some(Object::Instance(inst)) = receiver.as_obj().map(Obj::into_ref) else {
-                        fail!("Only instances have methods.".into())
-                    };
-                    if let Some(v) = inst.fields.get(name) {
-                        let slot = self.sp - argc - 1;
-                        self.stack[slot] = v;
-                        try_!(self.call_value(v, argc));
-                    } else {
-                        try_!(self.invoke_from_class(inst.class, name, argc));
+                    match try_!(self.call_value(stack, sp, peek!(argc), argc)) {
+                        Called::Closure(c) => call_closure!(c, argc),
+                        Called::Done(top) => sp = top,
                     }
-                    load_frame!();
                     poll_point!();
                 }
+                op::INVOKE => invoke!(),
                 op::SUPER_INVOKE => {
                     let name = read_string!();
                     let argc = usize::from(read_byte!());
-                    save_ip!();
-                    let superclass = self.pop().as_obj().expect("super is a class");
-                    try_!(self.invoke_from_class(superclass, name, argc));
-                    load_frame!();
+                    let superclass = pop!().as_obj().expect("super is a class");
+                    let m = try_!(self.method_of(superclass, name));
+                    call_closure!(m, argc);
                     poll_point!();
                 }
                 op::CLOSURE => {
@@ -870,7 +1117,7 @@ impl<'a, 'gc> State<'a, 'gc> {
                             let up = if is_local {
                                 try_!(self.capture_upvalue(frame.base + index))
                             } else {
-                                upvalue_obj_at(closure, index)
+                                upvalue_obj_at(frames[(fc - 1) & FRAMES_MASK].closure, index)
                             };
                             let _ = arr.set(mc, i, Some(up));
                         }
@@ -879,29 +1126,21 @@ impl<'a, 'gc> State<'a, 'gc> {
                     let c = try_!(mc
                         .alloc(Object::Closure(Closure { function: f, upvalues }))
                         .map_err(oom));
-                    try_!(self.push(Val::obj(c)));
+                    push!(Val::obj(c));
                     yield_point!();
                 }
                 op::CLOSE_UPVALUE => {
-                    let last = self.sp - 1;
-                    self.close_upvalues(last);
-                    self.pop();
+                    let last = sp - 1;
+                    self.close_upvalues(stack, last);
+                    pop!();
                 }
                 op::RETURN => {
-                    let result = self.pop();
-                    if !self.open.is_empty() {
-                        self.close_upvalues(frame.base);
-                    }
-                    self.frames.pop();
-                    self.closures.pop();
-                    if self.frames.is_empty() {
-                        self.sp = 0;
-                        return Ok(Slice::Done);
-                    }
-                    self.sp = frame.base;
-                    try_!(self.push(result));
-                    load_frame!();
-                    poll_point!();
+                    let result = pop!();
+                    do_return!(result);
+                }
+                quicken::CONSTANT_RETURN => {
+                    let result = read_constant!();
+                    do_return!(result);
                 }
                 op::CLASS => {
                     let name = read_string!();
@@ -911,27 +1150,60 @@ impl<'a, 'gc> State<'a, 'gc> {
                             methods: Table::new()
                         }))
                         .map_err(oom));
-                    try_!(self.push(Val::obj(class)));
+                    push!(Val::obj(class));
                     yield_point!();
                 }
                 op::INHERIT => {
-                    let superclass = self.peek(1);
+                    let superclass = peek!(1);
                     let Some(Object::Class(sup)) = superclass.as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
-                    let Some(Object::Class(sub)) = self.peek(0).as_obj().map(Obj::into_ref) else {
+                    let Some(Object::Class(sub)) = peek!(0).as_obj().map(Obj::into_ref) else {
                         fail!("Superclass must be a class.".into())
                     };
                     try_!(sup.methods.add_all(mc, &sub.methods).map_err(oom));
-                    self.pop();
+                    pop!();
                 }
                 op::METHOD => {
                     let name = read_string!();
-                    let method = self.peek(0);
-                    if let Some(Object::Class(c)) = self.peek(1).as_obj().map(Obj::into_ref) {
+                    let method = peek!(0);
+                    if let Some(Object::Class(c)) = peek!(1).as_obj().map(Obj::into_ref) {
                         try_!(c.methods.set(mc, name, method).map_err(oom));
                     }
-                    self.pop();
+                    pop!();
+                }
+                quicken::GET_LOCAL_PROPERTY => {
+                    get_local_property!();
+                }
+                quicken::GET_LOCAL_PROPERTY_INVOKE => {
+                    if get_local_property!() {
+                        ip += 1;
+                        invoke!();
+                    }
+                }
+                quicken::JUMP_IF_FALSE_POP => {
+                    let offset = read_short!();
+                    if is_falsey(peek!(0)) {
+                        ip += offset;
+                        // The target is the else branch's POP: run it too.
+                        if frame.code.get(ip) == Some(&op::POP) {
+                            sp -= 1;
+                            ip += 1;
+                        }
+                    } else {
+                        sp -= 1;
+                        ip += 1;
+                    }
+                }
+                quicken::CONSTANT_ADD => constant_binary!(+, Val::float),
+                quicken::CONSTANT_SUBTRACT => constant_binary!(-, Val::float),
+                quicken::CONSTANT_LESS => constant_binary!(<, Val::bool),
+                quicken::CONSTANT_GREATER => constant_binary!(>, Val::bool),
+                quicken::CONSTANT_EQUAL => {
+                    let c = read_constant!();
+                    let top = (sp - 1) & STACK_MASK;
+                    stack[top] = Val::bool(values_equal(stack[top], c));
+                    ip += 1;
                 }
                 _ => fail!("Unknown opcode.".into()),
             }
