@@ -10,11 +10,11 @@
 //! | `0`                                     | nil (so zeroed memory reads as nil)|
 //! | `0x06`, `0x07`                          | false, true                        |
 //! | top 16 bits 0, low 3 bits 0, not 0      | a handle (an 8-byte-aligned address below 2^48) |
-//! | `0x0002_...` to `0xFFFA_...`            | a float: its bits plus 2^49 (NaNs made canonical first, keeping their sign) |
+//! | `0x0002_...` to `0xFFFD_...`            | a float: its bits plus 2^49 (the few NaNs above `0xFFFC_...` made `0xFFF8_...` first) |
 //! | top 16 bits `0xFFFF`                    | a 48-bit signed integer            |
 //!
-//! Adding 2^49 moves every float (whose bits are at most `0xFFF8...`, the
-//! negative quiet NaN, once NaNs are canonical) out of the range of
+//! Adding 2^49 moves every float (whose bits are below `0xFFFC...` once
+//! the few negative NaNs above that are replaced) out of the range of
 //! addresses and away from the integer tag, so the three kinds never overlap and a float can
 //! never be mistaken for a heap pointer: the collector, which checks
 //! every pointer word against the heap, sees floats and integers as words
@@ -31,8 +31,10 @@ const FALSE: usize = 0x06;
 const TRUE: usize = 0x07;
 const DOUBLE_OFFSET: usize = 1 << 49;
 const INT_TAG: usize = 0xFFFF << 48;
-/// The quiet NaN; NaN payloads are dropped, the sign is kept.
-const CANONICAL_NAN: u64 = 0x7FF8_0000_0000_0000;
+/// Float bits from here up (negative NaNs with the top payload bits) are
+/// replaced by the negative quiet NaN before encoding.
+const MAX_FLOAT_BITS: u64 = 0xFFFC_0000_0000_0000;
+const NEG_QUIET_NAN: u64 = 0xFFF8_0000_0000_0000;
 /// Bits that are zero in every handle.
 const NOT_POINTER: usize = INT_TAG | 7;
 
@@ -93,14 +95,15 @@ impl<'gc, T> Value<'gc, T> {
         Value::from_word_unchecked(if b { TRUE } else { FALSE })
     }
 
-    /// A float (a NaN becomes the quiet NaN of its sign).
+    /// A float. NaNs keep their bits, except negative NaNs whose top 16
+    /// bits are `0xFFFC` or above (they would collide with the integer
+    /// tag, or wrap into the range of addresses): those become the
+    /// negative quiet NaN. One compare and a conditional move; arithmetic
+    /// never makes such a NaN on x86-64 or AArch64.
     #[inline(always)]
     pub fn float(f: f64) -> Value<'gc, T> {
-        let bits = if f.is_nan() {
-            CANONICAL_NAN | (f.to_bits() & (1 << 63))
-        } else {
-            f.to_bits()
-        };
+        let bits = f.to_bits();
+        let bits = if bits >= MAX_FLOAT_BITS { NEG_QUIET_NAN } else { bits };
         Value::from_word_unchecked(bits as usize + DOUBLE_OFFSET)
     }
 
