@@ -39,6 +39,14 @@ pub struct Interp {
     gc: Arc<Gc>,
 }
 
+impl Drop for Interp {
+    /// Output the program printed is written even when the interpreter
+    /// goes away without an orderly exit (an internal panic unwinding).
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Reads a source file, refusing directories and binary data with a clear message.
 pub fn read_source(name: &str) -> Result<String, String> {
     let meta = std::fs::metadata(name).map_err(|e| format!("cannot open {name}: {e}"))?;
@@ -72,13 +80,18 @@ impl Interp {
                 .vm
                 .make_obj(heap::Kind::Port, &[Value::fix(i)])
                 .map_err(|_| Failure::Exit(70))?;
-            let g = self.vm.comp.global(name) as usize;
+            let g = self.vm.comp.global(&reader::private(name)) as usize;
             self.vm.set_global_raw(g, p);
         }
         self.vm.comp.in_prelude = true;
         let r = self.eval_str(PRELUDE, "<prelude>");
         self.vm.comp.in_prelude = false;
-        r.map(|_| ())
+        r?;
+        for (private, public) in std::mem::take(&mut self.vm.comp.exports) {
+            let v = self.vm.r.globals[private as usize];
+            self.vm.set_global_raw(public as usize, v);
+        }
+        Ok(())
     }
 
     /// The collector.
@@ -129,9 +142,10 @@ impl Interp {
         self.vm.write_string(v, false)
     }
 
-    /// Flushes buffered standard output.
+    /// Flushes buffered standard output (at exit: a write error can no
+    /// longer be reported to the program, and a closed pipe is not one).
     pub fn flush(&mut self) {
-        builtins::system::flush(&mut self.vm);
+        let _ = builtins::system::flush(&mut self.vm);
     }
 
     /// A failure as the text the binary prints (`FILE:LINE:COL: message` and a backtrace).

@@ -49,6 +49,9 @@ struct Opts {
     args: Vec<String>,
 }
 
+/// Largest `--memlimit` (the arena is reserved address space: 64 TiB).
+const MAX_MEMLIMIT: usize = 1 << 46;
+
 fn usage(msg: &str) -> ! {
     eprintln!("marrow: {msg}\nTry 'marrow --help'.");
     std::process::exit(2);
@@ -71,7 +74,13 @@ fn parse_args() -> Opts {
         file: None,
         args: Vec::new(),
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .unwrap_or_else(|a| usage(&format!("argument {a:?} is not valid UTF-8")))
+        })
+        .collect();
     let mut i = 0;
     let value = |i: &mut usize, flag: &str| -> String {
         *i += 1;
@@ -107,13 +116,20 @@ fn parse_args() -> Opts {
                     _ => usage(&format!("--max-depth: expected a positive number, got {v:?}")),
                 };
             }
-            "--gctrace" => config.gctrace = true,
+            "--gctrace" => {
+                config.gctrace = match inline.as_deref() {
+                    None | Some("1" | "true" | "on" | "yes") => true,
+                    Some("0" | "false" | "off" | "no") => false,
+                    Some(v) => usage(&format!("--gctrace: expected 0 or 1, got {v:?}")),
+                }
+            }
             "--stats" => o.stats = true,
             "--heap-check" => config.checkmark = true,
             "-e" => {
                 o.expr = Some(value(&mut i, "-e"));
             }
             _ if a.starts_with('-') && a.len() > 1 => usage(&format!("unknown flag {a}")),
+            _ if o.expr.is_some() => usage(&format!("-e cannot be combined with a script file ({a})")),
             _ => {
                 o.file = Some(a.clone());
                 o.args = argv[i + 1..].to_vec();
@@ -126,9 +142,19 @@ fn parse_args() -> Opts {
         // The limit is also the arena size, so exhausting it is a clean
         // Scheme error rather than unbounded growth.
         let align = marrow_runtime::ARENA_ALIGN as u64;
-        let size = limit.max(16 << 20).div_ceil(align) * align;
-        config.heap.arena_size = size as usize;
-        config.heap.min_arena_size = size as usize;
+        let size = limit
+            .max(16 << 20)
+            .div_ceil(align)
+            .checked_mul(align)
+            .and_then(|s| usize::try_from(s).ok())
+            .filter(|&s| s <= MAX_MEMLIMIT)
+            .unwrap_or_else(|| {
+                usage(&format!(
+                    "--memlimit: {limit} bytes is more than this machine can address"
+                ))
+            });
+        config.heap.arena_size = size;
+        config.heap.min_arena_size = size;
     }
     o.config = config;
     o

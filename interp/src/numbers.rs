@@ -176,11 +176,51 @@ impl Big {
         }
     }
 
-    pub fn to_f64(&self) -> f64 {
-        let mut x = 0.0;
-        for &l in self.mag.iter().rev() {
-            x = x * 4294967296.0 + l as f64;
+    /// The number of bits of the magnitude (0 for zero).
+    pub fn bit_len(&self) -> usize {
+        match self.mag.last() {
+            Some(&top) => self.mag.len() * 32 - top.leading_zeros() as usize,
+            None => 0,
         }
+    }
+
+    /// The magnitude's bits `lo .. lo + 64` as a u64.
+    fn bits64(&self, lo: usize) -> u64 {
+        let mut r: u64 = 0;
+        for k in 0..3 {
+            let limb = lo / 32 + k;
+            let Some(&l) = self.mag.get(limb) else { break };
+            let shift = (limb * 32) as isize - lo as isize;
+            if shift >= 0 {
+                if shift < 64 {
+                    r |= (l as u64) << shift;
+                }
+            } else {
+                r |= (l as u64) >> (-shift);
+            }
+        }
+        r
+    }
+
+    /// The nearest flonum (round half to even), or an infinity.
+    pub fn to_f64(&self) -> f64 {
+        let n = self.bit_len();
+        let x = if n <= 64 {
+            self.bits64(0) as f64
+        } else {
+            // The top 64 bits, with every bit below them folded into the
+            // lowest one (a sticky bit): 64 > 53 + 2, so rounding this u64
+            // to 53 bits rounds exactly as the whole number would.
+            let lo = n - 64;
+            let mut top = self.bits64(lo);
+            let below = (0..lo / 32).any(|i| self.mag[i] != 0)
+                || (lo % 32 != 0 && self.mag[lo / 32] & ((1u32 << (lo % 32)) - 1) != 0);
+            if below {
+                top |= 1;
+            }
+            let e = i32::try_from(lo).unwrap_or(i32::MAX).min(2000);
+            top as f64 * 2f64.powi(e)
+        };
         if self.neg {
             -x
         } else {

@@ -120,7 +120,7 @@
       (if (< i 0) acc (loop (- i 1) (cons (+ start (* i step)) acc))))))
 (define (list-index p l) (let loop ((l l) (i 0)) (cond ((null? l) #f) ((p (car l)) i) (else (loop (cdr l) (+ i 1))))))
 (define (any p l) (and (pair? l) (or (p (car l)) (any p (cdr l)))))
-(define (every p l) (or (null? l) (and (p (car l)) (if (null? (cdr l)) (p (car l)) (every p (cdr l))))))
+(define (every p l) (or (null? l) (if (null? (cdr l)) (p (car l)) (and (p (car l)) (every p (cdr l))))))
 (define (assert-list who l) l)
 (define (list-sort less? l)
   (define (merge a b)
@@ -154,7 +154,9 @@
       (let loop ()
         (let ((b (%promise-box p)))
           (if (car b) (cdr b)
-              (let ((p2 ((cdr b))))
+;; The body of a delay-force should yield a promise; any other
+              ;; value is taken as already forced (as make-promise does).
+              (let ((p2 (make-promise ((cdr b)))))
                 (let ((b (%promise-box p)))
                   (if (not (car b))
                       (let ((b2 (%promise-box p2)))

@@ -9,7 +9,7 @@
 use crate::builtins::{self, Prim, PrimKind};
 use crate::compile::{Cmp, Compiler, Op, Proto};
 use crate::heap::*;
-use crate::reader::{Datum, Pos};
+use crate::reader::{private, Datum, Pos};
 use crate::value::*;
 use std::collections::HashMap;
 
@@ -81,6 +81,29 @@ pub struct Vm {
     oom_obj: Value,
     /// Its message string, rewritten in place for each refusal.
     oom_msg: Value,
+    /// The most bytes one request may ask for (see [`Vm::check_request`]).
+    pub request_cap: u64,
+}
+
+/// The largest request [`Vm::check_request`] lets through: the smallest of
+/// the arena, the memory limit and physical memory (when /proc/meminfo
+/// tells it).
+fn request_cap(h: &Heap) -> u64 {
+    let mut cap = h.m.heap().arena_size() as u64;
+    if let Some(limit) = h.m.gc_handle().config().memlimit {
+        cap = cap.min(limit);
+    }
+    if let Some(phys) = physical_memory() {
+        cap = cap.min(phys);
+    }
+    cap
+}
+
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// Characters of room in the out-of-memory condition's message.
@@ -113,18 +136,26 @@ impl Vm {
             g_err_port: 0,
             oom_obj: FALSE,
             oom_msg: FALSE,
+            request_cap: 0,
         };
+        vm.request_cap = request_cap(&vm.h);
         vm.r.stack.reserve(1 << 16);
+        // Every builtin under its private name (for the prelude and derived
+        // syntax); the public ones (not starting with `%`) under their own.
         for (i, p) in builtins::all().iter().enumerate() {
-            let g = vm.comp.global(p.name) as usize;
+            let g = vm.comp.global(&private(p.name)) as usize;
             vm.set_global_raw(g, Value::prim(i));
+            if !p.name.starts_with('%') {
+                let g = vm.comp.global(p.name) as usize;
+                vm.set_global_raw(g, Value::prim(i));
+            }
         }
-        vm.g_handlers = vm.comp.global("%handlers");
-        vm.g_raise = vm.comp.global("%raise-handler");
-        vm.g_raise_cont = vm.comp.global("%raise-continuable-handler");
-        vm.g_in_port = vm.comp.global("%stdin");
-        vm.g_out_port = vm.comp.global("%stdout");
-        vm.g_err_port = vm.comp.global("%stderr");
+        vm.g_handlers = vm.comp.global(&private("%handlers"));
+        vm.g_raise = vm.comp.global(&private("%raise-handler"));
+        vm.g_raise_cont = vm.comp.global(&private("%raise-continuable-handler"));
+        vm.g_in_port = vm.comp.global(&private("%stdin"));
+        vm.g_out_port = vm.comp.global(&private("%stdout"));
+        vm.g_err_port = vm.comp.global(&private("%stderr"));
         vm.prealloc_oom();
         vm
     }
@@ -153,6 +184,29 @@ impl Vm {
         }
         refill_string(self.oom_msg, OOM_MSG_CAP, msg);
         Some(self.oom_obj)
+    }
+
+    /// Refuses up front a request for `n` items of `size` bytes each that
+    /// no heap this process can have would hold: more than the arena, the
+    /// memory limit or the machine's physical memory. The refusal is an
+    /// ordinary (catchable) out-of-memory error raised before anything is
+    /// allocated, so a huge `make-list` or `make-bytevector` neither aborts
+    /// the process in a native allocation nor commits memory until the
+    /// system kills it.
+    pub fn check_request(&self, who: &str, n: u64, size: u64) -> R<()> {
+        let bytes = n.saturating_mul(size);
+        if bytes <= self.request_cap {
+            return Ok(());
+        }
+        let what = if size == 1 {
+            String::new()
+        } else {
+            format!("{n} elements of {size} bytes: ")
+        };
+        Err(SErr::Oom(format!(
+            "out of memory: {who}: {what}{bytes} bytes is more than the heap can ever hold ({} bytes)",
+            self.request_cap
+        )))
     }
 
     pub fn set_global_raw(&mut self, g: usize, v: Value) {

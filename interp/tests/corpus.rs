@@ -157,3 +157,80 @@ fn bad_inputs_fail_cleanly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Command-line and process-level defects of issue 15: each case used to
+/// panic, be silently ignored or exit with the wrong status.
+#[test]
+fn flags_and_exit_statuses() {
+    let run = |args: &[&str]| {
+        let out = marrow().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        )
+    };
+    // (exit n) with n outside 0..=255 is a failure, never a truncated 0.
+    assert_eq!(run(&["-e", "(exit 256)"]).0, Some(1));
+    assert_eq!(run(&["-e", "(exit 4294967296)"]).0, Some(1));
+    assert_eq!(run(&["-e", "(exit 255)"]).0, Some(255));
+    // A memory limit too large to address is a usage error, not a zero arena.
+    let (code, _, err) = run(&["--memlimit", "18446744073709551615", "-e", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--memlimit"), "{err}");
+    // -e with a script file is refused rather than ignoring the file.
+    let (code, _, err) = run(&["-e", "1", "script.scm"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("-e cannot be combined"), "{err}");
+    // --gctrace=0 means off, --gctrace=1 on.
+    let (_, _, err) = run(&["--gctrace=0", "-e", "(collect-garbage)"]);
+    assert!(!err.contains("gc "), "{err}");
+    let (_, _, err) = run(&["--gctrace=1", "-e", "(collect-garbage)"]);
+    assert!(err.contains("gc "), "{err}");
+    // Output printed before an uncaught error is not lost.
+    let (code, out, _) = run(&["-e", "(display \"before\") (car 1)"]);
+    assert_eq!((code, out.as_str()), (Some(1), "before"));
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"\xff.scm");
+    for args in [vec![bad], vec![std::ffi::OsStr::new("-e"), bad]] {
+        let out = marrow().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    }
+}
+
+/// `marrow loop.scm | head`: once the reader of standard output goes away
+/// the program stops (status 141, as for SIGPIPE) instead of running on.
+#[test]
+fn closed_stdout_stops_the_program() {
+    use std::io::Read;
+    let mut child = marrow()
+        .args(["-e", "(let loop ((i 0)) (display i) (newline) (loop (+ i 1)))"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut buf).unwrap();
+    // The pipe's read end is dropped here.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("marrow kept running after its stdout was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(141));
+}

@@ -312,6 +312,7 @@ fn p_make_list(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         .filter(|k| *k >= 0)
         .ok_or_else(|| vm.type_err("make-list", "a length", arg(vm, a, 0)))?;
     let fill = if n > 1 { arg(vm, a, 1) } else { UNSPEC };
+    vm.check_request("make-list", k as u64, 16)?;
     let items = vec![fill; k as usize];
     list_onto(vm, &items, NIL)
 }
@@ -450,6 +451,7 @@ fn p_stringp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_make_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = want_index(vm, "make-string", arg(vm, a, 0), 1 << 40)?;
+    vm.check_request("make-string", k as u64, 4)?;
     let c = if n > 1 {
         want_char(vm, "make-string", arg(vm, a, 1))?
     } else {
@@ -577,6 +579,7 @@ fn p_vectorp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_make_vector(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = want_index(vm, "make-vector", arg(vm, a, 0), 1 << 36)?;
+    vm.check_request("make-vector", k as u64, 8)?;
     let fill = if n > 1 { arg(vm, a, 1) } else { FALSE };
     vm.h.obj(&vm.r, Kind::Vector, k, fill)
 }
@@ -688,6 +691,7 @@ fn p_make_bv(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     } else {
         0
     };
+    vm.check_request("make-bytevector", k as u64, 1)?;
     vm.h.bytevector(&vm.r, &vec![b; k])
 }
 fn p_bytevector(vm: &mut Vm, a: usize, n: usize) -> R<Value> {

@@ -571,8 +571,14 @@ fn p_expt(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let e = num_of(vm, "expt", arg(vm, a, 1))?;
     match (&b, &e) {
         (Num::Fix(_) | Num::Big(_), Num::Fix(k)) if *k >= 0 => {
-            let mut result = Big::from_i64(1);
             let mut base = to_big(&b);
+            // |b|^k has at least k * (bits(b) - 1) bits: refuse a result no
+            // heap could hold before computing it (0, 1 and -1 stay small).
+            let bits = base.bit_len() as u64;
+            if bits > 1 {
+                vm.check_request("expt", (*k as u64).saturating_mul(bits - 1) / 8, 1)?;
+            }
+            let mut result = Big::from_i64(1);
             let mut k = *k as u64;
             while k > 0 {
                 if k & 1 == 1 {
@@ -597,15 +603,23 @@ pub fn number_to_string(vm: &Vm, v: Value, radix: u32) -> R<String> {
     })
 }
 
+/// A radix argument: an exact integer from 2 to 36.
+fn radix_arg(vm: &Vm, who: &str, r: Value) -> R<u32> {
+    match r.as_fix() {
+        Some(r @ 2..=36) => Ok(r as u32),
+        _ => Err(SErr::Msg(format!(
+            "{who}: radix must be an exact integer from 2 to 36, got {}",
+            vm.write_string(r, false)
+        ))),
+    }
+}
+
 fn p_number_to_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let radix = if n > 1 {
-        arg(vm, a, 1).as_fix().unwrap_or(10) as u32
+        radix_arg(vm, "number->string", arg(vm, a, 1))?
     } else {
         10
     };
-    if !(2..=36).contains(&radix) {
-        return Err(SErr::Msg("number->string: bad radix".into()));
-    }
     let s = number_to_string(vm, arg(vm, a, 0), radix)?;
     vm.string(&s)
 }
@@ -616,7 +630,7 @@ fn p_string_to_number(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         return Err(vm.type_err("string->number", "a string", s));
     }
     let radix = if n > 1 {
-        arg(vm, a, 1).as_fix().unwrap_or(10) as u32
+        radix_arg(vm, "string->number", arg(vm, a, 1))?
     } else {
         10
     };
