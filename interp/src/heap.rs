@@ -85,8 +85,20 @@ pub enum SErr {
     Raise(Value, bool),
     /// The heap could not satisfy an allocation.
     Oom(String),
+    /// An error of a kind `file-error?` or `read-error?` recognises
+    /// (the kind is stored in the condition's third slot).
+    Kinded(String, CondKind),
     /// `(exit code)`.
     Exit(i32),
+}
+
+/// Kinds of error conditions the standard's predicates tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondKind {
+    /// A file could not be opened or read (`file-error?`).
+    File = 1,
+    /// The reader met malformed input (`read-error?`).
+    Read = 2,
 }
 
 pub type R<T> = Result<T, SErr>;

@@ -240,6 +240,66 @@ impl Big {
         Big::mk(neg, mag)
     }
 
+    /// `self * 2^bits`.
+    pub fn shl(&self, bits: usize) -> Big {
+        if self.mag.is_empty() {
+            return self.clone();
+        }
+        let (limbs, sh) = (bits / 32, bits % 32);
+        let mut mag = vec![0u32; limbs];
+        let mut carry = 0u32;
+        for &l in &self.mag {
+            if sh == 0 {
+                mag.push(l);
+            } else {
+                mag.push((l << sh) | carry);
+                carry = l >> (32 - sh);
+            }
+        }
+        if carry != 0 {
+            mag.push(carry);
+        }
+        Big::mk(self.neg, mag)
+    }
+
+    /// `self / o` as the nearest flonum (o non-zero): the quotient is taken
+    /// to 66 significant bits plus a sticky bit for the remainder, then
+    /// rounded once, so two huge integers whose flonums would overflow
+    /// still divide correctly.
+    pub fn div_to_f64(&self, o: &Big) -> f64 {
+        let s = 66 + o.bit_len() as i64 - self.bit_len() as i64;
+        let (num, den) = if s >= 0 {
+            (self.shl(s as usize), o.clone())
+        } else {
+            (self.clone(), o.shl((-s) as usize))
+        };
+        let (mut q, r) = num.divrem(&den);
+        if !r.is_zero() {
+            // The quotient has at least 65 bits: its lowest is a sticky bit.
+            if let Some(l) = q.mag.first_mut() {
+                *l |= 1;
+            }
+        }
+        ldexp(q.to_f64(), -s)
+    }
+
+    /// Compares with a flonum exactly (None for a NaN).
+    pub fn compare_f64(&self, x: f64) -> Option<Ordering> {
+        if x.is_nan() {
+            return None;
+        }
+        if x.is_infinite() {
+            return Some(if x > 0.0 { Ordering::Less } else { Ordering::Greater });
+        }
+        let fl = x.floor();
+        let c = self.compare(&Big::from_f64(fl));
+        Some(if fl == x || c == Ordering::Greater {
+            c
+        } else {
+            Ordering::Less
+        })
+    }
+
     pub fn is_zero(&self) -> bool {
         self.mag.is_empty()
     }
@@ -324,6 +384,19 @@ impl Big {
         }
         Some(Big::mk(neg, mag))
     }
+}
+
+/// `x * 2^e` without overflowing or underflowing on the way.
+pub fn ldexp(mut x: f64, mut e: i64) -> f64 {
+    while e > 1000 && x.is_finite() && x != 0.0 {
+        x *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 && x != 0.0 {
+        x *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    x * 2f64.powi(e as i32)
 }
 
 /// Formats a flonum the way Scheme writes it (`1.0`, `0.5`, `+inf.0`, `1e+100`).

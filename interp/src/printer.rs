@@ -7,6 +7,9 @@ use crate::numbers::{flo_to_string, Big};
 use crate::value::*;
 use crate::vm::Vm;
 
+/// About how many bytes of a value error messages show.
+pub const SHORT_LEN: usize = 300;
+
 /// Deepest car-nesting the printer descends into.
 pub const MAX_PRINT_DEPTH: usize = 10_000;
 
@@ -27,9 +30,12 @@ pub fn char_name(c: char) -> String {
     }
 }
 
-fn write_str_lit(out: &mut String, s: Value) {
+fn write_str_lit(out: &mut String, s: Value, limit: usize) {
     out.push('"');
     for i in 0..len(s) {
+        if out.len() >= limit {
+            return;
+        }
         match str_char(s, i) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -53,11 +59,33 @@ impl Vm {
     /// The printed representation of `v` (`display` style when `display`).
     pub fn write_string(&self, v: Value, display: bool) -> String {
         let mut s = String::new();
-        self.print(&mut s, v, display, 0);
+        self.print(&mut s, v, display, 0, usize::MAX);
         s
     }
 
-    fn print(&self, out: &mut String, v: Value, display: bool, depth: usize) {
+    /// The representation cut to about [`SHORT_LEN`] bytes (ending in
+    /// `...` when cut): what error messages show of a value, so a huge or
+    /// circular one cannot make a message of megabytes.
+    pub fn write_short(&self, v: Value, display: bool) -> String {
+        let mut s = String::new();
+        self.print(&mut s, v, display, 0, SHORT_LEN);
+        if s.len() >= SHORT_LEN {
+            let mut end = SHORT_LEN;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push_str("...");
+        }
+        s
+    }
+
+    /// Appends `v`'s representation to `out`, stopping once `out` holds
+    /// `limit` bytes.
+    fn print(&self, out: &mut String, v: Value, display: bool, depth: usize, limit: usize) {
+        if out.len() >= limit {
+            return;
+        }
         if depth > MAX_PRINT_DEPTH {
             out.push_str("...");
             return;
@@ -78,7 +106,7 @@ impl Vm {
                 };
                 if let Some(q) = q {
                     out.push_str(q);
-                    self.print(out, car(cdr(v)), display, depth + 1);
+                    self.print(out, car(cdr(v)), display, depth + 1, limit);
                     return;
                 }
             }
@@ -87,11 +115,15 @@ impl Vm {
             let mut first = true;
             let mut count = 0usize;
             while x.is_pair() {
+                if out.len() >= limit {
+                    x = NIL;
+                    break;
+                }
                 if !first {
                     out.push(' ');
                 }
                 first = false;
-                self.print(out, car(x), display, depth + 1);
+                self.print(out, car(x), display, depth + 1, limit);
                 x = cdr(x);
                 count += 1;
                 if count > 10_000_000 {
@@ -100,9 +132,9 @@ impl Vm {
                     break;
                 }
             }
-            if x != NIL {
+            if x != NIL && out.len() < limit {
                 out.push_str(" . ");
-                self.print(out, x, display, depth + 1);
+                self.print(out, x, display, depth + 1, limit);
             }
             out.push(')');
             return;
@@ -144,10 +176,13 @@ impl Vm {
             Kind::String => {
                 if display {
                     for i in 0..len(v) {
+                        if out.len() >= limit {
+                            break;
+                        }
                         out.push(str_char(v, i));
                     }
                 } else {
-                    write_str_lit(out, v)
+                    write_str_lit(out, v, limit)
                 }
             }
             Kind::Symbol => {
@@ -163,10 +198,13 @@ impl Vm {
             Kind::Vector => {
                 out.push_str("#(");
                 for i in 0..len(v) {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                 }
                 out.push(')');
             }
@@ -174,6 +212,9 @@ impl Vm {
                 out.push_str("#u8(");
                 let b = bytes(v);
                 for (i, x) in b.iter().enumerate() {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
@@ -196,10 +237,13 @@ impl Vm {
             Kind::Box => out.push_str("#<box>"),
             Kind::Values => {
                 for i in 0..len(v) {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                 }
             }
             Kind::Record => {
@@ -209,9 +253,11 @@ impl Vm {
                 let fields = slot(rtd, 1);
                 let mut f = fields;
                 let mut i = 1;
-                while f.is_pair() {
+                // The descriptor's field list, bounded by the object's own
+                // length.
+                while f.is_pair() && i < len(v) && out.len() < limit {
                     out.push(' ');
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                     f = cdr(f);
                     i += 1;
                 }

@@ -408,7 +408,7 @@ impl Vm {
     fn plain_failure(&self, e: SErr) -> Failure {
         match e {
             SErr::Exit(c) => Failure::Exit(c),
-            SErr::Msg(m) | SErr::Oom(m) => Failure::Error {
+            SErr::Msg(m) | SErr::Oom(m) | SErr::Kinded(m, _) => Failure::Error {
                 pos: None,
                 msg: m,
                 trace: vec![],
@@ -454,17 +454,17 @@ impl Vm {
             let mut s = if is_kind(msg, Kind::String) {
                 string_of(msg)
             } else {
-                self.write_string(msg, true)
+                self.write_short(msg, true)
             };
             let mut l = slot(v, 1);
             while l.is_pair() {
                 s.push(' ');
-                s.push_str(&self.write_string(car(l), false));
+                s.push_str(&self.write_short(car(l), false));
                 l = cdr(l);
             }
             s
         } else {
-            format!("uncaught exception: {}", self.write_string(v, false))
+            format!("uncaught exception: {}", self.write_short(v, false))
         }
     }
 
@@ -517,7 +517,7 @@ impl Vm {
         let (obj, continuable) = match e {
             SErr::Exit(c) => return Err(Failure::Exit(c)),
             SErr::Raise(v, c) => (v, c),
-            SErr::Msg(m) | SErr::Oom(m) if no_handlers => {
+            SErr::Msg(m) | SErr::Oom(m) | SErr::Kinded(m, _) if no_handlers => {
                 let (pos, trace) = self.location(cur, pc);
                 return Err(Failure::Error { pos, msg: m, trace });
             }
@@ -536,8 +536,13 @@ impl Vm {
                     }
                 },
             },
-            SErr::Msg(m) => {
-                let o = match self.make_error(&m, NIL) {
+            SErr::Msg(_) | SErr::Kinded(..) => {
+                let (m, kind) = match e {
+                    SErr::Kinded(m, k) => (m, Value::fix(k as i64)),
+                    SErr::Msg(m) => (m, FALSE),
+                    _ => unreachable!("matched above"),
+                };
+                let o = match self.make_error_kind(&m, NIL, kind) {
                     Ok(o) => Some(o),
                     // Building the error object ran out of memory: raise that.
                     Err(SErr::Oom(om)) => self.oom_condition(&format!("{om} (raising: {m})")),
@@ -565,11 +570,16 @@ impl Vm {
     }
 
     pub fn make_error(&mut self, msg: &str, irritants: Value) -> R<Value> {
+        self.make_error_kind(msg, irritants, FALSE)
+    }
+
+    /// An error object; `kind` is `#f` or a [`CondKind`] as a fixnum.
+    pub fn make_error_kind(&mut self, msg: &str, irritants: Value, kind: Value) -> R<Value> {
         self.r.tmp.push(irritants);
         let s = self.string(msg);
         let irr = self.r.tmp.pop().unwrap_or(NIL);
         let s = s?;
-        self.make_obj(Kind::Error, &[s, irr, FALSE])
+        self.make_obj(Kind::Error, &[s, irr, kind])
     }
 
     // ------------------------------------------------------------- the loop
@@ -1302,7 +1312,7 @@ impl Vm {
     }
 
     pub fn type_err(&self, who: &str, what: &str, got: Value) -> SErr {
-        SErr::Msg(format!("{who}: expected {what}, got {}", self.write_string(got, false)))
+        SErr::Msg(format!("{who}: expected {what}, got {}", self.write_short(got, false)))
     }
 
     /// Calls the procedure at `stack[sp-argc-1]` with the `argc` values above
@@ -1401,15 +1411,24 @@ impl Vm {
                     }
                     PrimKind::Apply => {
                         // (apply f a ... lst): spread lst onto the stack.
-                        let mut l = self.r.stack.pop().unwrap_or(NIL);
+                        let l = self.r.stack.pop().unwrap_or(NIL);
                         self.r.stack.remove(fpos);
                         argc -= 2;
-                        while l.is_pair() {
-                            self.r.stack.push(car(l));
-                            l = cdr(l);
-                            argc += 1;
+                        let mut w = builtins::data::Walk::new(l);
+                        loop {
+                            match w.next_pair() {
+                                Ok(Some(p)) => {
+                                    self.r.stack.push(car(p));
+                                    argc += 1;
+                                }
+                                Ok(None) => break,
+                                Err(()) => {
+                                    self.r.stack.truncate(fpos);
+                                    return Err(builtins::data::circular("apply"));
+                                }
+                            }
                         }
-                        if l != NIL {
+                        if w.tail() != NIL {
                             self.r.stack.truncate(fpos);
                             return Err(SErr::Msg("apply: last argument must be a list".into()));
                         }
@@ -1506,7 +1525,7 @@ impl Vm {
                 }
             }
             self.r.stack.truncate(fpos);
-            return Err(SErr::Msg(format!("not a procedure: {}", self.write_string(f, false))));
+            return Err(SErr::Msg(format!("not a procedure: {}", self.write_short(f, false))));
         }
     }
 }
@@ -1593,7 +1612,7 @@ fn vec_index(vm: &Vm, who: &str, v: Value, i: Value) -> R<usize> {
         Some(n) if n >= 0 && (n as usize) < len(v) => Ok(n as usize),
         _ => Err(SErr::Msg(format!(
             "{who}: index {} out of range for a vector of length {}",
-            vm.write_string(i, false),
+            vm.write_short(i, false),
             len(v)
         ))),
     }

@@ -23,11 +23,23 @@ pub fn eqv(a: Value, b: Value) -> bool {
     false
 }
 
-/// Structural equality, iterative over an explicit work list.
+/// Structural equality, iterative over an explicit work list. It
+/// terminates on circular structure (R7RS requires it): after a first
+/// stretch of plain comparison, every pair of compound objects compared is
+/// remembered, and meeting the same pair again is taken as equal (either it
+/// is being compared further up the same cycle, or it was compared already
+/// and any difference below it is still on the work list).
 pub fn equal(a: Value, b: Value) -> bool {
+    const PLAIN_STEPS: usize = 10_000;
     let mut work = vec![(a, b)];
+    let mut steps = 0usize;
+    let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     while let Some((x, y)) = work.pop() {
         if eqv(x, y) {
+            continue;
+        }
+        steps += 1;
+        if steps > PLAIN_STEPS && (x.is_pair() || x.is_obj()) && !seen.insert((x.raw(), y.raw())) {
             continue;
         }
         if x.is_pair() && y.is_pair() {
@@ -53,6 +65,46 @@ pub fn equal(a: Value, b: Value) -> bool {
         }
     }
     true
+}
+
+/// Walks a list's pairs with Floyd's cycle check: `next` returns the next
+/// pair, `Err` once the walk has gone round a cycle.
+#[derive(Debug)]
+pub struct Walk {
+    x: Value,
+    slow: Value,
+    n: usize,
+}
+
+impl Walk {
+    pub fn new(l: Value) -> Walk {
+        Walk { x: l, slow: l, n: 0 }
+    }
+    /// The next pair, `Ok(None)` at the end (the rest is then
+    /// [`Walk::tail`]), or `Err(())` on a circular list.
+    pub fn next_pair(&mut self) -> Result<Option<Value>, ()> {
+        if !self.x.is_pair() {
+            return Ok(None);
+        }
+        let p = self.x;
+        self.x = cdr(p);
+        self.n += 1;
+        if self.n % 2 == 0 {
+            self.slow = cdr(self.slow);
+            if self.slow == self.x && self.x.is_pair() {
+                return Err(());
+            }
+        }
+        Ok(Some(p))
+    }
+    /// What follows the last pair (`()` for a proper list).
+    pub fn tail(&self) -> Value {
+        self.x
+    }
+}
+
+pub fn circular(who: &str) -> SErr {
+    SErr::Msg(format!("{who}: circular list"))
 }
 
 fn p_eq(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
@@ -162,15 +214,11 @@ pub fn list_len(mut v: Value) -> Option<usize> {
 /// The elements of a proper list.
 pub fn list_items(vm: &Vm, who: &str, v: Value) -> R<Vec<Value>> {
     let mut out = Vec::new();
-    let mut x = v;
-    while x.is_pair() {
-        out.push(car(x));
-        x = cdr(x);
-        if out.len() > 100_000_000 {
-            break;
-        }
+    let mut w = Walk::new(v);
+    while let Some(p) = w.next_pair().map_err(|_| circular(who))? {
+        out.push(car(p));
     }
-    if x != NIL {
+    if w.tail() != NIL {
         return Err(vm.type_err(who, "a proper list", v));
     }
     Ok(out)
@@ -258,24 +306,22 @@ fn p_list_ref(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn mem(vm: &mut Vm, a: usize, f: fn(Value, Value) -> bool) -> R<Value> {
     let k = arg(vm, a, 0);
-    let mut x = arg(vm, a, 1);
-    while x.is_pair() {
+    let mut w = Walk::new(arg(vm, a, 1));
+    while let Some(x) = w.next_pair().map_err(|_| circular("member"))? {
         if f(k, car(x)) {
             return Ok(x);
         }
-        x = cdr(x);
     }
     Ok(FALSE)
 }
 fn ass(vm: &mut Vm, a: usize, f: fn(Value, Value) -> bool) -> R<Value> {
     let k = arg(vm, a, 0);
-    let mut x = arg(vm, a, 1);
-    while x.is_pair() {
+    let mut w = Walk::new(arg(vm, a, 1));
+    while let Some(x) = w.next_pair().map_err(|_| circular("assoc"))? {
         let e = car(x);
         if e.is_pair() && f(k, car(e)) {
             return Ok(e);
         }
-        x = cdr(x);
     }
     Ok(FALSE)
 }
@@ -299,12 +345,11 @@ fn p_assoc(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_list_copy(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let mut items = Vec::new();
-    let mut x = arg(vm, a, 0);
-    while x.is_pair() {
-        items.push(car(x));
-        x = cdr(x);
+    let mut w = Walk::new(arg(vm, a, 0));
+    while let Some(p) = w.next_pair().map_err(|_| circular("list-copy"))? {
+        items.push(car(p));
     }
-    list_onto(vm, &items, x)
+    list_onto(vm, &items, w.tail())
 }
 fn p_make_list(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = arg(vm, a, 0)
@@ -426,7 +471,7 @@ fn want_index(vm: &Vm, who: &str, v: Value, limit: usize) -> R<usize> {
         Some(n) if n >= 0 && (n as usize) <= limit => Ok(n as usize),
         _ => Err(SErr::Msg(format!(
             "{who}: index {} out of range (limit {limit})",
-            vm.write_string(v, false)
+            vm.write_short(v, false)
         ))),
     }
 }

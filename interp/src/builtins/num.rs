@@ -124,9 +124,13 @@ pub fn mul2(vm: &mut Vm, a: Value, b: Value) -> R<Value> {
 pub fn compare(vm: &Vm, who: &str, a: Value, b: Value) -> R<Option<Ordering>> {
     let x = num_of(vm, who, a)?;
     let y = num_of(vm, who, b)?;
+    // Exact against inexact compares exactly: converting the exact side to
+    // a flonum would round it (or overflow to infinity).
     Ok(match (&x, &y) {
         (Num::Fix(p), Num::Fix(q)) => Some(p.cmp(q)),
-        (Num::Flo(_), _) | (_, Num::Flo(_)) => to_f(&x).partial_cmp(&to_f(&y)),
+        (Num::Flo(p), Num::Flo(q)) => p.partial_cmp(q),
+        (Num::Flo(p), _) => to_big(&y).compare_f64(*p).map(Ordering::reverse),
+        (_, Num::Flo(q)) => to_big(&x).compare_f64(*q),
         _ => Some(to_big(&x).compare(&to_big(&y))),
     })
 }
@@ -138,8 +142,12 @@ fn fold(vm: &mut Vm, a: usize, n: usize, op: u8, who: &str) -> R<Value> {
         arg(vm, a, 0)
     };
     if n == 1 {
-        num_of(vm, who, acc)?;
+        let x = num_of(vm, who, acc)?;
         if op == 1 {
+            if let Num::Flo(x) = x {
+                // Negation, not 0 - x: (- 0.0) is -0.0.
+                return vm.flonum(-x);
+            }
             return arith(vm, who, Value::fix(0), acc, 1);
         }
         return Ok(acc);
@@ -279,7 +287,10 @@ fn p_div(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         if x == 0.0 && !matches!(first, Num::Flo(_)) {
             return Err(SErr::Msg("/: division by zero".into()));
         }
-        return vm.flonum(1.0 / x);
+        if let Num::Flo(x) = first {
+            return vm.flonum(1.0 / x);
+        }
+        return vm.flonum(Big::from_i64(1).div_to_f64(&to_big(&first)));
     }
     let mut acc = first;
     for i in 1..n {
@@ -295,7 +306,8 @@ fn p_div(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
                 if r.is_zero() {
                     Num::Big(qt)
                 } else {
-                    Num::Flo(p.to_f64() / q.to_f64())
+                    // No exact rationals: the correctly rounded quotient.
+                    Num::Flo(p.div_to_f64(&q))
                 }
             }
         };
@@ -346,39 +358,53 @@ fn p_max(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     minmax(vm, a, n, Ordering::Greater, "max")
 }
 
-fn p_gcd(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
-    let mut g: i64 = 0;
+/// The arguments of `gcd`/`lcm` as exact integers, and whether any was
+/// inexact (then so is the result).
+fn int_args(vm: &Vm, who: &str, a: usize, n: usize) -> R<(Vec<Big>, bool)> {
+    let mut inexact = false;
+    let mut v = Vec::with_capacity(n);
     for i in 0..n {
-        let x = match integer_of(vm, "gcd", arg(vm, a, i))? {
-            Num::Fix(x) => x.abs(),
-            Num::Flo(x) => x.abs() as i64,
-            Num::Big(_) => return Err(SErr::Msg("gcd: bignums are not supported".into())),
-        };
-        let (mut p, mut q) = (g, x);
-        while q != 0 {
-            (p, q) = (q, p % q);
-        }
-        g = p;
+        let x = integer_of(vm, who, arg(vm, a, i))?;
+        inexact |= matches!(x, Num::Flo(_));
+        let mut b = to_big(&x);
+        b.neg = false;
+        v.push(b);
     }
-    int(vm, g)
+    Ok((v, inexact))
+}
+
+fn big_gcd(mut p: Big, mut q: Big) -> Big {
+    while !q.is_zero() {
+        let (_, r) = p.divrem(&q);
+        (p, q) = (q, r);
+    }
+    p
+}
+
+fn int_result(vm: &mut Vm, b: Big, inexact: bool) -> R<Value> {
+    if inexact {
+        vm.flonum(b.to_f64())
+    } else {
+        num_value(vm, Num::Big(b))
+    }
+}
+
+fn p_gcd(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let (v, inexact) = int_args(vm, "gcd", a, n)?;
+    let g = v.into_iter().fold(Big::from_i64(0), big_gcd);
+    int_result(vm, g, inexact)
 }
 fn p_lcm(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
-    let mut l: i64 = 1;
-    for i in 0..n {
-        let x = match integer_of(vm, "lcm", arg(vm, a, i))? {
-            Num::Fix(x) => x.abs(),
-            _ => return Err(SErr::Msg("lcm: only fixnums are supported".into())),
-        };
-        if x == 0 {
-            return Ok(Value::fix(0));
+    let (v, inexact) = int_args(vm, "lcm", a, n)?;
+    let mut l = Big::from_i64(1);
+    for x in v {
+        if x.is_zero() {
+            return int_result(vm, x, inexact);
         }
-        let (mut p, mut q) = (l, x);
-        while q != 0 {
-            (p, q) = (q, p % q);
-        }
-        l = (l / p).checked_mul(x).ok_or(SErr::Msg("lcm: overflow".into()))?;
+        let g = big_gcd(l.clone(), x.clone());
+        l = l.divrem(&g).0.mul(&x);
     }
-    int(vm, l)
+    int_result(vm, l, inexact)
 }
 
 fn pred(vm: &mut Vm, a: usize, f: fn(&Num) -> bool, who: &str) -> R<Value> {
@@ -609,7 +635,7 @@ fn radix_arg(vm: &Vm, who: &str, r: Value) -> R<u32> {
         Some(r @ 2..=36) => Ok(r as u32),
         _ => Err(SErr::Msg(format!(
             "{who}: radix must be an exact integer from 2 to 36, got {}",
-            vm.write_string(r, false)
+            vm.write_short(r, false)
         ))),
     }
 }

@@ -242,21 +242,29 @@ fn p_read_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
 }
 fn p_read(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let p = in_port(vm, "read", a, n)?;
-    // Gather the rest of the port's text, read one datum, and advance.
+    // Read one datum from the rest of the port's text and advance. The text
+    // is borrowed out of the port, not copied: reading a port datum by
+    // datum stays linear.
     let _ = in_char(vm, p, true)?;
-    let (chars, start): (Vec<char>, usize) = match &vm.ports[p] {
-        PortState::StrIn(c, pos) => (c.clone(), *pos),
-        PortState::Stdin => (vm.stdin_buf.clone(), vm.stdin_pos),
+    let (chars, start): (Vec<char>, usize) = match &mut vm.ports[p] {
+        PortState::StrIn(c, pos) => (std::mem::take(c), *pos),
+        PortState::Stdin => (std::mem::take(&mut vm.stdin_buf), vm.stdin_pos),
         _ => return Err(SErr::Msg("read: not an input port".into())),
     };
-    let rest = &chars[start..];
-    let mut r = Reader::new(rest, file_id("<input>"));
-    let d = r.read().map_err(|e| SErr::Msg(format!("read: {}", e.msg)))?;
+    let mut r = Reader::new(&chars[start..], file_id("<input>"));
+    let d = r.read();
     let used = r.consumed();
     match &mut vm.ports[p] {
-        PortState::StrIn(_, pos) => *pos += used,
-        _ => vm.stdin_pos += used,
+        PortState::StrIn(c, pos) => {
+            *c = chars;
+            *pos += used;
+        }
+        _ => {
+            vm.stdin_buf = chars;
+            vm.stdin_pos += used;
+        }
     }
+    let d = d.map_err(|e| SErr::Kinded(format!("read: {}", e.msg), CondKind::Read))?;
     match d {
         None => Ok(EOF),
         Some(d) => vm.datum_to_value(&d),
@@ -353,12 +361,12 @@ fn p_recordp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 fn check_record(vm: &Vm, a: usize, who_i: usize) -> R<(Value, usize)> {
     let r = arg(vm, a, 0);
     let rtd = arg(vm, a, 1);
-    let who = || vm.write_string(arg(vm, a, who_i), true);
+    let who = || vm.write_short(arg(vm, a, who_i), true);
     if !is_kind(rtd, Kind::Rtd) {
         return Err(vm.type_err(&who(), "a record type", rtd));
     }
     if !(is_kind(r, Kind::Record) && slot(r, 0) == rtd) {
-        let tn = vm.write_string(slot(rtd, 0), true);
+        let tn = vm.write_short(slot(rtd, 0), true);
         return Err(vm.type_err(&who(), &format!("a {tn} record"), r));
     }
     match arg(vm, a, 2).as_fix() {
@@ -808,11 +816,11 @@ fn p_load_thunk(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
         return Err(vm.type_err("load", "a file name", f));
     }
     let name = string_of(f);
-    let text = crate::read_source(&name).map_err(SErr::Msg)?;
+    let text = crate::read_source(&name).map_err(|m| SErr::Kinded(m, CondKind::File))?;
     let chars: Vec<char> = text.chars().collect();
     let data = Reader::new(&chars, file_id(&name))
         .read_all()
-        .map_err(|e| SErr::Msg(format!("{}: {}", e.pos, e.msg)))?;
+        .map_err(|e| SErr::Kinded(format!("{}: {}", e.pos, e.msg), CondKind::Read))?;
     let mut body = vec![crate::reader::Datum::sym("begin")];
     body.extend(data);
     let form = crate::reader::Datum::list(body);
