@@ -22,6 +22,12 @@ fn corpus() -> Vec<PathBuf> {
 
 fn check(path: &Path, extra: &[&str]) -> Result<(), String> {
     let read = |ext: &str| std::fs::read_to_string(path.with_extension(ext)).ok();
+    if read("out").is_none() && read("err").is_none() {
+        return Err(format!(
+            "{}: has neither a .out nor a .err file: a program without an expectation checks nothing",
+            path.display()
+        ));
+    }
     let words = |ext: &str| -> Vec<String> {
         read(ext).map_or(Vec::new(), |s| s.split_whitespace().map(String::from).collect())
     };
@@ -97,9 +103,22 @@ fn corpus_plain() {
     run_all(&[]);
 }
 
+/// The whole corpus under each collector mode (the flags come after a
+/// program's own `.flags`, so they win), with frequent collections and the
+/// mark verifier.
 #[test]
-fn corpus_gc_torture() {
-    run_all(&["--gc-stress", "50", "--heap-check"]);
+fn corpus_gc_stw() {
+    run_all(&["--gc-mode", "stw", "--gc-stress", "50", "--heap-check"]);
+}
+
+#[test]
+fn corpus_gc_incremental() {
+    run_all(&["--gc-mode", "incremental", "--gc-stress", "50", "--heap-check"]);
+}
+
+#[test]
+fn corpus_gc_concurrent() {
+    run_all(&["--gc-mode", "concurrent", "--gc-stress", "50", "--heap-check"]);
 }
 
 #[test]
