@@ -262,6 +262,8 @@ pub(crate) struct Core {
     /// CPU time spent marking alongside mutators this cycle (assists and
     /// background workers), for the pacer's utilization.
     pub(crate) mark_cpu_ns: AtomicU64,
+    /// `mark_cpu_ns` summed over every finished cycle (for `--stats`).
+    mark_cpu_total_ns: AtomicU64,
     pub(crate) workers: WorkerControl,
     pauses: Mutex<VecDeque<u64>>,
     /// The background sweeper and scavenger thread, if enabled (woken at
@@ -323,6 +325,7 @@ impl Gc {
             phase: AtomicU8::new(PHASE_OFF),
             marking: AtomicBool::new(false),
             mark_cpu_ns: AtomicU64::new(0),
+            mark_cpu_total_ns: AtomicU64::new(0),
             workers: WorkerControl::new(),
             pauses: Mutex::new(VecDeque::new()),
             scavenger: Mutex::new(scavenger),
@@ -360,6 +363,13 @@ impl Gc {
     /// Changes the soft memory limit at run time.
     pub fn set_memlimit(&self, limit: Option<u64>) {
         self.core.update_pacer(|p| p.set_memlimit(limit));
+    }
+
+    /// CPU time (ns) spent marking alongside the mutators, in assists and
+    /// background workers, over every finished cycle; with the pauses
+    /// (`MemStats::pause_total_ns`) it is the collector's CPU cost.
+    pub fn concurrent_mark_cpu_ns(&self) -> u64 {
+        self.core.mark_cpu_total_ns.load(Ordering::Relaxed)
     }
 
     /// Whether marking is in progress.
@@ -585,6 +595,8 @@ impl Core {
         let acct = heap.accounting();
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
         let mut st = self.state();
+        self.mark_cpu_total_ns
+            .fetch_add(self.mark_cpu_ns.load(Ordering::Relaxed), Ordering::Relaxed);
         if flight.concurrent {
             let wall = flight.mark_start.elapsed().as_nanos().max(1) as f64;
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;

@@ -19,7 +19,8 @@ flags:
   --memlimit SIZE   memory limit, e.g. 256MiB; the heap cannot grow past it
                     (env MARROW_MEMLIMIT)
   --gctrace         one line per collection on stderr (env MARROW_GCTRACE=1)
-  --stats           print a MemStats summary on stderr at exit
+  --stats           print a MemStats summary and the collector's CPU share
+                    (pauses plus assists and background marking) at exit
   --heap-check      checkmark mode: verify every mark (env MARROW_CHECKMARK=1)
   --gc-stress N     collect every N allocations (env MARROW_GCSTRESS)
   --gc-mode MODE    incremental (default: marking in small steps as the
@@ -237,12 +238,20 @@ fn print_stats(it: &mut Interp) {
     let s = it.vm.h.m.stats();
     let elapsed = it.vm.start.elapsed().as_secs_f64();
     let gc_s = s.pause_total_ns as f64 / 1e9;
+    let mark_s = it.gc().concurrent_mark_cpu_ns() as f64 / 1e9;
     eprintln!("marrow stats:");
     eprintln!("  run time        {elapsed:.3} s");
     eprintln!(
-        "  gc time         {gc_s:.3} s ({:.1}% of run time) in {} collections",
+        "  gc time         {gc_s:.3} s ({:.1}% of run time) in {} collections (pauses)",
         100.0 * gc_s / elapsed.max(1e-9),
         s.num_gc
+    );
+    // The collector's CPU share: its pauses plus the marking done outside
+    // them (mutator assists and background workers), against run time.
+    eprintln!(
+        "  gc cpu          {:.3} s = {:.1}% of run time: pauses {gc_s:.3} s + assists and background marking {mark_s:.3} s",
+        gc_s + mark_s,
+        100.0 * (gc_s + mark_s) / elapsed.max(1e-9),
     );
     eprintln!(
         "  total alloc     {:.1} MiB in {} objects",

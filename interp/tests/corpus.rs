@@ -253,3 +253,34 @@ fn closed_stdout_stops_the_program() {
     };
     assert_eq!(status.code(), Some(141));
 }
+
+/// `--stats` reports the collector's CPU share: pauses plus the marking
+/// done beside the program (assists, background workers), which is zero
+/// when every mark is stop-the-world and not in the other modes.
+#[test]
+fn stats_report_the_collectors_cpu_share() {
+    let prog = "(define (mk n) (if (= n 0) '() (cons (make-vector 10 n) (mk (- n 1))))) \
+                (let loop ((i 0)) (if (< i 300) (begin (mk 10000) (loop (+ i 1)))))";
+    for mode in ["stw", "incremental", "concurrent"] {
+        let out = marrow()
+            .args(["--stats", "--gc-mode", mode, "-e", prog])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("gc cpu"))
+            .unwrap_or_else(|| panic!("{err}"));
+        let marking: f64 = line
+            .rsplit("background marking ")
+            .next()
+            .and_then(|r| r.trim_end_matches(" s").parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        if mode == "stw" {
+            assert_eq!(marking, 0.0, "{line}");
+        } else {
+            assert!(marking > 0.0, "{mode}: {line}");
+        }
+    }
+}
