@@ -2,6 +2,17 @@
 //! continuations (the value stack and control frames copied into a heap
 //! object), and the routing of errors to Scheme exception handlers.
 //!
+//! Module dependencies: vm.rs and builtins/ import each other, on purpose.
+//! A builtin is a function over the VM (`fn(&mut Vm, ..)`: it allocates
+//! through the VM's roots and reaches its ports), and the VM's instruction
+//! fast paths fall back to the same numeric tower (`num::add2`,
+//! `num::compare`, ...) that `+` and `<` use, and dispatch through the
+//! builtin table. Breaking the cycle would mean passing those functions to
+//! the VM as pointers at start-up: the same coupling, harder to follow. The
+//! other former cycles are gone: the printer (printer.rs) reads only the
+//! heap and gets procedure names through `printer::ProcNames`, and list
+//! walking and bignum access live in heap.rs.
+//!
 //! Frame layout on the value stack: `[closure, slot0 .. slotN-1, temps...]`
 //! where `base` indexes slot 0 (the first argument). Control frames (return
 //! proto, pc, base) live in a separate vector of plain integers.
@@ -9,6 +20,7 @@
 use crate::builtins::{self, Prim, PrimKind};
 use crate::compile::{Cmp, Compiler, Op, Proto};
 use crate::heap::*;
+use crate::printer;
 use crate::reader::{private, Datum, Pos};
 use crate::value::*;
 use std::collections::HashMap;
@@ -1311,6 +1323,16 @@ impl Vm {
         }
     }
 
+    /// The printed representation of `v` (`display` style when `display`).
+    pub fn write_string(&self, v: Value, display: bool) -> String {
+        printer::print_value(self, v, display, usize::MAX)
+    }
+
+    /// `v` printed for an error message: cut to a few hundred bytes.
+    pub fn write_short(&self, v: Value, display: bool) -> String {
+        printer::print_short(self, v, display)
+    }
+
     pub fn type_err(&self, who: &str, what: &str, got: Value) -> SErr {
         SErr::Msg(format!("{who}: expected {what}, got {}", self.write_short(got, false)))
     }
@@ -1414,7 +1436,7 @@ impl Vm {
                         let l = self.r.stack.pop().unwrap_or(NIL);
                         self.r.stack.remove(fpos);
                         argc -= 2;
-                        let mut w = builtins::data::Walk::new(l);
+                        let mut w = Walk::new(l);
                         loop {
                             match w.next_pair() {
                                 Ok(Some(p)) => {
@@ -1424,7 +1446,7 @@ impl Vm {
                                 Ok(None) => break,
                                 Err(()) => {
                                     self.r.stack.truncate(fpos);
-                                    return Err(builtins::data::circular("apply"));
+                                    return Err(circular("apply"));
                                 }
                             }
                         }
@@ -1527,6 +1549,15 @@ impl Vm {
             self.r.stack.truncate(fpos);
             return Err(SErr::Msg(format!("not a procedure: {}", self.write_short(f, false))));
         }
+    }
+}
+
+impl printer::ProcNames for Vm {
+    fn prim_name(&self, i: usize) -> Option<&str> {
+        self.prims.get(i).map(|p| p.name)
+    }
+    fn proto_name(&self, i: usize) -> Option<&str> {
+        self.protos.get(i).map(|p| &*p.name)
     }
 }
 

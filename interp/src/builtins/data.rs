@@ -3,7 +3,6 @@
 
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
-use crate::printer::big_of;
 use crate::value::*;
 use crate::vm::Vm;
 
@@ -65,46 +64,6 @@ pub fn equal(a: Value, b: Value) -> bool {
         }
     }
     true
-}
-
-/// Walks a list's pairs with Floyd's cycle check: `next` returns the next
-/// pair, `Err` once the walk has gone round a cycle.
-#[derive(Debug)]
-pub struct Walk {
-    x: Value,
-    slow: Value,
-    n: usize,
-}
-
-impl Walk {
-    pub fn new(l: Value) -> Walk {
-        Walk { x: l, slow: l, n: 0 }
-    }
-    /// The next pair, `Ok(None)` at the end (the rest is then
-    /// [`Walk::tail`]), or `Err(())` on a circular list.
-    pub fn next_pair(&mut self) -> Result<Option<Value>, ()> {
-        if !self.x.is_pair() {
-            return Ok(None);
-        }
-        let p = self.x;
-        self.x = cdr(p);
-        self.n += 1;
-        if self.n % 2 == 0 {
-            self.slow = cdr(self.slow);
-            if self.slow == self.x && self.x.is_pair() {
-                return Err(());
-            }
-        }
-        Ok(Some(p))
-    }
-    /// What follows the last pair (`()` for a proper list).
-    pub fn tail(&self) -> Value {
-        self.x
-    }
-}
-
-pub fn circular(who: &str) -> SErr {
-    SErr::Msg(format!("{who}: circular list"))
 }
 
 fn p_eq(vm: &mut Vm, a: usize, _: usize) -> R<Value> {

@@ -4,7 +4,6 @@
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
 use crate::numbers::Big;
-use crate::printer::big_of;
 use crate::reader::{parse_number, Datum};
 use crate::value::*;
 use crate::vm::Vm;

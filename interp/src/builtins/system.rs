@@ -6,7 +6,6 @@
 use super::data::{equal, eqv, list_items};
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
-use crate::printer::big_of;
 use crate::reader::{file_id, Reader};
 use crate::value::*;
 use crate::vm::{PortState, Vm};
