@@ -28,6 +28,7 @@ flags:
                     (plus a background marking thread) or stw
                     (env MARROW_GCMODE)
   --max-depth N     limit on non-tail call depth (default 10000000)
+  --max-steps N     stop the program with an error after N procedure calls
   -h, --help        this text
 
 exit status: 0 on success, 1 on an uncaught error, 2 on a usage error,
@@ -45,6 +46,7 @@ struct Opts {
     config: GcConfig,
     stats: bool,
     max_depth: usize,
+    max_steps: Option<u64>,
     expr: Option<String>,
     file: Option<String>,
     args: Vec<String>,
@@ -71,6 +73,7 @@ fn parse_args() -> Opts {
         config: GcConfig::default(),
         stats: false,
         max_depth: DEFAULT_MAX_DEPTH,
+        max_steps: None,
         expr: None,
         file: None,
         args: Vec::new(),
@@ -115,6 +118,13 @@ fn parse_args() -> Opts {
                 o.max_depth = match v.parse::<usize>() {
                     Ok(n) if n > 0 => n,
                     _ => usage(&format!("--max-depth: expected a positive number, got {v:?}")),
+                };
+            }
+            "--max-steps" => {
+                let v = get(&mut i);
+                o.max_steps = match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => usage(&format!("--max-steps: expected a positive number, got {v:?}")),
                 };
             }
             "--gctrace" => {
@@ -190,6 +200,9 @@ fn run(o: Opts) -> i32 {
             return 1;
         }
     };
+    if let Some(n) = o.max_steps {
+        it.vm.fuel = n;
+    }
     let code = if let Some(e) = &o.expr {
         it.set_args(vec!["-e".into()]);
         match it.eval_str(e, "<command line>") {

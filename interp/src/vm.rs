@@ -95,6 +95,12 @@ pub struct Vm {
     oom_msg: Value,
     /// The most bytes one request may ask for (see [`Vm::check_request`]).
     pub request_cap: u64,
+    /// Procedure calls left before the program is stopped with an error
+    /// (`--max-steps`; by default too many to run out).
+    pub fuel: u64,
+    /// Drop everything written to the standard output and error ports
+    /// (the fuzz targets run programs with it).
+    pub quiet: bool,
 }
 
 /// The largest request [`Vm::check_request`] lets through: the smallest of
@@ -149,6 +155,8 @@ impl Vm {
             oom_obj: FALSE,
             oom_msg: FALSE,
             request_cap: 0,
+            fuel: u64::MAX,
+            quiet: false,
         };
         vm.request_cap = request_cap(&vm.h);
         vm.r.stack.reserve(1 << 16);
@@ -945,73 +953,83 @@ impl Vm {
                     }
                 }
                 Op::Call(argc) => {
-                    let argc = argc as usize;
-                    let fpos = st.len() - argc - 1;
-                    // SAFETY: invariant S (the callee and its arguments are temporaries).
-                    let f = unsafe { get(st, fpos) };
-                    if is_kind(f, Kind::Closure) {
-                        let pi = slot(f, 0).fixval() as usize;
-                        // SAFETY: a closure's proto index was linked before the closure was made.
-                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
-                        // SAFETY: protos live as long as the VM.
-                        let npr = unsafe { &*np };
-                        if argc == npr.nparams as usize && !npr.rest && self.frames.len() < self.max_depth {
-                            self.frames.push(Frame {
-                                proto: cur,
-                                pc: pc as u32,
-                                base: base as u32,
-                            });
-                            base = fpos + 1;
-                            let end = base + npr.nlocals as usize;
-                            fill_frame(&mut self.r.stack, end, end + npr.max_stack as usize);
-                            cur = pi as u32;
-                            proto = np;
-                            code = npr.code.as_ptr();
-                            pc = 0;
-                            continue;
+                    if self.fuel == 0 {
+                        SErr::Msg(format!("step limit reached (see --max-steps)"))
+                    } else {
+                        self.fuel -= 1;
+                        let argc = argc as usize;
+                        let fpos = st.len() - argc - 1;
+                        // SAFETY: invariant S (the callee and its arguments are temporaries).
+                        let f = unsafe { get(st, fpos) };
+                        if is_kind(f, Kind::Closure) {
+                            let pi = slot(f, 0).fixval() as usize;
+                            // SAFETY: a closure's proto index was linked before the closure was made.
+                            let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                            // SAFETY: protos live as long as the VM.
+                            let npr = unsafe { &*np };
+                            if argc == npr.nparams as usize && !npr.rest && self.frames.len() < self.max_depth {
+                                self.frames.push(Frame {
+                                    proto: cur,
+                                    pc: pc as u32,
+                                    base: base as u32,
+                                });
+                                base = fpos + 1;
+                                let end = base + npr.nlocals as usize;
+                                fill_frame(&mut self.r.stack, end, end + npr.max_stack as usize);
+                                cur = pi as u32;
+                                proto = np;
+                                code = npr.code.as_ptr();
+                                pc = 0;
+                                continue;
+                            }
                         }
-                    }
-                    match self.enter(argc, false, &mut cur, &mut proto, &mut pc, &mut base) {
-                        Ok(()) => {
-                            // SAFETY: `proto` points at a live boxed Proto.
-                            code = unsafe { (*proto).code.as_ptr() };
-                            continue;
+                        match self.enter(argc, false, &mut cur, &mut proto, &mut pc, &mut base) {
+                            Ok(()) => {
+                                // SAFETY: `proto` points at a live boxed Proto.
+                                code = unsafe { (*proto).code.as_ptr() };
+                                continue;
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
                     }
                 }
                 Op::TailCall(argc) => {
-                    let argc = argc as usize;
-                    let sp = st.len();
-                    let fpos = sp - argc - 1;
-                    // SAFETY: invariant S.
-                    let f = unsafe { get(st, fpos) };
-                    if is_kind(f, Kind::Closure) {
-                        let pi = slot(f, 0).fixval() as usize;
-                        // SAFETY: a closure's proto index was linked before the closure was made.
-                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
-                        // SAFETY: protos live as long as the VM.
-                        let npr = unsafe { &*np };
-                        if argc == npr.nparams as usize && !npr.rest {
-                            st.copy_within(fpos..sp, base - 1);
-                            // SAFETY: base + argc <= sp: the moved values are initialised.
-                            unsafe { st.set_len(base + argc) };
-                            let end = base + npr.nlocals as usize;
-                            fill_frame(st, end, end + npr.max_stack as usize);
-                            cur = pi as u32;
-                            proto = np;
-                            code = npr.code.as_ptr();
-                            pc = 0;
-                            continue;
+                    if self.fuel == 0 {
+                        SErr::Msg(format!("step limit reached (see --max-steps)"))
+                    } else {
+                        self.fuel -= 1;
+                        let argc = argc as usize;
+                        let sp = st.len();
+                        let fpos = sp - argc - 1;
+                        // SAFETY: invariant S.
+                        let f = unsafe { get(st, fpos) };
+                        if is_kind(f, Kind::Closure) {
+                            let pi = slot(f, 0).fixval() as usize;
+                            // SAFETY: a closure's proto index was linked before the closure was made.
+                            let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                            // SAFETY: protos live as long as the VM.
+                            let npr = unsafe { &*np };
+                            if argc == npr.nparams as usize && !npr.rest {
+                                st.copy_within(fpos..sp, base - 1);
+                                // SAFETY: base + argc <= sp: the moved values are initialised.
+                                unsafe { st.set_len(base + argc) };
+                                let end = base + npr.nlocals as usize;
+                                fill_frame(st, end, end + npr.max_stack as usize);
+                                cur = pi as u32;
+                                proto = np;
+                                code = npr.code.as_ptr();
+                                pc = 0;
+                                continue;
+                            }
                         }
-                    }
-                    match self.enter(argc, true, &mut cur, &mut proto, &mut pc, &mut base) {
-                        Ok(()) => {
-                            // SAFETY: `proto` points at a live boxed Proto.
-                            code = unsafe { (*proto).code.as_ptr() };
-                            continue;
+                        match self.enter(argc, true, &mut cur, &mut proto, &mut pc, &mut base) {
+                            Ok(()) => {
+                                // SAFETY: `proto` points at a live boxed Proto.
+                                code = unsafe { (*proto).code.as_ptr() };
+                                continue;
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
                     }
                 }
                 Op::Return => {

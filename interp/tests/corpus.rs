@@ -208,6 +208,14 @@ fn flags_and_exit_statuses() {
     assert!(!err.contains("gc "), "{err}");
     let (_, _, err) = run(&["--gctrace=1", "-e", "(collect-garbage)"]);
     assert!(err.contains("gc "), "{err}");
+    // --max-steps stops a runaway program with an error.
+    let (code, _, err) = run(&["--max-steps", "1000", "-e", "(let loop ((i 0)) (loop (+ i 1)))"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("step limit reached"), "{err}");
+    // A script that never ends (a device) is refused, not read forever.
+    let (code, _, err) = run(&["/dev/zero"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("binary file"), "{err}");
     // Output printed before an uncaught error is not lost.
     let (code, out, _) = run(&["-e", "(display \"before\") (car 1)"]);
     assert_eq!((code, out.as_str()), (Some(1), "before"));

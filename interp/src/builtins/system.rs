@@ -53,7 +53,9 @@ pub fn emit(vm: &mut Vm, port: usize, s: &str) -> R<()> {
         }
         Some(PortState::Stderr) => {
             flush(vm)?;
-            let _ = std::io::stderr().write_all(s.as_bytes());
+            if !vm.quiet {
+                let _ = std::io::stderr().write_all(s.as_bytes());
+            }
             Ok(())
         }
         Some(PortState::StrOut(b)) => {
@@ -69,6 +71,9 @@ pub fn emit(vm: &mut Vm, port: usize, s: &str) -> R<()> {
 /// ignores the signal, so the write fails instead); any other write error
 /// is a Scheme error. Either way the buffer is dropped.
 pub fn flush(vm: &mut Vm) -> R<()> {
+    if vm.quiet {
+        vm.out.clear();
+    }
     if vm.out.is_empty() {
         return Ok(());
     }
@@ -715,6 +720,16 @@ fn p_hash(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     ))
 }
 
+/// `(string-hash s [bound])`: strings only (other objects would hash by
+/// address, which is not a string hash).
+fn p_string_hash(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let s = arg(vm, a, 0);
+    if !is_kind(s, Kind::String) {
+        return Err(vm.type_err("string-hash", "a string", s));
+    }
+    p_hash(vm, a, n)
+}
+
 // ---------------------------------------------------------------- system
 
 fn p_exit(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
@@ -815,7 +830,8 @@ fn p_load_thunk(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
         return Err(vm.type_err("load", "a file name", f));
     }
     let name = string_of(f);
-    let text = crate::read_source(&name).map_err(|m| SErr::Kinded(m, CondKind::File))?;
+    // The text becomes 4-byte characters: cap it by what the heap may hold.
+    let text = crate::read_source_capped(&name, vm.request_cap / 4).map_err(|m| SErr::Kinded(m, CondKind::File))?;
     let chars: Vec<char> = text.chars().collect();
     let data = Reader::new(&chars, file_id(&name))
         .read_all()
@@ -912,7 +928,7 @@ pub const PRIMS: &[Prim] = &[
     Prim::new("hash-table->alist", 1, 1, F(p_ht_alist)),
     Prim::new("hash-table-clear!", 1, 1, F(p_ht_clear)),
     Prim::new("hash", 1, 2, F(p_hash)),
-    Prim::new("string-hash", 1, 2, F(p_hash)),
+    Prim::new("string-hash", 1, 2, F(p_string_hash)),
     Prim::new("equal-hash", 1, 1, F(p_hash)),
     Prim::new("exit", 0, 1, F(p_exit)),
     Prim::new("emergency-exit", 0, 1, F(p_exit)),

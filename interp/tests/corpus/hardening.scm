@@ -76,3 +76,10 @@
 (show "make-string 10^12" (lambda () (oom? (lambda () (make-string 1000000000000)))))
 (show "expt 3 10^12" (lambda () (oom? (lambda () (expt 3 1000000000000)))))
 (show "small ones still work" (lambda () (list (car (make-list 3 'a)) (vector-length (make-vector 3)))))
+
+;; Found by the random program generator: string-hash hashed any object by
+;; its address (different in each collector mode); it takes strings only.
+(show "string-hash of a symbol" (lambda () (string-hash 'foo)))
+(show "string-hash of a string" (lambda () (= (string-hash "abc") (string-hash (string #\a #\b #\c)))))
+;; Loading a device that never ends, or a huge file, is refused.
+(show "load /dev/zero" (lambda () (load "/dev/zero")))
