@@ -294,18 +294,18 @@ impl Walk {
         Walk { x: l, slow: l, n: 0 }
     }
     /// The next pair, `Ok(None)` at the end (the rest is then
-    /// [`Walk::tail`]), or `Err(())` on a circular list.
-    pub fn next_pair(&mut self) -> Result<Option<Value>, ()> {
+    /// [`Walk::tail`]), or `Err(Circular)` on a circular list.
+    pub fn next_pair(&mut self) -> Result<Option<Value>, Circular> {
         if !self.x.is_pair() {
             return Ok(None);
         }
         let p = self.x;
         self.x = cdr(p);
         self.n += 1;
-        if self.n % 2 == 0 {
+        if self.n.is_multiple_of(2) {
             self.slow = cdr(self.slow);
             if self.slow == self.x && self.x.is_pair() {
-                return Err(());
+                return Err(Circular);
             }
         }
         Ok(Some(p))
@@ -315,6 +315,10 @@ impl Walk {
         self.x
     }
 }
+
+/// A list walk went round a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Circular;
 
 pub fn circular(who: &str) -> SErr {
     SErr::Msg(format!("{who}: circular list"))

@@ -214,7 +214,7 @@ impl Big {
             let lo = n - 64;
             let mut top = self.bits64(lo);
             let below = (0..lo / 32).any(|i| self.mag[i] != 0)
-                || (lo % 32 != 0 && self.mag[lo / 32] & ((1u32 << (lo % 32)) - 1) != 0);
+                || (!lo.is_multiple_of(32) && self.mag[lo / 32] & ((1u32 << (lo % 32)) - 1) != 0);
             if below {
                 top |= 1;
             }

@@ -954,7 +954,7 @@ impl Vm {
                 }
                 Op::Call(argc) => {
                     if self.fuel == 0 {
-                        SErr::Msg(format!("step limit reached (see --max-steps)"))
+                        SErr::Msg("step limit reached (see --max-steps)".to_string())
                     } else {
                         self.fuel -= 1;
                         let argc = argc as usize;
@@ -995,7 +995,7 @@ impl Vm {
                 }
                 Op::TailCall(argc) => {
                     if self.fuel == 0 {
-                        SErr::Msg(format!("step limit reached (see --max-steps)"))
+                        SErr::Msg("step limit reached (see --max-steps)".to_string())
                     } else {
                         self.fuel -= 1;
                         let argc = argc as usize;
@@ -1462,7 +1462,7 @@ impl Vm {
                                     argc += 1;
                                 }
                                 Ok(None) => break,
-                                Err(()) => {
+                                Err(Circular) => {
                                     self.r.stack.truncate(fpos);
                                     return Err(circular("apply"));
                                 }
