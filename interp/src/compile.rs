@@ -14,6 +14,7 @@ use crate::reader::{private, Datum, Pos, MAX_DEPTH, PRIVATE_PREFIX};
 use crate::syntax_rules::{self, Macro};
 use crate::value::*;
 use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::rc::Rc;
 
 /// A `let` form's variable names and their init expressions (None: none given).
@@ -669,16 +670,19 @@ impl Compiler {
     /// Scans a body for internal definitions (after macro expansion and
     /// `begin` splicing); definitions become a `letrec*`.
     fn body_inner(&mut self, forms: &[Datum], pos: Pos) -> C<Node> {
-        enum Item {
+        enum Item<'a> {
             Def(Rc<str>, Datum, Pos),
-            Expr(Datum, Pos),
+            Expr(Cow<'a, Datum>, Pos),
         }
         let mut items = Vec::new();
-        let mut queue: Vec<Datum> = forms.iter().rev().cloned().collect();
+        // The body's forms are borrowed, not cloned (only macro expansions
+        // are owned): cloning each body made compiling n nested lambdas
+        // take O(n^2) copies.
+        let mut queue: Vec<Cow<'_, Datum>> = forms.iter().rev().map(Cow::Borrowed).collect();
         while let Some(f) = queue.pop() {
             let fpos = f.pos().unwrap_or(pos);
             if let Some(x) = self.try_macro(&f, fpos)? {
-                queue.push(x);
+                queue.push(Cow::Owned(x));
                 continue;
             }
             let head = self.head_special(&f);
@@ -687,22 +691,32 @@ impl Compiler {
             }
             let v = f.as_list().unwrap_or(&[]);
             match head.as_deref() {
-                Some("begin") => {
-                    for x in v[1..].iter().rev() {
-                        queue.push(x.clone());
+                Some("begin") => match &f {
+                    Cow::Borrowed(d) => {
+                        let d: &Datum = d;
+                        for x in d.as_list().unwrap_or(&[])[1..].iter().rev() {
+                            queue.push(Cow::Borrowed(x));
+                        }
                     }
-                }
+                    Cow::Owned(_) => {
+                        for x in v[1..].iter().rev() {
+                            queue.push(Cow::Owned(x.clone()));
+                        }
+                    }
+                },
                 Some("define") => {
                     let (name, val) = self.define_parts(v, fpos)?;
                     items.push(Item::Def(name, val, fpos));
                 }
                 Some("define-record-type") => {
-                    queue.push(expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?)
+                    queue.push(Cow::Owned(
+                        expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?,
+                    ))
                 }
                 Some("define-values") => {
                     let mut g = |b: &str| self.gensym(b);
                     let x = expand::define_values(v, fpos, &mut g).map_err(|m| CompileError { pos: fpos, msg: m })?;
-                    queue.push(x)
+                    queue.push(Cow::Owned(x))
                 }
                 Some("define-syntax") => {
                     let (name, m) = self.parse_syntax_def(v, fpos)?;
@@ -710,7 +724,7 @@ impl Compiler {
                         s.push((name, Bnd::Macro(Rc::new(m))));
                     }
                 }
-                _ => items.push(Item::Expr(f.clone(), fpos)),
+                _ => items.push(Item::Expr(f, fpos)),
             }
         }
         let has_defs = items.iter().any(|i| matches!(i, Item::Def(..)));
