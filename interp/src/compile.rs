@@ -13,8 +13,8 @@ use crate::expand;
 use crate::reader::{private, Datum, Pos, MAX_DEPTH, PRIVATE_PREFIX};
 use crate::syntax_rules::{self, Macro};
 use crate::value::*;
-use std::collections::{HashMap, HashSet};
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// A `let` form's variable names and their init expressions (None: none given).
@@ -708,11 +708,9 @@ impl Compiler {
                     let (name, val) = self.define_parts(v, fpos)?;
                     items.push(Item::Def(name, val, fpos));
                 }
-                Some("define-record-type") => {
-                    queue.push(Cow::Owned(
-                        expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?,
-                    ))
-                }
+                Some("define-record-type") => queue.push(Cow::Owned(
+                    expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?,
+                )),
                 Some("define-values") => {
                     let mut g = |b: &str| self.gensym(b);
                     let x = expand::define_values(v, fpos, &mut g).map_err(|m| CompileError { pos: fpos, msg: m })?;
