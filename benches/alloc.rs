@@ -38,7 +38,7 @@ impl Marrow {
         self.cache.release_all();
         // SAFETY: nothing is marked and nothing allocated so far is used
         // again (the benchmark only keeps addresses it never dereferences).
-        unsafe { self.heap.begin_sweep() };
+        unsafe { self.heap.begin_sweep(0.0) };
         black_box(self.heap.sweep_all());
     }
 

@@ -330,12 +330,72 @@ fn stress_mode_collects_every_n_allocations() {
 fn mutators_register_and_leave() {
     let gc = Gc::new(GcConfig::default()).unwrap();
     let a = Mutator::new(&gc).unwrap();
-    let b = Mutator::new(&gc).unwrap();
-    assert_eq!(gc.mutators(), 2);
-    drop(a);
+    let g = gc.clone();
+    let b = std::thread::spawn(move || {
+        let b = Mutator::new(&g).unwrap();
+        assert_eq!(g.mutators(), 2);
+        drop(b);
+    });
+    b.join().unwrap();
     assert_eq!(gc.mutators(), 1);
-    drop(b);
+    drop(a);
     assert_eq!(gc.mutators(), 0);
+}
+
+#[test]
+fn a_second_mutator_on_one_thread_is_refused() {
+    let gc = Gc::new(GcConfig::default()).unwrap();
+    let a = Mutator::new(&gc).unwrap();
+    assert!(matches!(Mutator::new(&gc), Err(marrow_gc::GcError::MutatorExists)));
+    // Of another collector, it is fine; and once the first is dropped, too.
+    let other = Gc::new(GcConfig::default()).unwrap();
+    let _c = Mutator::new(&other).unwrap();
+    drop(a);
+    let _b = Mutator::new(&gc).unwrap();
+}
+
+#[test]
+fn a_root_is_refused_after_its_mutator_is_dropped() {
+    let gc = Gc::new(GcConfig::default()).unwrap();
+    let m = Mutator::new(&gc).unwrap();
+    let r = m.root(0x1000);
+    assert_eq!(r.get(), 0x1000);
+    drop(m);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.get()));
+    assert!(caught.is_err(), "a stale root must not hand out its word");
+}
+
+/// A panic in a root source while another thread stops the world would
+/// leave that thread waiting forever; the process aborts with a report
+/// instead (in a child process).
+#[test]
+fn a_panic_while_the_world_stops_aborts_with_a_report() {
+    const CHILD: &str = "MARROW_TEST_STOP_PANIC_CHILD";
+    struct Panicking;
+    impl marrow_gc::RootSource for Panicking {
+        fn visit_roots(&self, _: &mut dyn marrow_gc::RootVisitor) {
+            panic!("root source failed");
+        }
+    }
+    if std::env::var_os(CHILD).is_some() {
+        let gc = Gc::new(GcConfig::default()).unwrap();
+        let mut m = Mutator::new(&gc).unwrap();
+        m.gc(&Panicking);
+        unreachable!("the collection must not return");
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_panic_while_the_world_stops_aborts_with_a_report",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("root source failed"), "{err}");
+    assert!(err.contains("marrow: fatal: a panic"), "{err}");
 }
 
 #[test]

@@ -11,23 +11,9 @@ use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 
-/// xorshift64*: deterministic, seedable randomness with no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// What a pointer slot holds, in the model.
 #[derive(Clone, Copy, Debug, PartialEq)]

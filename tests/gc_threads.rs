@@ -37,6 +37,10 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const MODES: [GcMode; 3] = [GcMode::StopTheWorld, GcMode::Incremental, GcMode::Concurrent];
 
 /// Mutator threads of the multi-threaded workloads.
@@ -105,27 +109,6 @@ fn await_result<T>(rx: &mpsc::Receiver<T>, h: &mut Option<thread::JoinHandle<()>
             }
             panic!("{what}: the thread ended without answering")
         }
-    }
-}
-
-/// xorshift64*: deterministic randomness per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
     }
 }
 
@@ -346,7 +329,7 @@ impl Forest {
             if self.rng.chance(25) {
                 return p;
             }
-            let c = word(p, self.rng.below(2));
+            let c = word(p, self.rng.index(2));
             if c == 0 {
                 return p;
             }
@@ -362,7 +345,7 @@ impl Forest {
         }
         let mut q = self.roots[t];
         loop {
-            let d = self.rng.below(2);
+            let d = self.rng.index(2);
             let c = word(q, d);
             if c == 0 {
                 set(&mut self.m, q, d, sub);
@@ -389,7 +372,7 @@ impl Forest {
     fn rebuild(&mut self, s: usize) {
         self.roots[s] = 0;
         self.model[s] = (0, 0);
-        let n = 1 + self.rng.below(300);
+        let n = 1 + self.rng.index(300);
         let list = self.rng.chance(30);
         for _ in 0..n {
             self.insert(s, list);
@@ -408,7 +391,7 @@ impl Forest {
             return;
         }
         let p = self.pick_node(root);
-        let d = self.rng.below(2);
+        let d = self.rng.index(2);
         let c = word(p, d);
         if c == 0 {
             return;
@@ -431,7 +414,7 @@ impl Forest {
             root
         } else {
             let p = self.pick_node(root);
-            let d = self.rng.below(2);
+            let d = self.rng.index(2);
             let c = word(p, d);
             if c == 0 {
                 return;
@@ -466,17 +449,17 @@ fn run_forest(gc: Arc<Gc>, thread: usize, ops: usize, start: &Barrier) -> Forest
         f.rebuild(s);
     }
     for op in 0..ops {
-        let s = f.rng.below(TREES);
-        match f.rng.below(200) {
+        let s = f.rng.index(TREES);
+        match f.rng.index(200) {
             0..=29 => f.rebuild(s),
             30..=79 => {
-                for _ in 0..1 + f.rng.below(50) {
+                for _ in 0..1 + f.rng.index(50) {
                     f.insert(s, false);
                 }
             }
             80..=119 => f.prune(s),
             120..=159 => {
-                let t = (s + 1 + f.rng.below(TREES - 1)) % TREES;
+                let t = (s + 1 + f.rng.index(TREES - 1)) % TREES;
                 f.transplant(s, t);
             }
             160..=198 => f.verify(s),
@@ -640,13 +623,13 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
     m.in_safe_region(&r, || start.wait());
     let mut next = 0;
     for _ in 0..ops {
-        match rng.below(100) {
+        match rng.index(100) {
             // Replace a list with a new one, built privately.
             0..=19 => {
-                let len = 1 + rng.below(40);
+                let len = 1 + rng.index(40);
                 let ids = build_list(&mut m, &types, thread, &mut next, len, &mut r, BUILD);
                 let mut g = lock_model(&mut m, &r, board);
-                let i = rng.below(LISTS);
+                let i = rng.index(LISTS);
                 set(&mut m, table, i, r.private[BUILD]);
                 g[i] = ids;
                 drop(g);
@@ -655,8 +638,8 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             // Prepend new nodes to a list, allocating under the lock.
             20..=34 => {
                 let mut g = lock_model(&mut m, &r, board);
-                let i = rng.below(LISTS);
-                for _ in 0..1 + rng.below(4) {
+                let i = rng.index(LISTS);
+                for _ in 0..1 + rng.index(4) {
                     next += 1;
                     let id = id_of(thread, next);
                     let p = new_node(&mut m, types.pick(next), id, &r);
@@ -668,12 +651,12 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             // Move a node from one list to another.
             35..=54 => {
                 let mut g = lock_model(&mut m, &r, board);
-                let i = rng.below(LISTS);
-                let j = (i + 1 + rng.below(LISTS - 1)) % LISTS;
+                let i = rng.index(LISTS);
+                let j = (i + 1 + rng.index(LISTS - 1)) % LISTS;
                 if g[i].is_empty() {
                     continue;
                 }
-                let k = rng.below(g[i].len());
+                let k = rng.index(g[i].len());
                 let x = nth(word(table, i), k);
                 let after = word(x, LEFT);
                 if k == 0 {
@@ -681,7 +664,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                 } else {
                     set(&mut m, nth(word(table, i), k - 1), LEFT, after);
                 }
-                let l = rng.below(g[j].len() + 1);
+                let l = rng.index(g[j].len() + 1);
                 if l == 0 {
                     set(&mut m, x, LEFT, word(table, j));
                     set(&mut m, table, j, x);
@@ -696,11 +679,11 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             // Cut a list short.
             55..=61 => {
                 let mut g = lock_model(&mut m, &r, board);
-                let i = rng.below(LISTS);
+                let i = rng.index(LISTS);
                 if g[i].is_empty() {
                     continue;
                 }
-                let k = rng.below(g[i].len());
+                let k = rng.index(g[i].len());
                 if k == 0 {
                     set(&mut m, table, i, 0);
                 } else {
@@ -713,7 +696,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             62..=71 => {
                 let mut ids = {
                     let mut g = lock_model(&mut m, &r, board);
-                    let i = rng.below(LISTS);
+                    let i = rng.index(LISTS);
                     if g[i].is_empty() {
                         continue;
                     }
@@ -722,7 +705,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                     std::mem::take(&mut g[i])
                 };
                 verify_list(&heap, r.private[TAKEN], &ids, "a taken list");
-                for _ in 0..rng.below(10) {
+                for _ in 0..rng.index(10) {
                     next += 1;
                     let id = id_of(thread, next);
                     let p = new_node(&mut m, types.pick(next), id, &r);
@@ -735,7 +718,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                     board.mailbox.lock().unwrap().push((r.private[TAKEN], ids, thread));
                 } else {
                     let mut g = lock_model(&mut m, &r, board);
-                    let j = rng.below(LISTS);
+                    let j = rng.index(LISTS);
                     install(&mut m, table, &mut g, j, ids, r.private[TAKEN]);
                 }
                 r.private[TAKEN] = 0;
@@ -751,7 +734,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
                     r.private[TAKEN] = head;
                     verify_list(&heap, head, &ids, "a list from the mailbox");
                     let mut g = lock_model(&mut m, &r, board);
-                    let j = rng.below(LISTS);
+                    let j = rng.index(LISTS);
                     install(&mut m, table, &mut g, j, ids, head);
                     drop(g);
                     r.private[TAKEN] = 0;
@@ -760,7 +743,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             // Check a list against the model.
             82..=98 => {
                 let g = lock_model(&mut m, &r, board);
-                let i = rng.below(LISTS);
+                let i = rng.index(LISTS);
                 verify_list(&heap, word(table, i), &g[i], &format!("shared list {i}"));
             }
             _ => {
@@ -781,7 +764,7 @@ fn share_worker(gc: Arc<Gc>, board: &Board, table: usize, thread: usize, ops: us
             let Some((head, ids, _)) = parcel else { break };
             r.private[TAKEN] = head;
             let mut g = lock_model(&mut m, &r, board);
-            let j = rng.below(LISTS);
+            let j = rng.index(LISTS);
             install(&mut m, table, &mut g, j, ids, head);
             drop(g);
             r.private[TAKEN] = 0;
@@ -911,12 +894,11 @@ fn safe_region_case(mode: GcMode) {
         let ids = private_list(&mut m, &types, 0, 500, &mut roots);
         verify_list(&heap, roots[0], &ids, "the parked thread's list");
         let before = heap.mem_stats().num_gc;
-        {
-            let _region = m.enter_safe_region(&roots);
+        m.in_safe_region(&roots, || {
             ready_tx.send((roots[0], ids.clone())).unwrap();
             // Blocked in "native code" until told.
             release_rx.recv().unwrap();
-        }
+        });
         let during = heap.mem_stats().num_gc - before;
         verify_list(&heap, roots[0], &ids, "the parked thread's list, after");
         // Out of the region, it allocates and collects as before.
@@ -999,7 +981,7 @@ fn exiter(gc: Arc<Gc>, thread: usize, barrier: &Barrier, n: usize) {
     for k in 1..=n {
         let p = new_node(&mut m, types.pick(k), id_of(thread, k), &roots);
         if k % 3 == 0 {
-            let l = rng.below(roots.len());
+            let l = rng.index(roots.len());
             set(&mut m, p, LEFT, roots[l]);
             roots[l] = p;
         }

@@ -20,6 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 /// Largest object the tests ask for.
 const MAX_SIZE: usize = 100 << 10;
 /// Objects up to this size are checked byte by byte after every step;
@@ -220,16 +224,7 @@ struct World {
     /// Addresses in slots that were freed and have not been reallocated since.
     freed: BTreeSet<usize>,
     next_id: u64,
-    rng: u64,
-}
-
-fn xorshift(s: &mut u64) -> u64 {
-    let mut x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    x
+    rng: Rng,
 }
 
 /// The pattern byte `i` of object `id` holds.
@@ -284,7 +279,7 @@ impl World {
             limbo: BTreeMap::new(),
             freed: BTreeSet::new(),
             next_id: 1,
-            rng: 0x2545_f491_4f6c_dd1d,
+            rng: Rng(0x2545_f491_4f6c_dd1d),
         }
     }
 
@@ -446,10 +441,10 @@ impl World {
         }
         // The previous cycle must be finished before a new one starts.
         self.finish_sweep();
-        let mut rng = seed | 1;
+        let mut rng = Rng::new(seed);
         let ids: Vec<usize> = self.live.keys().copied().collect();
         for a in ids {
-            if (xorshift(&mut rng) % 256) as u32 >= keep {
+            if (rng.next() % 256) as u32 >= keep {
                 let o = self.live.remove(&a).expect("live");
                 let s = self.slots.get_mut(&o.slot).expect("slot of a live object");
                 s.objects -= 1;
@@ -470,7 +465,7 @@ impl World {
         }
         // SAFETY: every slot the model keeps is marked, and nothing is
         // allocated until the sweep starts.
-        unsafe { self.heap.begin_sweep() };
+        unsafe { self.heap.begin_sweep(0.0) };
         if lazy {
             self.limbo.extend(dead.iter().map(|&(b, s)| (b, s.size)));
         } else {
@@ -503,7 +498,7 @@ impl World {
     /// Records sample addresses of a freed slot, except those a live slot
     /// covers (a slot that died lazily may have been swept and reused).
     fn add_freed(&mut self, base: usize, size: usize) {
-        let r = xorshift(&mut self.rng) as usize % size;
+        let r = self.rng.next() as usize % size;
         for a in [base, base + size - 1, base + r] {
             let covered = self.slots.range(..=a).next_back().is_some_and(|(&b, s)| a < b + s.size);
             if !covered {
@@ -546,7 +541,7 @@ impl World {
                 p += PAGE_SIZE;
             }
             for _ in 0..16 {
-                check(o.addr + xorshift(&mut self.rng) as usize % o.size);
+                check(o.addr + self.rng.next() as usize % o.size);
             }
         }
         // The whole slot, padding included, belongs to the object.
@@ -578,7 +573,7 @@ impl World {
             check(0, 256);
             check(o.size - 256, o.size);
             for _ in 0..8 {
-                let start = xorshift(&mut self.rng) as usize % (o.size - 256);
+                let start = self.rng.next() as usize % (o.size - 256);
                 check(start, start + 256);
             }
         }
@@ -813,7 +808,7 @@ fn last_free_object_of_an_alloc_cache_word() {
             heap.bitmap().try_mark(a);
         }
         // SAFETY: every object the test still uses is marked.
-        unsafe { heap.begin_sweep() };
+        unsafe { heap.begin_sweep(0.0) };
         assert_eq!(heap.sweep_all().objects_freed, 1);
         let p = c.newobject(&t).as_ptr() as usize;
         assert_eq!(p, objs[n - 1], "size {size}: the one free object is reused");
@@ -959,7 +954,7 @@ fn survivors_keep_their_layout_across_a_sweep() {
         heap.bitmap().try_mark(p);
     }
     // SAFETY: every object the test still uses is marked.
-    unsafe { heap.begin_sweep() };
+    unsafe { heap.begin_sweep(0.0) };
     heap.sweep_all();
     let p = c.newobject(&car).as_ptr() as usize;
     assert!(objs.contains(&p), "the swept span is reused");

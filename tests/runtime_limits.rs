@@ -30,7 +30,7 @@ fn collect(heap: &Heap, cache: &mut MCache, survivors: &[usize]) -> SweepResult 
     }
     // SAFETY: every object the test still uses is in `survivors`, marked;
     // nothing is allocated between the marking and the sweep.
-    unsafe { heap.begin_sweep() };
+    unsafe { heap.begin_sweep(0.0) };
     heap.sweep_all()
 }
 

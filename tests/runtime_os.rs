@@ -393,7 +393,7 @@ fn several_heaps_in_one_process() {
                         heap.bitmap().try_mark(p);
                     }
                     // SAFETY: the kept objects are marked; nothing else is used.
-                    unsafe { heap.begin_sweep() };
+                    unsafe { heap.begin_sweep(0.0) };
                     let r = heap.sweep_all();
                     assert_eq!(r.objects_freed, objs.len() - keep.len());
                     barrier.wait();

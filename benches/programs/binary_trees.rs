@@ -15,10 +15,13 @@
 //! the world).
 
 use marrow_gc::runtime::Type;
-use marrow_gc::{Gc, GcConfig, GcMode, Mutator};
+use marrow_gc::{Gc, GcConfig, Mutator};
 use std::io::Write;
 use std::ptr::NonNull;
 use std::sync::Arc;
+
+#[path = "binary_trees_common.rs"]
+mod common;
 
 /// A mutator and the shadow stack that holds its roots.
 struct Ctx {
@@ -35,10 +38,7 @@ fn node_type() -> Type {
 impl Ctx {
     fn new(gc: &Arc<Gc>) -> Ctx {
         Ctx {
-            m: Mutator::new(gc).unwrap_or_else(|e| {
-                eprintln!("binary-trees: {e}");
-                std::process::exit(1)
-            }),
+            m: Mutator::new(gc).unwrap_or_else(|e| common::die(&e)),
             stack: Vec::with_capacity(64),
             node: node_type(),
         }
@@ -56,13 +56,10 @@ impl Ctx {
     }
 
     fn new_node(&mut self, left: usize, right: usize) -> usize {
-        let n = match self.m.alloc(&self.node, &self.stack) {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("binary-trees: {e}");
-                std::process::exit(1);
-            }
-        };
+        let n = self
+            .m
+            .alloc(&self.node, &self.stack)
+            .unwrap_or_else(|e| common::die(&e));
         if left != 0 {
             // SAFETY: `n` is a fresh node of two words.
             unsafe {
@@ -101,65 +98,22 @@ fn check(n: usize) -> u64 {
     }
 }
 
-/// The iterations at each depth: `(depth, iterations)`.
-fn depths(min_depth: u32, max_depth: u32) -> Vec<(u32, u64)> {
-    (min_depth..=max_depth)
-        .step_by(2)
-        .map(|d| (d, 1u64 << (max_depth - d + min_depth)))
-        .collect()
-}
-
-/// Worker `k` of `n`: its share of each depth's iterations (the
-/// iterations `iters * k / n .. iters * (k + 1) / n`), on its own mutator.
-/// Returns its partial check sum per depth.
+/// Worker `k` of `n`: its share of each depth's iterations, on its own
+/// mutator. Returns its partial check sum per depth.
 fn worker(gc: &Arc<Gc>, work: &[(u32, u64)], k: u64, n: u64) -> Vec<u64> {
     let mut cx = Ctx::new(gc);
     work.iter()
-        .map(|&(d, iters)| {
-            let share = iters * (k + 1) / n - iters * k / n;
-            cx.trees(d, share)
-        })
+        .map(|&(d, iters)| cx.trees(d, common::share(iters, k, n)))
         .collect()
 }
 
-fn usage() -> ! {
-    eprintln!("usage: binary-trees [--stats] [--threads N] DEPTH");
-    std::process::exit(2);
-}
-
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut n = 10;
-    let mut stats = false;
-    let mut threads: u64 = 1;
-    while let Some(a) = args.next() {
-        if a == "--stats" {
-            stats = true;
-        } else if a == "--threads" || a.starts_with("--threads=") {
-            let v = match a.strip_prefix("--threads=") {
-                Some(v) => v.to_string(),
-                None => args.next().unwrap_or_else(|| usage()),
-            };
-            threads = match v.parse() {
-                Ok(t) if (1..=256).contains(&t) => t,
-                _ => usage(),
-            };
-        } else {
-            n = a.parse().unwrap_or_else(|_| usage());
-        }
-    }
-    let config = GcConfig::from_env().unwrap_or_else(|e| {
-        eprintln!("binary-trees: {e}");
-        std::process::exit(2)
-    });
-    let gc = Gc::new(config).unwrap_or_else(|e| {
-        eprintln!("binary-trees: {e}");
-        std::process::exit(1)
-    });
+    let args = common::Args::parse("binary-trees");
+    let config = GcConfig::from_env().unwrap_or_else(|e| common::die(&e));
+    let gc = Gc::new(config).unwrap_or_else(|e| common::die(&e));
     let start = std::time::Instant::now();
     let mut cx = Ctx::new(&gc);
-    let min_depth = 4;
-    let max_depth = n.max(min_depth + 2);
+    let (min_depth, max_depth) = common::depth_range(args.depth);
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
 
@@ -170,28 +124,16 @@ fn main() {
     let long_lived = cx.bottom_up(max_depth);
     cx.stack.push(long_lived);
 
-    let work = depths(min_depth, max_depth);
-    let sums: Vec<u64> = if threads == 1 {
+    let work = common::depths(min_depth, max_depth);
+    let sums: Vec<u64> = if args.threads == 1 {
         work.iter().map(|&(d, iters)| cx.trees(d, iters)).collect()
     } else {
         // The workers allocate while this thread waits: it must not hold
         // up their collections, so it waits in a safe region, with the
         // long-lived tree among the roots it reports.
-        let region = cx.m.enter_safe_region(&cx.stack);
-        let parts: Vec<Vec<u64>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|k| {
-                    let (gc, work) = (&gc, &work);
-                    s.spawn(move || worker(gc, work, k, threads))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        region.leave();
-        (0..work.len()).map(|i| parts.iter().map(|p| p[i]).sum()).collect()
+        cx.m.in_safe_region(&cx.stack, || {
+            common::split_across_threads(args.threads, &work, |work, k, n| worker(&gc, work, k, n))
+        })
     };
     for (&(d, iters), sum) in work.iter().zip(sums) {
         writeln!(out, "{iters}\t trees of depth {d}\t check: {sum}").unwrap();
@@ -203,29 +145,7 @@ fn main() {
     )
     .unwrap();
     out.flush().unwrap();
-    if stats {
-        let s = cx.m.stats();
-        let wall = start.elapsed();
-        let pauses = gc.recent_pauses();
-        let max_pause = pauses.iter().copied().max().unwrap_or(0);
-        let mode = match gc.config().mode {
-            GcMode::StopTheWorld => "stw",
-            GcMode::Incremental => "incremental",
-            GcMode::Concurrent => "concurrent",
-        };
-        eprintln!(
-            "binary-trees: {:.3} s, {} GCs, pause total {:.3} s ({:.1}% of run), max pause {:.3} ms{}, mode {mode}, {threads} thread(s), mallocs {}, heap_sys {} MiB, sys {} MiB (span metadata {} MiB, GC bitmap {} MiB)",
-            wall.as_secs_f64(),
-            s.num_gc,
-            s.pause_total_ns as f64 / 1e9,
-            s.pause_total_ns as f64 / wall.as_nanos() as f64 * 100.0,
-            max_pause as f64 / 1e6,
-            if pauses.len() >= 4096 { " (of the last 4096)" } else { "" },
-            s.mallocs,
-            s.heap_sys >> 20,
-            s.sys >> 20,
-            s.mspan_sys >> 20,
-            s.gc_sys >> 20
-        );
+    if args.stats {
+        common::print_stats("binary-trees", &gc, &mut cx.m, start, args.threads);
     }
 }

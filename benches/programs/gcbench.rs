@@ -10,11 +10,9 @@ use marrow_gc::{Gc, GcConfig, Mutator};
 use std::io::Write;
 use std::time::Instant;
 
-const STRETCH_TREE_DEPTH: u32 = 18;
-const LONG_LIVED_TREE_DEPTH: u32 = 16;
-const ARRAY_SIZE: usize = 500_000;
-const MIN_TREE_DEPTH: u32 = 4;
-const MAX_TREE_DEPTH: u32 = 16;
+#[path = "gcbench_common.rs"]
+mod common;
+use common::*;
 
 /// A node: `{left, right, i: i32, j: i32}`, 24 bytes, two pointer words.
 struct Ctx {
@@ -86,14 +84,6 @@ fn count(n: usize) -> u64 {
     // SAFETY: `n` is a live node.
     let (l, r) = unsafe { ((n as *const usize).read(), (n as *const usize).add(1).read()) };
     1 + count(l) + count(r)
-}
-
-fn tree_size(i: u32) -> u64 {
-    (1 << (i + 1)) - 1
-}
-
-fn num_iters(i: u32) -> u64 {
-    2 * tree_size(STRETCH_TREE_DEPTH) / tree_size(i)
 }
 
 fn main() {

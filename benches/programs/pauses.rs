@@ -44,6 +44,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 /// Depth of the trees in the table (2047 nodes).
 const TREE_DEPTH: u32 = 10;
 /// Node: `{left, right, 4 data words}`.
@@ -92,22 +96,6 @@ fn slots_for(bytes: usize) -> usize {
         n += 1;
     }
     n.max(16)
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Sampled allocation latencies of one mutator.
@@ -293,10 +281,10 @@ impl Ctx {
 
     /// One operation: replace a slot, swap the children of a tree's root.
     fn op(&mut self) {
-        let i = self.rng.below(self.slots);
+        let i = self.rng.index(self.slots);
         let v = self.build(kind(i));
         self.store(self.table, i, v);
-        let j = self.rng.below(self.slots);
+        let j = self.rng.index(self.slots);
         if kind(j) == Kind::Tree {
             let root = self.slot(j);
             // SAFETY: `root` is a live node reachable from the table.
@@ -472,12 +460,11 @@ fn main() {
                     built.fetch_add(1, Relaxed);
                     // Mutate once every part is built, so the phases do
                     // not overlap.
-                    {
-                        let _r = cx.m.enter_safe_region(&cx.stack);
+                    cx.m.in_safe_region(&cx.stack, || {
                         while built.load(Relaxed) < threads as u64 {
                             std::thread::sleep(Duration::from_millis(1));
                         }
-                    }
+                    });
                     let my_ops = ops.map(|n| n / threads as u64 + u64::from((k as u64) < n % threads as u64));
                     let mut n = 0u64;
                     let mut op_lat = Latency::new();

@@ -4,7 +4,9 @@
 //! Go's scheme. Every byte a mutator allocates during marking (charged when
 //! its cache takes a span, so the allocation fast path is untouched) puts
 //! it in debt; the exchange rate is the *assist ratio*: scan work still
-//! expected this cycle over heap runway left before the goal. A mutator in
+//! expected this cycle over heap runway left before the goal (the
+//! arithmetic is the pacer's, [`crate::pacer::assist_work_per_byte`]; this
+//! file keeps the cycle's inputs to it and the accounts). A mutator in
 //! debt first steals credit that background workers banked (their scan
 //! work beyond what assists needed), then scans grey objects itself until
 //! the debt is paid, at least [`MIN_ASSIST_WORK`] at a time so assists are
@@ -20,15 +22,8 @@
 //! [`AssistCredit::deposit`] is either still in `bg_credit` or returned by
 //! exactly one [`AssistCredit::steal`] (checked by the loom model).
 
+use crate::pacer::{assist_work_per_byte, MIN_ASSIST_WORK};
 use crate::sync::{AtomicI64, AtomicU64, Ordering};
-
-/// The least scan work (words) an assist does once it starts, to amortise
-/// taking a work buffer (Go's gcOverAssistWork is 64 KiB of scan work).
-pub(crate) const MIN_ASSIST_WORK: u64 = 8 << 10;
-
-/// The smallest runway the ratio assumes, so that the last bytes before the
-/// goal do not demand unbounded work per byte.
-const MIN_RUNWAY: u64 = 64 << 10;
 
 /// Shared assist state of one cycle.
 #[derive(Debug)]
@@ -93,16 +88,15 @@ impl AssistCredit {
     }
 
     /// Scan work owed per byte allocated when heapLive is `heap_live` and
-    /// `work_done` words were scanned this cycle: work still expected over
-    /// runway left (Go's assistWorkPerByte).
+    /// `work_done` words were scanned this cycle (the pacer's assist ratio
+    /// over this cycle's expected work and goal).
     pub(crate) fn work_per_byte(&self, heap_live: u64, work_done: u64) -> f64 {
-        let remaining = self
-            .work_expected
-            .load(Ordering::Relaxed)
-            .saturating_sub(work_done)
-            .max(MIN_ASSIST_WORK);
-        let runway = self.goal().saturating_sub(heap_live).max(MIN_RUNWAY);
-        remaining as f64 / runway as f64
+        assist_work_per_byte(
+            self.work_expected.load(Ordering::Relaxed),
+            work_done,
+            self.goal(),
+            heap_live,
+        )
     }
 }
 

@@ -1,7 +1,9 @@
 //! The collector ([`Gc`], shared by every mutator of a heap) and the life
-//! of a cycle. The mutator side (allocation, polls, the write barrier,
-//! assists, safepoints) is in mutator.rs; stopping the world in world.rs;
-//! the mark work pool in work.rs; background workers in workers.rs.
+//! of a cycle. The mutator side (allocation, polls, assists, safepoints) is
+//! in mutator.rs, the write barrier in barrier.rs; stopping the world in
+//! world.rs; the mark work pool in work.rs; the worker threads in
+//! workers.rs (what their jobs do is here, `JobRunner for Core`); every
+//! pacing number in pacer.rs; sweeping in the runtime's sweep.rs.
 //!
 //! The life of a cycle (docs/gc-cycle.md):
 //! 1. A trigger fires: a mutator's allocation slow path found heapLive past
@@ -25,21 +27,27 @@
 //!    world and keep marking concurrently). Checkmark mode re-marks from
 //!    scratch and compares. heapLive becomes the marked bytes; the pacer
 //!    learns and sets the next goal and trigger; the sweep generation
-//!    advances; the world restarts.
+//!    advances; the world restarts. `Core::mark_termination` is these
+//!    steps by name: `drain_within_pause` (or `resume_marking`),
+//!    `stop_marking`, `checkmark`, `pace_next_cycle`, `start_sweep`,
+//!    `record_cycle`.
 //! 5. Spans are swept lazily and proportionally as mutators allocate, and
 //!    in the background when they are quiet (all at once for `gc()`).
 
 use crate::assist::AssistCredit;
 use crate::config::{GcConfig, GcMode};
 use crate::mark::{MarkTotals, Marker, Work};
-use crate::pacer::Pacer;
+use crate::pacer::{self, Pacer};
 use crate::roots::RootVisitor;
 use crate::scavenger::Scavenger;
 use crate::sync::lock;
+use crate::typed::SharedRootTable;
+use crate::weak::{WeakCounts, WeakTables};
 use crate::work::WorkPool;
-use crate::workers::{Job, WorkerControl};
+use crate::workers::{Job, JobRunner, WorkerControl};
 use crate::world::{MutatorId, World};
 use marrow_runtime::mem::Purpose;
+use marrow_runtime::sizeclass::PAGE_SHIFT;
 use marrow_runtime::{Heap, HeapError};
 use std::collections::VecDeque;
 use std::fmt;
@@ -55,6 +63,9 @@ pub enum GcError {
     Heap(HeapError),
     /// A setting is out of range.
     InvalidConfig(String),
+    /// The calling thread already has a mutator of this collector (a
+    /// second one would wait for the first at the next stop, forever).
+    MutatorExists,
 }
 
 impl fmt::Display for GcError {
@@ -62,6 +73,7 @@ impl fmt::Display for GcError {
         match self {
             GcError::Heap(e) => write!(f, "{e}"),
             GcError::InvalidConfig(m) => write!(f, "invalid collector configuration: {m}"),
+            GcError::MutatorExists => write!(f, "this thread already has a mutator of this collector"),
         }
     }
 }
@@ -125,6 +137,9 @@ pub struct CycleReport {
     pub mutators: usize,
     /// Marking threads of the stop-the-world mark (1: the caller alone).
     pub workers: usize,
+    /// What weak processing did (weak references cleared, ephemerons,
+    /// guardians, cleanups).
+    pub weak: WeakCounts,
 }
 
 impl Default for CycleReport {
@@ -149,6 +164,7 @@ impl Default for CycleReport {
             sweep_ns: 0,
             mutators: 0,
             workers: 0,
+            weak: WeakCounts::default(),
         }
     }
 }
@@ -157,7 +173,8 @@ impl fmt::Display for CycleReport {
     /// One line in the spirit of Go's gctrace: cycle, time, pause share,
     /// pauses (start + termination, time to safepoint), mark and sweep
     /// times, heap before -> after -> live, goal, live objects, mutators,
-    /// and why the cycle ran if not the pacer.
+    /// weak processing (when there was any), and why the cycle ran if not
+    /// the pacer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
         let ms = |ns: u64| ns as f64 / 1e6;
@@ -187,6 +204,14 @@ impl fmt::Display for CycleReport {
             ", {} objects live, {} mutators, {} workers",
             self.live_objects, self.mutators, self.workers
         )?;
+        let w = &self.weak;
+        if *w != WeakCounts::default() {
+            write!(
+                f,
+                ", weak: {} cleared, ephemerons {} kept {} cleared, {} guarded returned, {} cleanups queued",
+                w.weak_cleared, w.ephemerons_kept, w.ephemerons_cleared, w.guarded_returned, w.cleanups_queued
+            )?;
+        }
         match self.reason {
             GcReason::Heap => Ok(()),
             GcReason::Forced => write!(f, " (forced)"),
@@ -207,20 +232,37 @@ pub(crate) const PHASE_TERMINATING: u8 = 2;
 const PAUSE_LOG: usize = 4096;
 
 /// Scan work (words) the termination pause may drain before it gives up
-/// and lets marking go on concurrently (about 1 ms of marking).
+/// and lets marking go on concurrently: about 200 µs of marking at the
+/// roughly 350 words per µs measured on binary-trees 18 (four assist
+/// slices, mutator.rs).
 const TERMINATION_BUDGET: u64 = 64 << 10;
 
+/// The collector's memory between cycles: the pacer (which remembers the
+/// last mark's live heap and scan work) and what the gctrace line and
+/// [`Gc::last_cycle`] report. The statistics Go's MemStats reports (cycle
+/// count, pauses, next goal, pause share) live once, in the heap's
+/// `GcRecord`.
 #[derive(Debug)]
 struct GcState {
     pacer: Pacer,
-    gc_time_ns: u64,
     last: CycleReport,
-    /// When the last cycle ended and what it found live: the mutators'
-    /// allocation rate since then feeds the pacer's CPU cap.
+    /// When the last cycle ended: the mutators' allocation rate since then
+    /// feeds the pacer's CPU cap.
     last_end: Option<Instant>,
-    last_live: u64,
-    /// Words scanned by the last mark: the next cycle's expected work.
-    last_scan_work: u64,
+}
+
+/// What a finished mark found (termination step 2).
+#[derive(Clone, Copy, Debug)]
+struct MarkResult {
+    /// Bytes and objects marked live (allocated black included).
+    live: u64,
+    live_objects: u64,
+    /// Words scanned.
+    scanned: u64,
+    /// heapLive when marking ended.
+    heap_at_end: u64,
+    /// Time marking.
+    mark_ns: u64,
 }
 
 /// A cycle between its start and its termination.
@@ -266,6 +308,10 @@ pub(crate) struct Core {
     mark_cpu_total_ns: AtomicU64,
     pub(crate) workers: WorkerControl,
     pauses: Mutex<VecDeque<u64>>,
+    /// The typed API's shared roots (`typed::SharedRoot`).
+    pub(crate) shared_roots: SharedRootTable,
+    /// Weak references, ephemerons, guardians and cleanups (weak.rs).
+    pub(crate) weak: WeakTables,
     /// The background sweeper and scavenger thread, if enabled (woken at
     /// the end of each cycle; taken and stopped when the `Gc` drops).
     scavenger: Mutex<Option<Scavenger>>,
@@ -310,11 +356,8 @@ impl Gc {
             config,
             state: Mutex::new(GcState {
                 pacer,
-                gc_time_ns: 0,
                 last: CycleReport::default(),
                 last_end: None,
-                last_live: 0,
-                last_scan_work: 0,
             }),
             inflight: Mutex::new(None),
             created: Instant::now(),
@@ -328,6 +371,8 @@ impl Gc {
             mark_cpu_total_ns: AtomicU64::new(0),
             workers: WorkerControl::new(),
             pauses: Mutex::new(VecDeque::new()),
+            shared_roots: SharedRootTable::default(),
+            weak: WeakTables::default(),
             scavenger: Mutex::new(scavenger),
         });
         let threads = crate::workers::spawn(&core, nthreads);
@@ -452,6 +497,8 @@ impl Core {
         let mut v = RootMarker(m);
         v.visit_slice(own);
         self.world.for_each_reported_roots(me, |r| v.visit_slice(r));
+        self.shared_roots.visit(&mut v);
+        self.weak.visit_roots(&mut v);
     }
 
     /// Finishes the last cycle's sweep with the world stopped: background
@@ -522,12 +569,7 @@ impl Core {
         drop(m);
         let (expected, goal) = {
             let st = self.state();
-            let expected = if st.last_scan_work > 0 {
-                st.last_scan_work
-            } else {
-                live_before / 16
-            };
-            (expected, st.pacer.goal())
+            (st.pacer.expected_scan_work(live_before), st.pacer.goal())
         };
         self.assist.start_cycle(expected, goal);
         self.mark_cpu_ns.store(0, Ordering::Relaxed);
@@ -543,7 +585,7 @@ impl Core {
         self.world.restart();
         if self.config.mode == GcMode::Concurrent {
             self.workers
-                .post(Job::Background, background_workers(self.config.workers));
+                .post(Job::Background, pacer::background_workers(self.config.workers));
         }
         None
     }
@@ -562,77 +604,151 @@ impl Core {
         ttsp: Duration,
     ) -> Option<CycleReport> {
         debug_assert_eq!(self.phase(), PHASE_TERMINATING);
-        let heap = &self.heap;
         let flight = lock(&self.inflight).expect("a cycle in flight");
-        if flight.concurrent {
-            let mut m = self.marker(false);
-            let (_, quiescent) = m.drain_budget(&self.pool, TERMINATION_BUDGET);
-            if !quiescent || !self.pool.is_quiescent() {
-                // Too much left for a short pause: keep marking concurrently.
-                self.phase.store(PHASE_MARK, Ordering::Release);
-                let pause = t_stop.elapsed().as_nanos() as u64;
-                self.record_pause(pause);
-                self.world.restart();
-                if self.config.mode == GcMode::Concurrent {
-                    self.workers
-                        .post(Job::Background, background_workers(self.config.workers));
-                }
-                return None;
-            }
+        if flight.concurrent && !self.drain_within_pause() {
+            self.resume_marking(t_stop);
+            return None;
         }
+        let weak = self.process_weak();
+        let mark = self.stop_marking(&flight);
+        if self.config.checkmark {
+            self.checkmark(me, own);
+        }
+        let mut st = self.state();
+        let (goal, trigger) = self.pace_next_cycle(&mut st, &flight, &mark, t_stop);
+        let sweep_ns = flight.sweep_ns + self.start_sweep(&st.pacer, flight.reason);
+        *lock(&self.inflight) = None;
+        self.phase.store(PHASE_OFF, Ordering::Release);
+        let report = self.record_cycle(&mut st, &flight, &mark, weak, (goal, trigger), sweep_ns, t_stop, ttsp);
+        drop(st);
+        self.world.restart();
+        if let Some(s) = lock(&self.scavenger).as_ref() {
+            s.wake();
+        }
+        if self.config.gctrace {
+            eprintln!("{report}");
+        }
+        Some(report)
+    }
+
+    /// Termination step 1 (concurrent marks): drains what the mutators'
+    /// flushes added, within [`TERMINATION_BUDGET`]. False if marking is
+    /// not finished within it.
+    fn drain_within_pause(&self) -> bool {
+        let mut m = self.marker(false);
+        let (_, quiescent) = m.drain_budget(&self.pool, TERMINATION_BUDGET);
+        quiescent && self.pool.is_quiescent()
+    }
+
+    /// Too much left for a short pause: restart the world with marking
+    /// still on (the pause started at `t_stop`).
+    fn resume_marking(&self, t_stop: Instant) {
+        self.phase.store(PHASE_MARK, Ordering::Release);
+        let pause = t_stop.elapsed().as_nanos() as u64;
+        self.record_pause(pause);
+        self.world.restart();
+        if self.config.mode == GcMode::Concurrent {
+            self.workers
+                .post(Job::Background, pacer::background_workers(self.config.workers));
+        }
+    }
+
+    /// Termination step 2: weak processing (weak.rs): ephemerons to a
+    /// fixpoint, guardians, clearing dead referents, queueing cleanups.
+    fn process_weak(&self) -> WeakCounts {
+        let mut m = self.marker(false);
+        let counts = self.weak.process(&mut m);
+        m.publish();
+        counts
+    }
+
+    /// Termination step 3: turns the barrier and black allocation off and
+    /// takes the mark's totals; heapLive becomes the live bytes.
+    fn stop_marking(&self, flight: &InFlight) -> MarkResult {
+        let heap = &self.heap;
         self.marking.store(false, Ordering::Release);
         heap.set_alloc_black(false);
         let mark_ns = flight.mark_start.elapsed().as_nanos() as u64;
         let (marked_bytes, marked_objects, scanned) = self.totals.take();
         let (black_objects, black_bytes) = heap.take_black_allocs();
-        let live = marked_bytes + black_bytes;
-        let live_objects = marked_objects + black_objects;
-        if self.config.checkmark {
-            self.checkmark(me, own);
-        }
         let heap_at_end = heap.heap_live();
+        let live = marked_bytes + black_bytes;
         heap.set_heap_live(live);
+        MarkResult {
+            live,
+            live_objects: marked_objects + black_objects,
+            scanned,
+            heap_at_end,
+            mark_ns,
+        }
+    }
+
+    /// Termination step 4: the pacer learns from the mark and sets the next
+    /// goal, trigger and retained size, which go to the heap. Returns the
+    /// goal and trigger.
+    fn pace_next_cycle(&self, st: &mut GcState, flight: &InFlight, mark: &MarkResult, t_stop: Instant) -> (u64, u64) {
+        let heap = &self.heap;
         let acct = heap.accounting();
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
-        let mut st = self.state();
         self.mark_cpu_total_ns
             .fetch_add(self.mark_cpu_ns.load(Ordering::Relaxed), Ordering::Relaxed);
         if flight.concurrent {
-            let wall = flight.mark_start.elapsed().as_nanos().max(1) as f64;
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-            let util = self.mark_cpu_ns.load(Ordering::Relaxed) as f64 / (wall * cpus);
-            st.pacer.learn(heap_at_end, util);
+            let wall = flight.mark_start.elapsed().as_nanos();
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let util = pacer::utilization(self.mark_cpu_ns.load(Ordering::Relaxed), wall, cpus);
+            st.pacer.learn(mark.heap_at_end, util);
         }
-        // CPU cap: leave the mutators the bytes they allocate, at their
-        // rate since the last cycle, in as long as this cycle has paused.
         let paused = flight.start_pause_ns + t_stop.elapsed().as_nanos() as u64;
         let min_runway = st.last_end.map_or(0, |end| {
-            let mutator_ns = flight.t0.duration_since(end).as_nanos().max(1);
-            let allocated = flight.live_before.saturating_sub(st.last_live) as u128;
-            (allocated * paused as u128 / mutator_ns) as u64
+            st.pacer
+                .cpu_cap_runway(flight.live_before, flight.t0.duration_since(end).as_nanos(), paused)
         });
-        let goal = st.pacer.end_cycle_capped(live, overhead, min_runway);
+        let goal = st.pacer.end_cycle_capped(mark.live, overhead, min_runway);
         let trigger = st.pacer.trigger();
-        st.last_scan_work = scanned;
+        st.pacer.record_scan_work(mark.scanned);
         heap.set_gc_trigger(trigger);
-        heap.set_retained(retained_goal(goal, self.config.memlimit, overhead));
+        heap.set_retained(st.pacer.retained());
+        (goal, trigger)
+    }
+
+    /// Termination step 5: starts the sweep cycle at the pacer's pace, and
+    /// for a forced or emergency cycle sweeps it all now. Returns the time
+    /// spent sweeping everything (0 otherwise).
+    fn start_sweep(&self, pacer: &Pacer, reason: GcReason) -> u64 {
+        let heap = &self.heap;
+        let inuse_pages = heap.mem_stats().heap_inuse >> PAGE_SHIFT;
         {
-            let _gate = self.heap.stop_background_sweep();
+            let _gate = heap.stop_background_sweep();
             // SAFETY: marking is complete: every object reachable from the
             // roots of every mutator at mark start is marked (the
             // snapshot, kept by the deletion barrier), and every object
             // allocated since is marked (black allocation; all caches were
             // flushed when the world stopped). No mutator runs.
-            unsafe { heap.begin_sweep() };
+            unsafe { heap.begin_sweep(pacer.sweep_pages_per_byte(inuse_pages)) };
         }
-        let mut sweep_ns = flight.sweep_ns;
-        if matches!(flight.reason, GcReason::Forced | GcReason::Emergency) {
+        if matches!(reason, GcReason::Forced | GcReason::Emergency) {
             let s = Instant::now();
             heap.sweep_all();
-            sweep_ns += s.elapsed().as_nanos() as u64;
+            return s.elapsed().as_nanos() as u64;
         }
-        *lock(&self.inflight) = None;
-        self.phase.store(PHASE_OFF, Ordering::Release);
+        0
+    }
+
+    /// Termination step 6: records the pauses and the cycle in the heap's
+    /// statistics record and builds the cycle's report.
+    #[allow(clippy::too_many_arguments)]
+    fn record_cycle(
+        &self,
+        st: &mut GcState,
+        flight: &InFlight,
+        mark: &MarkResult,
+        weak: WeakCounts,
+        (goal, trigger): (u64, u64),
+        sweep_ns: u64,
+        t_stop: Instant,
+        ttsp: Duration,
+    ) -> CycleReport {
+        let heap = &self.heap;
         let end_pause_ns = if flight.concurrent {
             t_stop.elapsed().as_nanos() as u64
         } else {
@@ -649,9 +765,7 @@ impl Core {
         } else {
             start_pause_ns
         });
-        st.gc_time_ns += pause_ns;
         st.last_end = Some(Instant::now());
-        st.last_live = live;
         let heap_after = heap.mem_stats().heap_alloc;
         let mut rec = heap.gc_record();
         rec.record_pause(pause_ns);
@@ -659,7 +773,7 @@ impl Core {
             rec.num_forced_gc += 1;
         }
         rec.next_gc = goal;
-        rec.gc_cpu_fraction = st.gc_time_ns as f64 / self.created.elapsed().as_nanos().max(1) as f64;
+        rec.gc_cpu_fraction = rec.pause_total_ns as f64 / self.created.elapsed().as_nanos().max(1) as f64;
         rec.last_gc_unix_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -671,30 +785,22 @@ impl Core {
             cpu_fraction: rec.gc_cpu_fraction,
             heap_before: flight.heap_before,
             heap_after,
-            live,
-            live_objects,
+            live: mark.live,
+            live_objects: mark.live_objects,
             goal,
             trigger,
             pause_ns,
             start_pause_ns,
             end_pause_ns,
             ttsp_ns: flight.ttsp_ns.max(ttsp.as_nanos() as u64),
-            mark_ns,
+            mark_ns: mark.mark_ns,
             sweep_ns,
             mutators: self.world.mutators(),
             workers: self.config.workers,
+            weak,
         };
-        drop(rec);
         st.last = report;
-        drop(st);
-        self.world.restart();
-        if let Some(s) = lock(&self.scavenger).as_ref() {
-            s.wake();
-        }
-        if self.config.gctrace {
-            eprintln!("{report}");
-        }
-        Some(report)
+        report
     }
 
     /// Checkmark: re-marks from the roots into a private bitmap and, if
@@ -743,19 +849,39 @@ impl Core {
     }
 }
 
-/// Background mark workers in concurrent mode: a quarter of the workers
-/// (Go's 25% CPU goal), at least one.
-fn background_workers(workers: usize) -> usize {
-    workers.div_ceil(4).max(1)
+impl JobRunner for Core {
+    fn board(&self) -> &WorkerControl {
+        &self.workers
+    }
+
+    fn run_job(&self, job: Job) {
+        match job {
+            Job::HelpStw => {
+                self.pool.enter();
+                let mut m = self.marker(false);
+                m.drain_shared(&self.pool, |_| {});
+            }
+            Job::Background => self.background_stint(),
+        }
+    }
 }
 
-/// Heap bytes to keep Ready after a cycle with goal `goal`: about 10% over
-/// what the goal needs, and under a memory limit no more than the limit
-/// leaves beside the non-heap mapped memory (`overhead`).
-fn retained_goal(goal: u64, memlimit: Option<u64>, overhead: u64) -> u64 {
-    let by_goal = goal.saturating_add(goal / 10);
-    match memlimit {
-        Some(l) => by_goal.min(l.saturating_sub(overhead)),
-        None => by_goal,
+impl Core {
+    /// One background worker stint: mark until quiescent, banking the work
+    /// as assist credit, then try to end the mark.
+    fn background_stint(&self) {
+        if self.phase() != PHASE_MARK {
+            return;
+        }
+        let t = Instant::now();
+        self.pool.enter();
+        let mut m = self.marker(false);
+        m.drain_shared(&self.pool, |words| self.assist.deposit(words));
+        drop(m);
+        self.mark_cpu_ns
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if self.pool.is_quiescent() && self.claim_termination() {
+            self.terminate_from_worker();
+        }
     }
 }

@@ -162,6 +162,16 @@ impl<'h> Marker<'h> {
         }
     }
 
+    /// Whether the object `word` points into is marked in the heap's mark
+    /// bits; None if `word` points into no object.
+    pub(crate) fn is_marked(&self, word: usize) -> Option<bool> {
+        if !self.tag.may_be_pointer(word) {
+            return None;
+        }
+        let obj = self.heap.find_object(word)?;
+        Some(self.bitmap.is_marked(obj.base))
+    }
+
     /// Marks the object `word` points into, if it is one; greys it if it may
     /// hold pointers.
     #[inline(always)]

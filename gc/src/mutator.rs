@@ -1,37 +1,31 @@
 //! The mutator ([`Mutator`], one per allocating thread): allocation with
-//! its polls, the write barrier, assists, safepoints and safe regions.
+//! its polls, assists, safepoints and safe regions. The write barrier it
+//! stores through is barrier.rs; the assist accounts assist.rs.
 //!
 //! The allocation fast path tests one byte of the cache (poll bits raised
 //! by its slow paths: trigger crossed, assist owed; or always set in
 //! stress mode) and the world's stop flag; both are clear on the common
 //! path, so a small allocation stays a handful of instructions. Everything
 //! else is in `poll_slow`.
-//!
-//! Write barrier: a snapshot-at-the-beginning (Yuasa deletion) barrier.
-//! While marking, a pointer store first records the slot's old value in
-//! the mutator's buffer; full buffers (and every buffer when the world
-//! stops) are marked grey into the shared pool. With the roots captured
-//! at mark start and new objects allocated black, every object reachable
-//! at mark start is marked: a path to it can only be cut by a store, which
-//! records the old value.
 
 use crate::assist::MutatorCredit;
+use crate::barrier::{self, SatbBuffer};
 use crate::collector::{Core, CycleReport, Gc, GcError, GcReason, PHASE_MARK, PHASE_OFF};
 use crate::roots::{HandleTable, Root, RootSource, RootVisitor};
+use crate::typed::RootRegistry;
 use crate::world::MutatorId;
 use marrow_runtime::{AllocError, AllocFlags, Heap, MCache, MemStats, Type, POLL_ASSIST};
 use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Old values buffered by the write barrier before they are marked.
-const SATB_LEN: usize = 256;
-
-/// Scan work (words) an assist does between safepoint polls: a slice of
-/// about 100 µs.
+/// Scan work (words) an assist does between safepoint polls: about 50 µs
+/// of marking at the roughly 350 words per µs measured on binary-trees 18
+/// (stop-the-world, one worker: 1.05 M words in 3.0 ms). A quarter of the
+/// termination budget (collector.rs), at the same rate.
 const ASSIST_SLICE: u64 = 16 << 10;
 
 /// A thread's handle for allocating from a collected heap: its cache, its
@@ -43,17 +37,22 @@ const ASSIST_SLICE: u64 = 16 << 10;
 /// flushed every time the world stops and on drop).
 pub struct Mutator {
     gc: Arc<Gc>,
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
     id: MutatorId,
-    cache: MCache,
-    handles: Rc<HandleTable>,
+    pub(crate) cache: MCache,
+    pub(crate) handles: Rc<HandleTable>,
+    /// The typed API's rooted vectors, scanned with the handles.
+    pub(crate) typed_roots: Rc<RootRegistry>,
     /// Allocations left before stress mode's next cycle (0: stress off;
     /// then the cache's poll byte has POLL_ALWAYS set).
-    allocs_until_stress: u64,
-    satb: Vec<usize>,
+    pub(crate) allocs_until_stress: u64,
+    pub(crate) satb: SatbBuffer,
     /// Roots reported at the last safepoint.
     root_buf: Vec<usize>,
-    credit: MutatorCredit,
+    pub(crate) credit: MutatorCredit,
+    /// Work a typed scope put off until its end (`typed::deferred` bits);
+    /// 0 outside scopes.
+    pub(crate) deferred: u8,
 }
 
 impl fmt::Debug for Mutator {
@@ -78,16 +77,10 @@ impl RootVisitor for Collect<'_> {
     }
 }
 
-/// A mutator parked in native code (see [`Mutator::enter_safe_region`]);
-/// dropping it (or [`SafeRegion::leave`]) leaves the region.
-#[derive(Debug)]
-pub struct SafeRegion<'a> {
+/// Leaves the safe region when dropped, also when the code run in it
+/// unwinds. Private, so the region cannot be left open by forgetting it.
+struct SafeRegion<'a> {
     m: &'a mut Mutator,
-}
-
-impl SafeRegion<'_> {
-    /// Leaves the safe region, waiting if the world is stopped.
-    pub fn leave(self) {}
 }
 
 impl Drop for SafeRegion<'_> {
@@ -96,10 +89,50 @@ impl Drop for SafeRegion<'_> {
     }
 }
 
+/// Aborts the process if dropped while unwinding: held while this thread
+/// stops the world or runs a collector pause, and while it reports its
+/// roots for another thread's stop. A panic there (in a `RootSource`, or
+/// an internal invariant) would otherwise leave every other mutator
+/// parked, or the stopper waiting, forever.
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "marrow: fatal: a panic {} (other threads would wait for this one forever); aborting",
+                self.0
+            );
+            std::process::abort();
+        }
+    }
+}
+
+thread_local! {
+    /// The collectors (their `Core` addresses) this thread has a mutator of.
+    static THREAD_MUTATORS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Mutator {
     /// A mutator for the calling thread. Any number of threads may each
     /// have one (waits while a collection has the world stopped).
+    ///
+    /// A thread has at most one mutator of a collector: a second is
+    /// refused with [`GcError::MutatorExists`] (it would deadlock the next
+    /// stop, which waits for the first while this thread is in the second).
     pub fn new(gc: &Arc<Gc>) -> Result<Mutator, GcError> {
+        let key = Arc::as_ptr(&gc.core) as usize;
+        let fresh = THREAD_MUTATORS.with(|t| {
+            let mut t = t.borrow_mut();
+            let fresh = !t.contains(&key);
+            if fresh {
+                t.push(key);
+            }
+            fresh
+        });
+        if !fresh {
+            return Err(GcError::MutatorExists);
+        }
         let core = gc.core.clone();
         let id = core.world.register();
         let mut cache = core.heap.new_cache();
@@ -110,10 +143,12 @@ impl Mutator {
             cache,
             id,
             handles: Rc::new(HandleTable::default()),
+            typed_roots: Rc::new(RootRegistry::default()),
             allocs_until_stress: core.config.stress,
-            satb: Vec::with_capacity(SATB_LEN),
+            satb: SatbBuffer::new(),
             root_buf: Vec::new(),
             credit: MutatorCredit::default(),
+            deferred: 0,
             core,
         })
     }
@@ -164,7 +199,7 @@ impl Mutator {
     /// stress mode counts.
     #[cold]
     #[inline(never)]
-    fn poll_slow(&mut self, roots: &dyn RootSource) {
+    pub(crate) fn poll_slow(&mut self, roots: &dyn RootSource) {
         self.safepoint(roots);
         if self.cache.take_gc_request() && self.core.phase() == PHASE_OFF {
             self.start_cycle(roots, GcReason::Heap, false);
@@ -184,7 +219,7 @@ impl Mutator {
                         self.start_cycle(roots, GcReason::Stress, false);
                     }
                     PHASE_MARK => {
-                        self.help_mark(roots, crate::assist::MIN_ASSIST_WORK);
+                        self.help_mark(roots, crate::pacer::MIN_ASSIST_WORK);
                     }
                     _ => {}
                 }
@@ -236,55 +271,14 @@ impl Mutator {
 
     /// The write path: stores `val` into word `slot` of object `obj`. Every
     /// pointer store into a heap object must come through here: while
-    /// marking runs, the barrier records the value overwritten.
+    /// marking runs, the barrier records the value overwritten (barrier.rs).
     ///
     /// # Safety
     /// `obj` must be a live object of this heap with more than `slot` words.
     #[inline(always)]
     pub unsafe fn write_ptr(&mut self, obj: NonNull<u8>, slot: usize, val: usize) {
-        debug_assert!(self
-            .core
-            .heap
-            .find_object(obj.as_ptr() as usize + slot * 8)
-            .is_some_and(|o| o.base == obj.as_ptr() as usize));
-        // SAFETY: the caller guarantees the slot lies in a live object;
-        // object words are aligned and may be read by markers, so they are
-        // accessed atomically.
-        let p = unsafe { &*(obj.as_ptr() as *const AtomicUsize).add(slot) };
-        if self.core.marking.load(Relaxed) {
-            self.write_barrier_slow(p);
-        }
-        p.store(val, Relaxed);
-    }
-
-    /// The deletion barrier: records the value about to be overwritten.
-    #[cold]
-    #[inline(never)]
-    fn write_barrier_slow(&mut self, slot: &AtomicUsize) {
-        let old = slot.load(Relaxed);
-        if old != 0 && self.core.heap.tag_rule().may_be_pointer(old) {
-            self.satb.push(old);
-            if self.satb.len() >= SATB_LEN {
-                self.flush_satb();
-            }
-        }
-    }
-
-    /// Marks the recorded old values grey into the shared pool.
-    fn flush_satb(&mut self) {
-        if self.satb.is_empty() {
-            return;
-        }
-        let core = &self.core;
-        debug_assert_ne!(core.phase(), PHASE_OFF, "barrier buffer outside marking");
-        core.pool.enter();
-        let mut m = core.marker(false);
-        for w in self.satb.drain(..) {
-            m.mark_word(w);
-        }
-        m.flush_to(&core.pool);
-        m.publish();
-        core.pool.release();
+        // SAFETY: forwarded from the caller.
+        unsafe { barrier::write_ptr(&self.core, &mut self.satb, obj, slot, val) }
     }
 
     /// Makes this mutator safe for a stopped world: returns its spans to
@@ -294,11 +288,12 @@ impl Mutator {
     fn make_safe(&mut self, roots: &dyn RootSource) {
         let tiny = self.cache.tiny_block();
         self.cache.release_all();
-        self.flush_satb();
+        self.satb.flush(&self.core);
         self.root_buf.clear();
         let mut c = Collect(&mut self.root_buf);
         roots.visit_roots(&mut c);
         self.handles.visit(&mut c);
+        self.typed_roots.visit(&mut c);
         c.0.extend(tiny);
     }
 
@@ -308,27 +303,25 @@ impl Mutator {
     #[inline]
     pub fn safepoint(&mut self, roots: &dyn RootSource) {
         while self.core.world.stop_requested() {
+            let _guard = AbortOnUnwind("while reporting roots for a stop of the world");
             self.make_safe(roots);
             self.core.world.park(self.id, &self.root_buf);
         }
     }
 
-    /// Enters a safe region before blocking in native code: collections
-    /// then proceed without waiting for this thread, marking from `roots`
-    /// as they are now. While in the region the thread must not touch the
-    /// heap (the returned guard borrows the mutator, so it cannot
-    /// allocate or store); objects reachable from `roots` stay alive.
-    /// Dropping the guard leaves the region, waiting if the world is
-    /// stopped.
-    pub fn enter_safe_region(&mut self, roots: &dyn RootSource) -> SafeRegion<'_> {
-        self.make_safe(roots);
-        self.core.world.enter_safe_region(self.id, &self.root_buf);
-        SafeRegion { m: self }
-    }
-
-    /// Runs `f` in a safe region (see [`Mutator::enter_safe_region`]).
+    /// Runs `f` in a safe region, for code that blocks (a lock, a channel,
+    /// I/O, joining a thread): collections proceed meanwhile without
+    /// waiting for this thread, marking from `roots` as they are now, so
+    /// objects reachable from them stay alive. `f` cannot touch the heap
+    /// through this mutator (it is borrowed). The region is left when `f`
+    /// returns or unwinds, waiting if the world is stopped.
     pub fn in_safe_region<R>(&mut self, roots: &dyn RootSource, f: impl FnOnce() -> R) -> R {
-        let _region = self.enter_safe_region(roots);
+        {
+            let _guard = AbortOnUnwind("while reporting roots to enter a safe region");
+            self.make_safe(roots);
+        }
+        self.core.world.enter_safe_region(self.id, &self.root_buf);
+        let _region = SafeRegion { m: self };
         f()
     }
 
@@ -345,7 +338,12 @@ impl Mutator {
     /// stop-the-world mode or with `force_stw`; the mark start otherwise).
     /// Returns the report of a cycle finished here; None if another
     /// thread's cycle made this one unnecessary, or marking goes on.
-    fn start_cycle(&mut self, roots: &dyn RootSource, reason: GcReason, force_stw: bool) -> Option<CycleReport> {
+    pub(crate) fn start_cycle(
+        &mut self,
+        roots: &dyn RootSource,
+        reason: GcReason,
+        force_stw: bool,
+    ) -> Option<CycleReport> {
         let core = self.core.clone();
         let heap = &core.heap;
         // A trigger bit raised during the last mark is stale once that
@@ -358,6 +356,7 @@ impl Mutator {
         // sweeping has normally left nothing.
         while !core.world.stop_requested() && heap.sweep_one().spans > 0 {}
         self.become_stopper(roots);
+        let _guard = AbortOnUnwind("while this thread had the world stopped (mark start)");
         let t0 = Instant::now();
         if core.phase() != PHASE_OFF || (reason == GcReason::Heap && heap.heap_live() < heap.gc_trigger()) {
             core.world.restart();
@@ -371,6 +370,7 @@ impl Mutator {
     /// Mark termination claimed by this mutator: stop the world and finish.
     fn terminate(&mut self, roots: &dyn RootSource) -> Option<CycleReport> {
         self.become_stopper(roots);
+        let _guard = AbortOnUnwind("while this thread had the world stopped (mark termination)");
         let t = Instant::now();
         self.make_safe(roots);
         let core = self.core.clone();
@@ -382,15 +382,11 @@ impl Mutator {
     /// it answers stops (so a long assist never delays a pause); if marking
     /// is then quiescent, claims and runs termination. Returns the words
     /// scanned.
-    fn help_mark(&mut self, roots: &dyn RootSource, budget: u64) -> u64 {
+    pub(crate) fn help_mark(&mut self, roots: &dyn RootSource, budget: u64) -> u64 {
         let mut done = 0;
         while done < budget && self.core.phase() == PHASE_MARK {
             self.safepoint(roots);
-            let t = Instant::now();
-            let mut m = self.core.marker(false);
-            let (scanned, quiescent) = m.drain_budget(&self.core.pool, (budget - done).min(ASSIST_SLICE));
-            drop(m);
-            self.core.mark_cpu_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+            let (scanned, quiescent) = self.mark_slice((budget - done).min(ASSIST_SLICE));
             done += scanned;
             if quiescent && self.core.claim_termination() {
                 self.terminate(roots);
@@ -403,8 +399,33 @@ impl Mutator {
         done
     }
 
+    /// Marks up to `budget` words from the pool, accounting the time as
+    /// marking CPU. Returns the words scanned and whether marking then
+    /// looked finished.
+    pub(crate) fn mark_slice(&mut self, budget: u64) -> (u64, bool) {
+        let t = Instant::now();
+        let mut m = self.core.marker(false);
+        let done = m.drain_budget(&self.core.pool, budget);
+        drop(m);
+        self.core.mark_cpu_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        done
+    }
+
     /// Pays for `bytes` allocated while marking (see assist.rs).
     fn assist(&mut self, bytes: u64, roots: &dyn RootSource) {
+        let goal_reached = self.pay_for_allocation(bytes, |m, words| m.help_mark(roots, words));
+        if goal_reached && self.core.phase() == PHASE_MARK {
+            // The goal is reached with marking unfinished: finish it now
+            // rather than let the heap outgrow the goal.
+            self.finish_mark(roots);
+        }
+    }
+
+    /// The assist's accounts: charges `bytes` allocated while marking,
+    /// steals what background workers banked, and pays the rest with
+    /// `mark(self, words)` (which returns the words it scanned). Returns
+    /// whether heapLive has reached the cycle's goal.
+    pub(crate) fn pay_for_allocation(&mut self, bytes: u64, mut mark: impl FnMut(&mut Mutator, u64) -> u64) -> bool {
         let core = self.core.clone();
         let heap_live = core.heap.heap_live();
         let wpb = core
@@ -415,20 +436,16 @@ impl Mutator {
             let stolen = core.assist.steal(owed);
             self.credit.pay(stolen, wpb);
             if owed > stolen {
-                let scanned = self.help_mark(roots, owed - stolen);
+                let scanned = mark(self, owed - stolen);
                 self.credit.pay(scanned, wpb);
             }
         }
-        if core.phase() == PHASE_MARK && heap_live >= core.assist.goal() {
-            // The goal is reached with marking unfinished: finish it now
-            // rather than let the heap outgrow the goal.
-            self.finish_mark(roots);
-        }
+        heap_live >= core.assist.goal()
     }
 
     /// Marks until the current mark is over (helping, and terminating when
     /// quiescent), parking for other threads' stops meanwhile.
-    fn finish_mark(&mut self, roots: &dyn RootSource) {
+    pub(crate) fn finish_mark(&mut self, roots: &dyn RootSource) {
         loop {
             match self.core.phase() {
                 PHASE_OFF => return,
@@ -458,8 +475,29 @@ impl Mutator {
     }
 
     /// Runs a full collection now and sweeps everything (Go's `runtime.GC`).
+    /// Then runs the cleanups of objects it found dead (see
+    /// [`Mutator::run_cleanups`]).
     pub fn gc(&mut self, roots: &dyn RootSource) -> CycleReport {
-        self.collect_full(roots, GcReason::Forced)
+        let report = self.collect_full(roots, GcReason::Forced);
+        self.run_cleanups();
+        report
+    }
+
+    /// Runs, on this thread, the cleanups (`typed::Mutation::add_cleanup`)
+    /// of objects that collections found dead, in the order found; returns
+    /// how many ran. Never called inside a pause or an allocation: by
+    /// default at the end of [`Mutator::gc`] and after a typed scope that
+    /// ran a collection, and whenever the embedder calls it.
+    pub fn run_cleanups(&mut self) -> usize {
+        if !self.core.weak.cleanups_pending() {
+            return 0;
+        }
+        let cleanups = self.core.weak.take_cleanups();
+        let n = cleanups.len();
+        for f in cleanups {
+            f();
+        }
+        n
     }
 
     /// Collects, sweeps everything, and returns every free page to the OS
@@ -479,10 +517,12 @@ impl Mutator {
 
 impl Drop for Mutator {
     fn drop(&mut self) {
-        if !self.satb.is_empty() {
-            self.flush_satb();
-        }
+        self.satb.flush(&self.core);
         self.cache.release_all();
         self.core.world.unregister(self.id);
+        self.handles.close();
+        let key = Arc::as_ptr(&self.core) as usize;
+        // `try_with`: during thread exit the list may be gone already.
+        let _ = THREAD_MUTATORS.try_with(|t| t.borrow_mut().retain(|&k| k != key));
     }
 }

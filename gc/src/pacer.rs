@@ -1,23 +1,36 @@
-//! The pacer: a pure state machine that turns what a mark found into the
-//! next heap goal and trigger. It reads no clock and no heap; tests feed it
-//! simulated cycles.
+//! The pacer: all of the collector's pacing arithmetic, as a pure state
+//! machine. It reads no clock and no heap; the collector feeds it what a
+//! cycle measured and applies what it answers, and the tests feed it
+//! simulated cycles. These quantities are decided here:
+//!
+//! | quantity | used by | where applied |
+//! |---|---|---|
+//! | heap goal | triggers, assists, the memory limit | [`Pacer::goal`] |
+//! | trigger | the runtime's poll bit (`Heap::set_gc_trigger`) | [`Pacer::trigger`] |
+//! | sweep pace | proportional sweeping (`Heap::begin_sweep`) | [`Pacer::sweep_pages_per_byte`] |
+//! | assist ratio | mutator assists (assist.rs) | [`assist_work_per_byte`] |
+//! | CPU cap | the goal under a memory limit | [`Pacer::cpu_cap_runway`] |
+//! | retained goal | the scavenger (`Heap::set_retained`) | [`Pacer::retained`] |
+//! | background workers | concurrent marking (workers.rs) | [`background_workers`] |
 //!
 //! Goal, as in Go: `live × (1 + GOGC/100)`, at least `min_heap`; with
 //! GOGC=off, no goal (unless a memory limit is set). A soft memory limit
 //! lowers the goal to `limit − overhead`, where overhead is mapped memory
 //! that is not heap objects (span table, bitmap, metadata, idle pages), so
 //! the whole process stays under the limit. The goal never falls below
-//! `live + min(live/16, 1 MiB)` (and 256 KiB at least): a limit set below the live heap
-//! makes collections frequent, not continuous.
+//! `live + min(live/16, 1 MiB)` (and [`MIN_GOAL_RUNWAY`] above live at least):
+//! a limit set below the live heap makes collections frequent, not
+//! continuous.
 //!
-//! CPU cap (against death spirals near the limit): the collector passes the
-//! runway the mutator needs to run at least as long as the last pause
-//! (allocation rate x pause); when the memory limit sets the goal, the goal
-//! never leaves less than that, so the collector's share of the time stays
-//! near or below 50% however low the limit is set: a limit too low slows the
-//! program rather than stopping it. (Without a binding limit the cap does
-//! not apply: the rate comes from one cycle and a preempted pause would
-//! inflate it, and GOGC already sets the runway.)
+//! CPU cap (against death spirals near the limit): the runway the mutator
+//! needs to run at least as long as the last pause is its allocation rate
+//! since the previous cycle times that pause ([`Pacer::cpu_cap_runway`]);
+//! when the memory limit sets the goal, the goal never leaves less than
+//! that, so the collector's share of the time stays near or below 50%
+//! however low the limit is set: a limit too low slows the program rather
+//! than stopping it. (Without a binding limit the cap does not apply: the
+//! rate comes from one cycle and a preempted pause would inflate it, and
+//! GOGC already sets the runway.)
 //!
 //! Trigger. In the stop-the-world collector the trigger equals the goal: a
 //! cycle starts when heapLive reaches it. When marking runs alongside the
@@ -26,11 +39,27 @@
 //! runway, `live + r × (goal − live)`, and `r` is learnt with Go 1.5's
 //! proportional controller. After each cycle, with `a` the fraction of the
 //! runway used by the time marking ended, `u` the collector's CPU share
-//! during marking and `U` its target ([`GOAL_UTILIZATION`]):
-//! `r += ½ × ((1 − r) − (u/U)(a − r))`, clamped to [`MIN_TRIGGER`]..
-//! [`MAX_TRIGGER`]. A cycle that overran the goal, or used more CPU than
-//! its share (heavy assists), moves the next trigger earlier; one that
-//! ended far below the goal moves it later.
+//! during marking ([`utilization`]) and `U` its target
+//! ([`GOAL_UTILIZATION`]): `r += ½ × ((1 − r) − (u/U)(a − r))`, clamped to
+//! [`MIN_TRIGGER`]..[`MAX_TRIGGER`]. A cycle that overran the goal, or used
+//! more CPU than its share (heavy assists), moves the next trigger earlier;
+//! one that ended far below the goal moves it later.
+//!
+//! Sweep pace (Go's sweep pacing): every page in use when a sweep cycle
+//! begins must be swept by the time heapLive reaches the next trigger, so
+//! the runtime sweeps `in-use pages / (trigger − live)` pages for every
+//! byte allocated. The sweeper itself is runtime/src/sweep.rs.
+//!
+//! Assist ratio (Go's `assistWorkPerByte`): scan work still expected this
+//! cycle over heap runway left before the goal, with both floored
+//! ([`MIN_ASSIST_WORK`], [`MIN_ASSIST_RUNWAY`]) so that the last bytes
+//! before the goal do not demand unbounded work per byte. The expected work
+//! is what the last mark scanned ([`Pacer::expected_scan_work`]). How
+//! mutators pay is assist.rs.
+//!
+//! Retained goal: after a cycle the heap keeps Ready about 10% over the
+//! goal, and under a memory limit no more than the limit leaves beside the
+//! non-heap mapped memory; the scavenger returns the rest to the OS.
 
 /// Pacer state.
 ///
@@ -44,7 +73,8 @@ pub struct Pacer {
     overhead: u64,
     min_runway: u64,
     goal: u64,
-    cycles: u64,
+    /// Words scanned by the last mark (0 before the first).
+    scan_work: u64,
     /// Marking runs alongside the mutators: trigger before the goal.
     concurrent: bool,
     /// The trigger's fraction of the runway (see the module docs).
@@ -60,8 +90,17 @@ pub const MAX_TRIGGER: f64 = 0.95;
 /// The first cycle's trigger ratio (Go's 7/8).
 const INITIAL_TRIGGER: f64 = 0.875;
 
-/// The heap size the collector never aims below.
-const MIN_RUNWAY: u64 = 256 << 10;
+/// The least runway a goal leaves above the live heap.
+pub const MIN_GOAL_RUNWAY: u64 = 256 << 10;
+
+/// The least scan work (words) an assist does once it starts, to amortise
+/// taking a work buffer (Go's gcOverAssistWork is 64 KiB of scan work);
+/// also the least work the assist ratio assumes is left.
+pub const MIN_ASSIST_WORK: u64 = 8 << 10;
+
+/// The smallest runway the assist ratio assumes, so that the last bytes
+/// before the goal do not demand unbounded work per byte.
+pub const MIN_ASSIST_RUNWAY: u64 = 64 << 10;
 
 impl Pacer {
     /// A pacer for a fresh heap.
@@ -74,7 +113,7 @@ impl Pacer {
             overhead: 0,
             min_runway: 0,
             goal: 0,
-            cycles: 0,
+            scan_work: 0,
             concurrent: false,
             trigger_ratio: INITIAL_TRIGGER,
         };
@@ -94,7 +133,7 @@ impl Pacer {
             Some(l) => l.saturating_sub(self.overhead),
             None => u64::MAX,
         };
-        let mut runway = (self.live / 16).clamp(MIN_RUNWAY, 1 << 20);
+        let mut runway = (self.live / 16).clamp(MIN_GOAL_RUNWAY, 1 << 20);
         if by_limit < by_gogc {
             // The CPU cap guards against the limit only: GOGC's own runway
             // is the user's choice of trade-off, as in Go.
@@ -116,7 +155,6 @@ impl Pacer {
         self.min_runway = min_runway;
         self.live = live;
         self.overhead = overhead;
-        self.cycles += 1;
         self.recompute();
         self.goal
     }
@@ -179,10 +217,78 @@ impl Pacer {
         self.live
     }
 
-    /// Completed cycles.
-    pub fn cycles(&self) -> u64 {
-        self.cycles
+    /// The CPU cap's runway for the cycle now ending (see the module docs):
+    /// heapLive was `live_before` when it started, `mutator_ns` after the
+    /// previous cycle ended, and it has paused `paused_ns` so far. The
+    /// mutators allocated `live_before − live` in `mutator_ns`; at that rate
+    /// they get as long as the pause. Pass the result to
+    /// [`Pacer::end_cycle_capped`].
+    pub fn cpu_cap_runway(&self, live_before: u64, mutator_ns: u128, paused_ns: u64) -> u64 {
+        let allocated = live_before.saturating_sub(self.live) as u128;
+        (allocated * paused_ns as u128 / mutator_ns.max(1)) as u64
     }
+
+    /// Records the scan work (words) of the mark that just ended.
+    pub fn record_scan_work(&mut self, words: u64) {
+        self.scan_work = words;
+    }
+
+    /// Scan work the next mark is expected to need: what the last one
+    /// scanned, or before any, a word per 16 bytes of `heap_live`.
+    pub fn expected_scan_work(&self, heap_live: u64) -> u64 {
+        if self.scan_work > 0 {
+            self.scan_work
+        } else {
+            heap_live / 16
+        }
+    }
+
+    /// Sweep pace for the sweep cycle that starts with the current goal and
+    /// trigger: pages to sweep per byte added to heapLive so that
+    /// `inuse_pages` are swept before heapLive reaches the trigger (0:
+    /// no proportional sweeping). heapLive is [`Pacer::live`] then.
+    pub fn sweep_pages_per_byte(&self, inuse_pages: u64) -> f64 {
+        let distance = self.trigger().saturating_sub(self.live);
+        if distance == 0 || distance == u64::MAX {
+            0.0
+        } else {
+            inuse_pages as f64 / distance as f64
+        }
+    }
+
+    /// Heap bytes to keep Ready (in use plus free but not yet released)
+    /// until the next cycle: 10% over the goal, and under a memory limit
+    /// no more than the limit leaves beside the non-heap mapped memory.
+    pub fn retained(&self) -> u64 {
+        let by_goal = self.goal.saturating_add(self.goal / 10);
+        match self.memlimit {
+            Some(l) => by_goal.min(l.saturating_sub(self.overhead)),
+            None => by_goal,
+        }
+    }
+}
+
+/// Background mark workers for a concurrent mark on `workers` threads: a
+/// quarter of them (Go's dedicated workers for its [`GOAL_UTILIZATION`]),
+/// at least one.
+pub fn background_workers(workers: usize) -> usize {
+    workers.div_ceil(4).max(1)
+}
+
+/// The assist ratio (Go's assistWorkPerByte): scan work owed per byte
+/// allocated when heapLive is `heap_live`, `work_done` of `work_expected`
+/// words are scanned, and the cycle's goal is `goal` (see the module docs).
+pub fn assist_work_per_byte(work_expected: u64, work_done: u64, goal: u64, heap_live: u64) -> f64 {
+    let remaining = work_expected.saturating_sub(work_done).max(MIN_ASSIST_WORK);
+    let runway = goal.saturating_sub(heap_live).max(MIN_ASSIST_RUNWAY);
+    remaining as f64 / runway as f64
+}
+
+/// The collector's share of the CPU while a mark ran alongside the
+/// mutators: `mark_cpu_ns` spent marking (assists and background workers)
+/// over `wall_ns` of marking on `cpus` processors.
+pub fn utilization(mark_cpu_ns: u64, wall_ns: u128, cpus: usize) -> f64 {
+    mark_cpu_ns as f64 / (wall_ns.max(1) as f64 * cpus as f64)
 }
 
 #[cfg(test)]
@@ -266,7 +372,7 @@ mod tests {
         let share = gc_ns / (gc_ns + mut_ns);
         assert!(share <= 0.51, "collector share {share}");
         // Without the cap the share would be far higher.
-        let runway = (p.live() / 16).clamp(MIN_RUNWAY, 1 << 20) as f64;
+        let runway = (p.live() / 16).clamp(MIN_GOAL_RUNWAY, 1 << 20) as f64;
         assert!(pause_ns / (pause_ns + runway / rate) > 0.9);
     }
 
@@ -326,5 +432,75 @@ mod tests {
         p.end_cycle(145 * MIB, 10 * MIB);
         assert_eq!(p.goal(), 146 * MIB, "floor: live + 1 MiB");
         assert!(p.trigger() <= p.goal() && p.goal() >= p.live());
+    }
+
+    #[test]
+    fn sweep_pace_sweeps_every_page_by_the_trigger() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(100 * MIB, 0);
+        // Stop-the-world: trigger = goal = 200 MiB, 100 MiB of runway.
+        let per_byte = p.sweep_pages_per_byte(25_600);
+        assert!((per_byte * (100 * MIB) as f64 - 25_600.0).abs() < 1e-6);
+        // Concurrent: the runway to the trigger is shorter, the pace faster.
+        p.set_concurrent(true);
+        assert!(p.sweep_pages_per_byte(25_600) > per_byte);
+        // No goal and nothing live: no proportional sweeping.
+        let p = Pacer::new(None, None, 4 * MIB);
+        assert_eq!(p.sweep_pages_per_byte(1000), 0.0);
+    }
+
+    #[test]
+    fn retained_is_ten_percent_over_the_goal_and_under_the_limit() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(100 * MIB, 5 * MIB);
+        assert_eq!(p.retained(), 220 * MIB);
+        p.set_memlimit(Some(210 * MIB));
+        // The limit leaves the goal (200 MiB) but caps what is kept.
+        assert_eq!(p.goal(), 200 * MIB);
+        assert_eq!(p.retained(), 205 * MIB);
+    }
+
+    #[test]
+    fn cpu_cap_runway_is_the_allocation_rate_times_the_pause() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        p.end_cycle(10 * MIB, 0);
+        // 100 MiB allocated in one second; a 10 ms pause buys 1 MiB.
+        assert_eq!(p.cpu_cap_runway(110 * MIB, 1_000_000_000, 10_000_000), MIB);
+        assert_eq!(p.cpu_cap_runway(5 * MIB, 1_000_000_000, 10_000_000), 0);
+        assert_eq!(p.cpu_cap_runway(110 * MIB, 0, 1), 100 * MIB, "no division by zero");
+    }
+
+    #[test]
+    fn expected_scan_work_is_the_last_marks() {
+        let mut p = Pacer::new(Some(100), None, 4 * MIB);
+        assert_eq!(p.expected_scan_work(16 * MIB), MIB);
+        p.record_scan_work(12345);
+        assert_eq!(p.expected_scan_work(16 * MIB), 12345);
+    }
+
+    #[test]
+    fn assist_ratio_is_remaining_work_over_runway_with_floors() {
+        let r = assist_work_per_byte(1 << 20, 0, 100 << 20, 36 << 20);
+        assert!((r - (1 << 20) as f64 / (64 << 20) as f64).abs() < 1e-12);
+        // Work done beyond the expectation: the floor of remaining work.
+        let r = assist_work_per_byte(1 << 20, 2 << 20, 100 << 20, 36 << 20);
+        assert!((r - MIN_ASSIST_WORK as f64 / (64 << 20) as f64).abs() < 1e-12);
+        // Past the goal: the floor of runway, a finite, steep ratio.
+        let r = assist_work_per_byte(1 << 20, 0, 100 << 20, 200 << 20);
+        assert!((r - (1 << 20) as f64 / MIN_ASSIST_RUNWAY as f64).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_quarter_of_the_workers_mark_in_the_background() {
+        assert_eq!(background_workers(1), 1);
+        assert_eq!(background_workers(4), 1);
+        assert_eq!(background_workers(5), 2);
+        assert_eq!(background_workers(16), 4);
+    }
+
+    #[test]
+    fn utilization_is_marking_time_over_wall_time_of_all_cpus() {
+        assert!((utilization(500, 1000, 2) - 0.25).abs() < 1e-12);
+        assert!(utilization(10, 0, 1).is_finite());
     }
 }

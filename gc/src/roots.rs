@@ -13,7 +13,7 @@
 //! rule, or points outside any allocated object, is ignored, so a VM can
 //! report tagged values without untagging them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -68,11 +68,13 @@ impl<A: RootSource + ?Sized, B: RootSource + ?Sized> RootSource for (&A, &B) {
 /// The handle table of one mutator.
 ///
 /// Invariant: `free` lists exactly the indexes of `slots` not held by a
-/// live [`Root`]; free slots hold 0.
+/// live [`Root`]; free slots hold 0; `closed` is set when the mutator is
+/// dropped, after which the table is never scanned again.
 #[derive(Debug, Default)]
 pub(crate) struct HandleTable {
     slots: RefCell<Vec<usize>>,
     free: RefCell<Vec<usize>>,
+    closed: Cell<bool>,
 }
 
 impl HandleTable {
@@ -98,6 +100,11 @@ impl HandleTable {
         v.visit_slice(&self.slots.borrow());
     }
 
+    /// The mutator is gone: its roots are no longer scanned.
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+    }
+
     /// Handles currently held.
     pub(crate) fn live(&self) -> usize {
         self.slots.borrow().len() - self.free.borrow().len()
@@ -105,27 +112,44 @@ impl HandleTable {
 }
 
 /// An RAII root: keeps the object it holds alive until dropped. Not `Send`:
-/// it belongs to its mutator's thread.
+/// it belongs to its mutator's thread, and roots only while that mutator
+/// lives.
 pub struct Root {
-    table: Rc<HandleTable>,
+    pub(crate) table: Rc<HandleTable>,
     idx: usize,
 }
 
 impl Root {
     /// The held word.
+    ///
+    /// # Panics
+    /// If the mutator that made the root has been dropped (the root no
+    /// longer keeps anything alive, so the word may name freed memory).
     pub fn get(&self) -> usize {
+        self.check_open();
         self.table.slots.borrow()[self.idx]
     }
 
     /// Replaces the held word.
+    ///
+    /// # Panics
+    /// As [`Root::get`].
     pub fn set(&self, word: usize) {
+        self.check_open();
         self.table.slots.borrow_mut()[self.idx] = word;
+    }
+
+    fn check_open(&self) {
+        assert!(
+            !self.table.closed.get(),
+            "marrow: a Root was used after its Mutator was dropped"
+        );
     }
 }
 
 impl fmt::Debug for Root {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Root({:#x})", self.get())
+        write!(f, "Root({:#x})", self.table.slots.borrow()[self.idx])
     }
 }
 

@@ -2,6 +2,9 @@
 //! sweeping the last cycle's spans (so the pages of dead spans go back to the
 //! page heap even when the program stops allocating) and returns free pages
 //! beyond the retained goal to the OS, highest addresses first, in chunks.
+//! This file is the thread and its duty cycle; the sweeping it does is
+//! runtime/src/sweep.rs, the releasing runtime/src/scavenge.rs, and the
+//! retained goal comes from the pacer.
 //!
 //! Pacing: releasing memory costs about 1% of one CPU: after each chunk the
 //! thread sleeps 99 times as long as the chunk took (9 times, about 10%,
@@ -11,11 +14,13 @@
 //! look: an allocating mutator sweeps lazily itself, and a benchmark is
 //! never slowed or helped by a second core), and then at half duty. With
 //! nothing to do the thread sleeps until the collector wakes it at the end
-//! of a cycle (or 100 ms pass). The retained goal is set by the collector after every cycle
-//! (`Heap::set_retained`: the next heap goal plus 10%, lowered by the memory
-//! limit); the page heap also releases synchronously before growing past
-//! it. Background sweeps never overlap a mark: the collector holds the
-//! heap's sweep gate for the whole cycle.
+//! of a cycle (or 100 ms pass). The retained goal is set by the collector
+//! after every cycle (`Heap::set_retained`, `Pacer::retained`: the next heap
+//! goal plus 10%, lowered by the memory limit); the page heap also releases
+//! synchronously before growing past it. Background sweeps never overlap a
+//! mark: the collector holds the heap's sweep gate while it finishes one
+//! sweep cycle (which leaves nothing unswept) and while it begins the next,
+//! and in between there is nothing to sweep (runtime/src/sweep.rs).
 //!
 //! Invariants: the thread holds an `Arc<Heap>`, so the heap outlives it;
 //! `Gc`'s drop sets `stop` and joins the thread before the heap can go.

@@ -8,16 +8,19 @@
 //! marking is quiescent claim termination and stop the world to finish
 //! the cycle). A job names how many threads take it; the rest sleep on.
 //!
+//! This file is the threads and their job board; what a job does is the
+//! collector's ([`JobRunner`], implemented by the collector's `Core` in
+//! collector.rs), so the threads know nothing of cycles and the collector
+//! does not reach into the threads.
+//!
 //! Invariants: `epoch` grows by one per posted job; a thread takes each
 //! epoch at most once; `stop` is final.
 
-use crate::collector::{Core, PHASE_MARK};
 use crate::mark::Work;
-use crate::sync::{lock, wait, Condvar, Mutex, Ordering};
+use crate::sync::{lock, wait, Condvar, Mutex};
 use crate::work::WorkPool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 /// What the worker threads are asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,47 +96,31 @@ impl WorkerControl {
     }
 }
 
+/// What the worker threads serve: their job board, and the work of a job.
+pub(crate) trait JobRunner: Send + Sync + 'static {
+    /// The board the threads wait on for jobs.
+    fn board(&self) -> &WorkerControl;
+    /// Does one job (on a worker thread).
+    fn run_job(&self, job: Job);
+}
+
 /// Starts `n` worker threads. A thread the OS refuses is simply not
 /// there: the coordinator and assists do the work.
-pub(crate) fn spawn(core: &Arc<Core>, n: usize) -> Vec<JoinHandle<()>> {
+pub(crate) fn spawn<R: JobRunner>(runner: &Arc<R>, n: usize) -> Vec<JoinHandle<()>> {
     (0..n)
         .filter_map(|i| {
-            let core = core.clone();
+            let runner = runner.clone();
             std::thread::Builder::new()
                 .name(format!("marrow-mark-{i}"))
-                .spawn(move || run(&core, i))
+                .spawn(move || run(&*runner, i))
                 .ok()
         })
         .collect()
 }
 
-fn run(core: &Core, index: usize) {
+fn run(runner: &impl JobRunner, index: usize) {
     let mut seen = 0;
-    while let Some(job) = core.workers.next(&mut seen, index) {
-        match job {
-            Job::HelpStw => {
-                core.pool.enter();
-                let mut m = core.marker(false);
-                m.drain_shared(&core.pool, |_| {});
-            }
-            Job::Background => background(core),
-        }
-    }
-}
-
-/// One background stint: mark until quiescent, then try to end the mark.
-fn background(core: &Core) {
-    if core.phase() != PHASE_MARK {
-        return;
-    }
-    let t = Instant::now();
-    core.pool.enter();
-    let mut m = core.marker(false);
-    m.drain_shared(&core.pool, |words| core.assist.deposit(words));
-    drop(m);
-    core.mark_cpu_ns
-        .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    if core.pool.is_quiescent() && core.claim_termination() {
-        core.terminate_from_worker();
+    while let Some(job) = runner.board().next(&mut seen, index) {
+        runner.run_job(job);
     }
 }

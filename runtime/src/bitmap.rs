@@ -189,17 +189,6 @@ impl GcBitmap {
         g.fetch_and(!(1u64 << bit), Relaxed);
     }
 
-    /// Clears every mark bit for `[addr, addr + len)` (group aligned: spans are).
-    pub fn clear_marks(&self, addr: usize, len: usize) {
-        debug_assert_eq!((addr - self.arena_base) % GROUP_COVERS, 0);
-        let mut a = addr;
-        while a < addr + len {
-            let (g, _) = self.mark_word(a);
-            g.store(0, Relaxed);
-            a += GROUP_COVERS;
-        }
-    }
-
     /// Gathers the mark bits of `n` objects of `elemsize` bytes from `base`
     /// into `out` (bit i = object i marked), clearing them in the bitmap.
     /// `div_mul` is the size class's multiply-shift divisor (see

@@ -1,27 +1,33 @@
 //! The heap: one reservation `[span table | GC bitmap | arena]`, the page
-//! heap behind a lock, the central lists, address lookup, sweeping and stats.
+//! heap behind a lock, the central lists, address lookup and statistics.
 //!
 //! A `Heap` is shared (`Arc<Heap>`) by every mutator cache that allocates
 //! from it; several heaps may live in one process, each with its own
 //! reservation, and dropping the last handle returns everything to the OS.
 //!
-//! Sweeping follows Go's sweep generations. `sweepgen` advances by 2 when
-//! the collector finishes a mark ([`Heap::begin_sweep`]). A span's own
-//! `sweepgen` is `sg - 2` (needs sweeping), `sg - 1` (being swept), `sg`
-//! (swept). A sweeper claims a span with a compare-and-swap from `sg - 2` to
-//! `sg - 1`, so each span is swept exactly once per cycle.
+//! This file holds the heap's state, its creation, lookup
+//! ([`Heap::span_of`], [`Heap::find_object`]), the statistics snapshot and
+//! the invariant check. The heap's other methods live with the mechanism
+//! they belong to, as Go spreads `mheap`'s:
+//!
+//! | file | methods of `Heap` |
+//! |---|---|
+//! | mcache.rs | `new_cache`, and the caches' refill side: `cache_span`, `uncache_span`, `alloc_large` |
+//! | sweep.rs | `begin_sweep`, `sweep_one`, `sweep_all`, `background_sweep_one`, `stop_background_sweep`, lazy and proportional sweeping |
+//! | gchooks.rs | what the collector drives: heapLive and the trigger, black allocation |
+//! | scavenge.rs | returning free pages to the OS: `set_retained`, `scavenge`, `release_free_pages` |
 
 use crate::bitmap::GcBitmap;
 use crate::mcentral::MCentral;
 use crate::mem::{MemAccounting, MemError, Purpose, ReleaseMode};
 use crate::mheap::{GrowError, Layout, PageHeap};
-use crate::sizeclass::{SpanClass, CLASSES, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
-use crate::span::{LiveBits, MSpan, ObjectInfo, SpanState};
+use crate::sizeclass::{SpanClass, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use crate::span::{MSpan, ObjectInfo, SpanState};
 use crate::stats::{Counters, GcRecord, MemStats};
 use crate::types::TagRule;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Settings of a heap.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,69 +159,52 @@ impl AllocError {
     }
 }
 
-/// What a sweep did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SweepResult {
-    /// Spans swept.
-    pub spans: usize,
-    /// Objects freed.
-    pub objects_freed: usize,
-    /// Bytes freed.
-    pub bytes_freed: usize,
-    /// Spans whose pages went back to the page heap.
-    pub spans_freed: usize,
-}
-
-impl std::ops::AddAssign for SweepResult {
-    fn add_assign(&mut self, o: SweepResult) {
-        self.spans += o.spans;
-        self.objects_freed += o.objects_freed;
-        self.bytes_freed += o.bytes_freed;
-        self.spans_freed += o.spans_freed;
-    }
-}
-
 /// A garbage-collectable heap (see the module docs).
 ///
 /// Invariants: `span_table` and `bitmap` point into the reservation owned by
 /// `mheap`, which lives as long as the heap; `mapped_bytes` never exceeds the
 /// mapped prefix of the arena, whose span table and bitmap are mapped.
 pub struct Heap {
-    mheap: Mutex<PageHeap>,
-    central: Box<[MCentral]>,
-    arena_base: usize,
-    arena_size: usize,
-    mapped_bytes: Arc<AtomicUsize>,
-    span_table: *const AtomicPtr<MSpan>,
-    bitmap: GcBitmap,
-    acct: Arc<MemAccounting>,
-    sweepgen: AtomicU32,
+    // The heap proper (this file): the reservation, lookup, statistics.
+    pub(crate) mheap: Mutex<PageHeap>,
+    pub(crate) central: Box<[MCentral]>,
+    pub(crate) arena_base: usize,
+    pub(crate) arena_size: usize,
+    pub(crate) mapped_bytes: Arc<AtomicUsize>,
+    pub(crate) span_table: *const AtomicPtr<MSpan>,
+    pub(crate) bitmap: GcBitmap,
+    pub(crate) acct: Arc<MemAccounting>,
     pub(crate) counters: Counters,
-    /// heap_live at which a collection is requested (u64::MAX: never).
-    trigger: AtomicU64,
-    config: HeapConfig,
+    pub(crate) config: HeapConfig,
+    pub(crate) gc_record: Mutex<GcRecord>,
+    pub(crate) layout: Layout,
+
+    // Sweeping (sweep.rs).
+    pub(crate) sweepgen: AtomicU32,
     /// Held for reading by background sweepers while they sweep a span, and
-    /// for writing by the collector from finishing the previous sweep to
-    /// starting the next: a background sweep never overlaps a mark.
-    sweep_gate: RwLock<()>,
+    /// for writing by the collector while it finishes one sweep cycle and
+    /// while it begins the next (sweep.rs explains why that is enough).
+    pub(crate) sweep_gate: RwLock<()>,
     /// Bumped by allocation slow paths (a span handed to a cache, a large
     /// object): background work can tell whether mutators are allocating.
-    activity: AtomicU64,
-    gc_record: Mutex<GcRecord>,
-    layout: Layout,
-    /// Set by the collector while marking runs concurrently with mutators:
-    /// objects allocated meanwhile are marked (allocated black). Changes
-    /// only while the world is stopped, when no cache holds a span.
-    alloc_black: AtomicBool,
-    /// Objects and bytes allocated black since the last take.
-    black_objects: AtomicU64,
-    black_bytes: AtomicU64,
+    pub(crate) activity: AtomicU64,
     /// Proportional sweeping (Go's sweep pacing): pages to sweep per byte
     /// allocated (f64 bits; 0: off), heapLive when the sweep cycle began,
     /// and pages swept since.
-    sweep_pages_per_byte: AtomicU64,
-    sweep_live_basis: AtomicU64,
-    pages_swept: AtomicU64,
+    pub(crate) sweep_pages_per_byte: AtomicU64,
+    pub(crate) sweep_live_basis: AtomicU64,
+    pub(crate) pages_swept: AtomicU64,
+
+    // What the runtime does for the collector (gchooks.rs).
+    /// heap_live at which a collection is requested (u64::MAX: never).
+    pub(crate) trigger: AtomicU64,
+    /// Set by the collector while marking runs concurrently with mutators:
+    /// objects allocated meanwhile are marked (allocated black). Changes
+    /// only while the world is stopped, when no cache holds a span.
+    pub(crate) alloc_black: AtomicBool,
+    /// Objects and bytes allocated black since the last take.
+    pub(crate) black_objects: AtomicU64,
+    pub(crate) black_bytes: AtomicU64,
 }
 
 // SAFETY: the raw `span_table` pointer is only read through atomics, and the
@@ -356,11 +345,6 @@ impl Heap {
         &self.central[spc.index()]
     }
 
-    /// The current sweep generation.
-    pub fn sweepgen(&self) -> u32 {
-        self.sweepgen.load(Ordering::Acquire)
-    }
-
     /// The span holding `addr`, if `addr` lies in an in-use span. O(1).
     #[inline]
     pub fn span_of(&self, addr: usize) -> Option<&MSpan> {
@@ -403,402 +387,6 @@ impl Heap {
             0 => self.bitmap.for_each_pointer_slot(obj.base, obj.size / 8, f),
             mask => crate::ptrlayout::for_each_pointer_word(obj.base, mask, f),
         }
-    }
-
-    /// Sets the heap size at which allocation slow paths request a
-    /// collection (`u64::MAX` for never). This is the collector's hook: the
-    /// runtime only compares and raises a flag the mutator polls.
-    pub fn set_gc_trigger(&self, bytes: u64) {
-        self.trigger.store(bytes, Ordering::Relaxed);
-    }
-
-    /// The current trigger.
-    pub fn gc_trigger(&self) -> u64 {
-        self.trigger.load(Ordering::Relaxed)
-    }
-
-    /// Go's heapLive: bytes in cached spans and allocated objects since the
-    /// last mark.
-    pub fn heap_live(&self) -> u64 {
-        self.counters.heap_live.load(Ordering::Relaxed)
-    }
-
-    /// Resets heapLive (the collector sets it to the marked bytes after a mark).
-    pub fn set_heap_live(&self, bytes: u64) {
-        self.counters.heap_live.store(bytes, Ordering::Relaxed);
-    }
-
-    /// Adds to heapLive; returns whether the trigger is now reached.
-    pub(crate) fn add_heap_live(&self, bytes: u64) -> bool {
-        let live = self.counters.heap_live.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        live >= self.trigger.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn sub_heap_live(&self, bytes: u64) {
-        // Saturating: the collector may have reset heapLive meanwhile.
-        let _ = self
-            .counters
-            .heap_live
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(bytes)));
-    }
-
-    /// Gets a span with free objects for a cache: a swept partial span, else
-    /// one swept now (lazily), else fresh pages.
-    pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
-        self.activity.fetch_add(1, Ordering::Relaxed);
-        self.sweep_proportional();
-        let c = self.central(spc);
-        let sg = self.sweepgen();
-        let s = match c.pop_partial_swept(sg) {
-            Some(s) => s,
-            None => match self.sweep_for_cache(spc, sg) {
-                Some(s) => s,
-                None => {
-                    let sc = CLASSES[spc.sizeclass() as usize];
-                    let mut h = self.lock_mheap();
-                    let mapped = h.mapped_pages() << PAGE_SHIFT;
-                    h.alloc_span(sc.npages, spc, 0, sg)
-                        .map_err(|e| AllocError::from_grow(e, sc.size, mapped))?
-                }
-            },
-        };
-        s.sweepgen.store(sg + 3, Ordering::Release);
-        // SAFETY: the span came off a central list or out of the page heap,
-        // so this thread owns it now.
-        unsafe {
-            s.prepare_for_cache(self.config.clobber_free);
-            if self.alloc_black() {
-                s.start_black_allocs();
-            }
-        }
-        Ok(s)
-    }
-
-    /// Lazy sweeping on the allocation path: sweep unswept spans of this
-    /// class until one has room (bounded, as in Go).
-    fn sweep_for_cache(&self, spc: SpanClass, sg: u32) -> Option<&'static MSpan> {
-        let c = self.central(spc);
-        let mut budget = 100;
-        while budget > 0 {
-            budget -= 1;
-            let s = c.pop_partial_unswept(sg).or_else(|| c.pop_full_unswept(sg))?;
-            if !self.claim(s, sg) {
-                continue;
-            }
-            // SAFETY: we popped and claimed the span, so we own it; the
-            // collector has marked everything reachable before advancing
-            // sweepgen (begin_sweep's contract).
-            // A span left empty is handed to the cache as it is, rather
-            // than freed to the page heap and allocated again.
-            let (kept, _) = unsafe { self.sweep_claimed(s, sg, true) };
-            if let Some(s) = kept {
-                // SAFETY: we still own the span.
-                if unsafe { s.alloc_count() } < s.nelems() {
-                    return Some(s);
-                }
-                c.push_swept(sg, s, false);
-            }
-        }
-        None
-    }
-
-    /// Returns a cached span to its central list.
-    ///
-    /// # Safety
-    /// The calling cache owns `s` and drops every reference to it.
-    pub(crate) unsafe fn uncache_span(&self, s: &'static MSpan) {
-        let sg = self.sweepgen();
-        // SAFETY: forwarded from the caller.
-        let (n, count) = unsafe { (s.take_new_allocs(), s.alloc_count()) };
-        // SAFETY: forwarded from the caller.
-        let (objects, bytes) = unsafe { s.mark_black_allocs(&self.bitmap) };
-        if objects != 0 {
-            self.black_objects.fetch_add(objects, Ordering::Relaxed);
-            self.black_bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
-        let es = s.elemsize() as u64;
-        self.counters.add_allocs(n as u64, n as u64 * es);
-        let unused = (s.nelems() - count) as u64 * es;
-        self.sub_heap_live(unused);
-        s.sweepgen.store(sg, Ordering::Release);
-        self.central(s.spanclass()).push_swept(sg, s, count < s.nelems());
-    }
-
-    /// Allocates a large object's span of `npages` pages; returns the span
-    /// (already on its central list) and whether it needs zeroing.
-    pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
-        let spc = SpanClass::new(0, noscan);
-        self.activity.fetch_add(1, Ordering::Relaxed);
-        self.sweep_proportional();
-        let sg = self.sweepgen();
-        let s = {
-            let mut h = self.lock_mheap();
-            let mapped = h.mapped_pages() << PAGE_SHIFT;
-            h.alloc_span(npages, spc, npages << PAGE_SHIFT, sg)
-                .map_err(|e| AllocError::from_grow(e, size, mapped))?
-        };
-        // SAFETY: fresh from the page heap; we own it until it is pushed.
-        let needzero = unsafe {
-            s.mark_allocated(0);
-            let _ = s.take_new_allocs();
-            s.needzero()
-        };
-        let bytes = (npages << PAGE_SHIFT) as u64;
-        if self.alloc_black() && self.bitmap.try_mark(s.base()) {
-            self.black_objects.fetch_add(1, Ordering::Relaxed);
-            self.black_bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
-        self.counters.add_allocs(1, bytes);
-        self.central(spc).push_swept(sg, s, false);
-        Ok((s, needzero))
-    }
-
-    /// Claims `s` for sweeping in generation `sg`; true if this caller won.
-    fn claim(&self, s: &MSpan, sg: u32) -> bool {
-        crate::sweepgen::claim(&s.sweepgen, sg)
-    }
-
-    /// Sweeps a claimed span by its mark bits. Returns the span if it still
-    /// holds objects (still owned by the caller) or None if its pages went
-    /// back to the page heap.
-    ///
-    /// # Safety
-    /// The caller owns `s` (claimed it), and marking has finished: every
-    /// reachable object in `s` is marked.
-    unsafe fn sweep_claimed(
-        &self,
-        s: &'static MSpan,
-        sg: u32,
-        keep_empty: bool,
-    ) -> (Option<&'static MSpan>, SweepResult) {
-        let (live, _) = s.take_marks(&self.bitmap);
-        // SAFETY: forwarded from the caller: unmarked objects are unreachable.
-        unsafe { self.sweep_inner(s, &live, sg, keep_empty) }
-    }
-
-    /// The sweep primitive: objects of `s` whose bit is set in `live`
-    /// survive; the rest become free. If none survive the span returns to
-    /// the page heap. Updates the stats. Returns the span if it still holds
-    /// objects.
-    ///
-    /// # Safety
-    /// The caller owns `s` (it is on no list and in no cache) and every
-    /// object not in `live` is unreachable.
-    pub unsafe fn sweep_span_with(
-        &self,
-        s: &'static MSpan,
-        live: &LiveBits,
-        sg: u32,
-    ) -> (Option<&'static MSpan>, SweepResult) {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.sweep_inner(s, live, sg, false) }
-    }
-
-    /// [`Heap::sweep_span_with`]; an empty span is kept (owned by the
-    /// caller, swept for `sg`) when `keep_empty`.
-    ///
-    /// # Safety
-    /// As for [`Heap::sweep_span_with`].
-    unsafe fn sweep_inner(
-        &self,
-        s: &'static MSpan,
-        live: &LiveBits,
-        sg: u32,
-        keep_empty: bool,
-    ) -> (Option<&'static MSpan>, SweepResult) {
-        let es = s.elemsize();
-        self.pages_swept.fetch_add(s.npages() as u64, Ordering::Relaxed);
-        // SAFETY: forwarded from the caller.
-        let freed = unsafe { s.sweep(live, self.config.clobber_free) };
-        self.counters.add_frees(freed as u64, (freed * es) as u64);
-        let mut r = SweepResult {
-            spans: 1,
-            objects_freed: freed,
-            bytes_freed: freed * es,
-            spans_freed: 0,
-        };
-        // SAFETY: we own the span.
-        if !keep_empty && unsafe { s.alloc_count() } == 0 {
-            // SAFETY: owned, and no object in it is reachable.
-            unsafe { self.lock_mheap().free_span(s) };
-            r.spans_freed = 1;
-            return (None, r);
-        }
-        crate::sweepgen::finish(&s.sweepgen, sg);
-        (Some(s), r)
-    }
-
-    /// Starts a sweep cycle: every span becomes unswept. Call after a mark,
-    /// with every cache flushed and the previous cycle fully swept.
-    ///
-    /// # Safety
-    /// Every reachable object must be marked in the GC bitmap, and no
-    /// object may be allocated between the mark and this call. No other
-    /// thread may use the heap during the call (the world is stopped and
-    /// background sweeps are shut out with [`Heap::stop_background_sweep`]).
-    pub unsafe fn begin_sweep(&self) {
-        // Sweep pacing: every in-use page swept by the time heapLive
-        // reaches the trigger (set by the collector before this call).
-        let pages = self.lock_mheap().inuse_pages as f64;
-        let live = self.heap_live();
-        let distance = self.gc_trigger().saturating_sub(live);
-        let per_byte = if distance == 0 || distance == u64::MAX {
-            0.0
-        } else {
-            pages / distance as f64
-        };
-        self.sweep_live_basis.store(live, Ordering::Relaxed);
-        self.pages_swept.store(0, Ordering::Relaxed);
-        self.sweep_pages_per_byte.store(per_byte.to_bits(), Ordering::Relaxed);
-        let sg = self.sweepgen();
-        for c in self.central.iter() {
-            // SAFETY: the caller has stopped the world and shut out
-            // background sweeps (contract below), so no thread touches the
-            // central sets; the last cycle is fully swept, so its unswept
-            // sets are empty.
-            unsafe { c.reset_unswept(sg) };
-        }
-        self.sweepgen.fetch_add(2, Ordering::AcqRel);
-    }
-
-    /// Proportional sweeping on allocation slow paths (Go's
-    /// `deductSweepCredit`): sweeps spans of any class until the pages swept
-    /// keep pace with the bytes allocated since the sweep cycle began, so
-    /// that sweeping is done before the next cycle must start and no pause
-    /// has to finish it.
-    fn sweep_proportional(&self) {
-        let per_byte = f64::from_bits(self.sweep_pages_per_byte.load(Ordering::Relaxed));
-        if per_byte == 0.0 {
-            return;
-        }
-        let allocated = self
-            .heap_live()
-            .saturating_sub(self.sweep_live_basis.load(Ordering::Relaxed));
-        let target = (allocated as f64 * per_byte) as u64;
-        while self.pages_swept.load(Ordering::Relaxed) < target {
-            let r = self.sweep_one();
-            if r.spans == 0 {
-                self.sweep_pages_per_byte.store(0, Ordering::Relaxed);
-                return;
-            }
-        }
-    }
-
-    /// Allocates black from now on (`true`; the collector calls this when
-    /// concurrent marking starts) or no longer (`false`, at mark
-    /// termination). Call only while the world is stopped and no cache
-    /// holds a span.
-    pub fn set_alloc_black(&self, on: bool) {
-        self.alloc_black.store(on, Ordering::Relaxed);
-    }
-
-    /// Whether allocation is black (marking is under way).
-    #[inline]
-    pub fn alloc_black(&self) -> bool {
-        self.alloc_black.load(Ordering::Relaxed)
-    }
-
-    /// Objects and bytes allocated black since the last call.
-    pub fn take_black_allocs(&self) -> (u64, u64) {
-        (
-            self.black_objects.swap(0, Ordering::Relaxed),
-            self.black_bytes.swap(0, Ordering::Relaxed),
-        )
-    }
-
-    /// Sweeps one unswept span, if any remains; for proportional and
-    /// background sweeping. Returns what it did (`spans == 0`: nothing left).
-    pub fn sweep_one(&self) -> SweepResult {
-        let sg = self.sweepgen();
-        for c in self.central.iter() {
-            while let Some(s) = c.pop_partial_unswept(sg).or_else(|| c.pop_full_unswept(sg)) {
-                if !self.claim(s, sg) {
-                    continue;
-                }
-                // SAFETY: popped and claimed, so owned; sweep cycles only
-                // start after a complete mark (begin_sweep's contract).
-                let (kept, r) = unsafe { self.sweep_claimed(s, sg, false) };
-                if let Some(s) = kept {
-                    // SAFETY: still owned.
-                    let has_free = unsafe { s.alloc_count() } < s.nelems();
-                    c.push_swept(sg, s, has_free);
-                }
-                return r;
-            }
-        }
-        SweepResult::default()
-    }
-
-    /// A counter bumped by every allocation slow path; unchanged between two
-    /// looks means no mutator needed a new span meanwhile.
-    pub fn activity(&self) -> u64 {
-        self.activity.load(Ordering::Relaxed)
-    }
-
-    /// Sweeps one unswept span from a background thread, unless a
-    /// collection is under way (then returns None at once).
-    pub fn background_sweep_one(&self) -> Option<SweepResult> {
-        let _gate = self.sweep_gate.try_read().ok()?;
-        Some(self.sweep_one())
-    }
-
-    /// Stops background sweeping until the guard is dropped, waiting for a
-    /// span being swept in the background. The collector holds it from
-    /// finishing the previous sweep until the next sweep cycle begins.
-    pub fn stop_background_sweep(&self) -> RwLockWriteGuard<'_, ()> {
-        self.sweep_gate.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sets the heap bytes to keep Ready (in use plus free but not yet
-    /// returned to the OS); the scavenger releases what lies beyond, and the
-    /// page heap releases free pages before growing past it.
-    pub fn set_retained(&self, bytes: u64) {
-        self.lock_mheap().retain = usize::try_from(bytes).unwrap_or(usize::MAX);
-    }
-
-    /// Heap bytes Ready beyond the retained size (what the scavenger owes),
-    /// and the retained size.
-    pub fn scavenge_debt(&self) -> (usize, usize) {
-        let h = self.lock_mheap();
-        (h.ready_bytes().saturating_sub(h.retain), h.retain)
-    }
-
-    /// Sweeps every unswept span (the sweep-everything path of a full `gc()`).
-    pub fn sweep_all(&self) -> SweepResult {
-        let mut total = SweepResult::default();
-        loop {
-            let r = self.sweep_one();
-            if r.spans == 0 {
-                return total;
-            }
-            total += r;
-        }
-    }
-
-    /// Returns free pages to the OS (`sys_unused`, with the heap's release
-    /// mode), highest addresses first, until `bytes` more are released or
-    /// none is left. Returns the bytes released. Pages allocated again are
-    /// counted back as mapped (`sys_used`).
-    pub fn scavenge(&self, bytes: usize) -> Result<usize, MemError> {
-        self.lock_mheap().scavenge(bytes, self.config.release_mode)
-    }
-
-    /// Returns every free page to the OS. (The collector's
-    /// `free_os_memory` collects first, so that garbage is free too.)
-    pub fn release_free_pages(&self) -> Result<usize, MemError> {
-        self.scavenge(usize::MAX)
-    }
-
-    /// Calls `f` on every span on a central list (cached spans excluded).
-    pub fn for_each_listed_span(&self, mut f: impl FnMut(&MSpan)) {
-        for c in self.central.iter() {
-            c.for_each(&mut f);
-        }
-    }
-
-    /// Number of spans on central lists.
-    pub fn listed_spans(&self) -> usize {
-        self.central.iter().map(MCentral::len).sum()
     }
 
     /// Collector figures (NumGC, pauses, NextGC), for the gc crate to update.

@@ -1,5 +1,8 @@
-//! The per-mutator cache (Go's `mcache`) and the allocation entry points
-//! `mallocgc`, `newobject` and `newarray`.
+//! The per-mutator cache (Go's `mcache`), the allocation entry points
+//! `mallocgc`, `newobject` and `newarray`, and the heap's side of a refill
+//! (`Heap::cache_span`, `uncache_span`, `alloc_large`: Go's
+//! `mcentral.cacheSpan`/`uncacheSpan` and `mcache.allocLarge`), which takes
+//! spans from the central lists, sweeping (sweep.rs) or the page heap.
 //!
 //! A cache holds one current span per span class and the tiny block. The
 //! fast path (a free object in the current span's alloc cache) takes no lock
@@ -11,15 +14,17 @@
 //!
 //! The collector hook: the slow paths add to the heap's heapLive and, when
 //! it crosses the trigger the collector set, raise a poll bit, which the
-//! embedding mutator polls after allocating (`take_gc_request`). Calling
-//! back into the collector from inside the allocator would need the cache
-//! re-entrantly while it is borrowed; a polled flag costs one branch.
+//! embedding mutator tests before its next allocation (`poll`,
+//! `take_gc_request`). Calling back into the collector from inside the
+//! allocator would need the cache re-entrantly while it is borrowed; a
+//! polled flag costs one branch. gchooks.rs tells the whole hook.
 
 use crate::heap::{AllocError, Heap};
-use crate::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use crate::sizeclass::{size_to_class, SpanClass, CLASSES, MAX_SMALL_SIZE, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
 use crate::span::{MSpan, EMPTY_SPAN};
 use crate::types::{AllocFlags, Type};
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// No-scan objects smaller than this go through the tiny allocator.
@@ -73,10 +78,6 @@ pub const POLL_ASSIST: u8 = 2;
 /// take its poll path (stress mode).
 pub const POLL_ALWAYS: u8 = 4;
 
-// SAFETY: the cache owns its spans exclusively; moving it to another thread
-// moves that ownership along (no other thread refers to them).
-unsafe impl Send for MCache {}
-
 impl std::fmt::Debug for MCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MCache")
@@ -99,6 +100,90 @@ impl Heap {
             poll: 0,
             charged: 0,
         }
+    }
+
+    // The caches' refill side (Go's `mcentral.cacheSpan`/`uncacheSpan` and
+    // `mcache.allocLarge`): where a cache gets spans and gives them back.
+
+    /// Gets a span with free objects for a cache: a swept partial span, else
+    /// one swept now (lazily), else fresh pages.
+    pub(crate) fn cache_span(&self, spc: SpanClass) -> Result<&'static MSpan, AllocError> {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
+        let c = self.central(spc);
+        let sg = self.sweepgen();
+        let s = match c.pop_partial_swept(sg) {
+            Some(s) => s,
+            None => match self.sweep_for_cache(spc, sg) {
+                Some(s) => s,
+                None => {
+                    let sc = CLASSES[spc.sizeclass() as usize];
+                    let mut h = self.lock_mheap();
+                    let mapped = h.mapped_pages() << PAGE_SHIFT;
+                    h.alloc_span(sc.npages, spc, 0, sg)
+                        .map_err(|e| AllocError::from_grow(e, sc.size, mapped))?
+                }
+            },
+        };
+        s.sweepgen.store(sg + 3, Ordering::Release);
+        // SAFETY: the span came off a central list or out of the page heap,
+        // so this thread owns it now.
+        unsafe {
+            s.prepare_for_cache(self.config.clobber_free);
+            if self.alloc_black() {
+                s.start_black_allocs();
+            }
+        }
+        Ok(s)
+    }
+
+    /// Returns a cached span to its central list.
+    ///
+    /// # Safety
+    /// The calling cache owns `s` and drops every reference to it.
+    pub(crate) unsafe fn uncache_span(&self, s: &'static MSpan) {
+        let sg = self.sweepgen();
+        // SAFETY: forwarded from the caller.
+        let (n, count) = unsafe { (s.take_new_allocs(), s.alloc_count()) };
+        // SAFETY: forwarded from the caller.
+        let (objects, bytes) = unsafe { s.mark_black_allocs(&self.bitmap) };
+        if objects != 0 {
+            self.count_black(objects, bytes);
+        }
+        let es = s.elemsize() as u64;
+        self.counters.add_allocs(n as u64, n as u64 * es);
+        let unused = (s.nelems() - count) as u64 * es;
+        self.sub_heap_live(unused);
+        s.sweepgen.store(sg, Ordering::Release);
+        self.central(s.spanclass()).push_swept(sg, s, count < s.nelems());
+    }
+
+    /// Allocates a large object's span of `npages` pages; returns the span
+    /// (already on its central list) and whether it needs zeroing.
+    pub(crate) fn alloc_large(&self, npages: usize, noscan: bool, size: usize) -> Result<(&MSpan, bool), AllocError> {
+        let spc = SpanClass::new(0, noscan);
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        self.sweep_proportional();
+        let sg = self.sweepgen();
+        let s = {
+            let mut h = self.lock_mheap();
+            let mapped = h.mapped_pages() << PAGE_SHIFT;
+            h.alloc_span(npages, spc, npages << PAGE_SHIFT, sg)
+                .map_err(|e| AllocError::from_grow(e, size, mapped))?
+        };
+        // SAFETY: fresh from the page heap; we own it until it is pushed.
+        let needzero = unsafe {
+            s.mark_allocated(0);
+            let _ = s.take_new_allocs();
+            s.needzero()
+        };
+        let bytes = (npages << PAGE_SHIFT) as u64;
+        if self.alloc_black() && self.bitmap.try_mark(s.base()) {
+            self.count_black(1, bytes);
+        }
+        self.counters.add_allocs(1, bytes);
+        self.central(spc).push_swept(sg, s, false);
+        Ok((s, needzero))
     }
 }
 
@@ -524,7 +609,7 @@ fn aligned_size(size: usize, align: usize) -> Result<usize, AllocError> {
             Err(AllocError::Unaligned { align })
         };
     }
-    let class_size = crate::sizeclass::CLASSES[size_to_class(s) as usize].size;
+    let class_size = CLASSES[size_to_class(s) as usize].size;
     if 1 << class_size.trailing_zeros() >= align {
         Ok(s)
     } else {

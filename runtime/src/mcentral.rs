@@ -62,8 +62,9 @@ impl MCentral {
         }
     }
 
-    /// Number of spans in all sets (for tests and debug checks): exact when
-    /// no push or pop runs meanwhile.
+    /// Number of spans in all sets (for tests): exact when no push or pop
+    /// runs meanwhile.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.partial.iter().chain(self.full.iter()).map(SpanSet::len).sum()
     }

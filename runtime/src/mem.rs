@@ -13,11 +13,15 @@
 //! Transitions: `sys_reserve` None→Reserved, `sys_map` Reserved→Prepared,
 //! `sys_used` Prepared→Ready, `sys_unused` Ready→Prepared, `sys_free` any→None,
 //! `sys_fault` Ready→Reserved, `sys_alloc` None→Ready. Huge-page hints
-//! (`sys_huge_page`, `sys_no_huge_page`, `sys_huge_page_collapse`) change no
-//! state. The raw functions work on address ranges and are `unsafe`; the safe
-//! interface is [`Reservation`], which owns one reserved range, checks bounds,
-//! alignment and the state precondition of every transition, and keeps the
-//! accounting in a [`MemAccounting`] true.
+//! (`sys_huge_page`, `sys_no_huge_page`) change no state. The raw functions
+//! work on address ranges. Those that can take memory away from whoever
+//! uses it (`sys_map`, which replaces a mapping, `sys_unused`, `sys_fault`
+//! and `sys_free`) are `unsafe`; those that only create fresh mappings,
+//! count bytes or give advice (`sys_reserve`, `sys_used`, `sys_alloc`, the
+//! two hints, and `os_page_size`) are safe. The checked interface is
+//! [`Reservation`], which owns one reserved range, checks bounds, alignment
+//! and the state precondition of every transition, and keeps the accounting
+//! in a [`MemAccounting`] true.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -451,14 +455,6 @@ pub fn sys_no_huge_page(addr: usize, len: usize) -> Result<(), MemError> {
     madvise("sys_no_huge_page", addr, len, libc::MADV_NOHUGEPAGE)
 }
 
-/// Asks the kernel to collapse a range into huge pages now
-/// (`MADV_COLLAPSE`, Linux 6.1+). Older kernels answer `EINVAL`, which is
-/// returned as an error the caller may ignore.
-pub fn sys_huge_page_collapse(addr: usize, len: usize) -> Result<(), MemError> {
-    const MADV_COLLAPSE: libc::c_int = 25;
-    madvise("sys_huge_page_collapse", addr, len, MADV_COLLAPSE)
-}
-
 /// One owned, contiguous reservation of address space, with the state of
 /// every OS page in it tracked explicitly.
 ///
@@ -683,13 +679,6 @@ impl Reservation {
         let addr = self.check("sys_no_huge_page", offset, len)?;
         self.require("sys_no_huge_page", offset, len, &[MemState::Prepared, MemState::Ready])?;
         sys_no_huge_page(addr, len)
-    }
-
-    /// Collapse request for a mapped range (see [`sys_huge_page_collapse`]).
-    pub fn huge_page_collapse(&self, offset: usize, len: usize) -> Result<(), MemError> {
-        let addr = self.check("sys_huge_page_collapse", offset, len)?;
-        self.require("sys_huge_page_collapse", offset, len, &[MemState::Ready])?;
-        sys_huge_page_collapse(addr, len)
     }
 }
 

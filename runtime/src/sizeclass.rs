@@ -14,7 +14,9 @@
 //! as Go does. Object indexes come from a multiply-shift (`div_mul`), never a
 //! division.
 
-use crate::span::MAX_SPAN_OBJECTS;
+/// Most objects a span can hold: the 1024 8-byte objects of a one-page
+/// span, the densest class (spans size their alloc bits by it).
+pub const MAX_SPAN_OBJECTS: usize = 1024;
 
 /// Page size of the heap (not the OS page size): spans are whole pages.
 pub const PAGE_SHIFT: usize = 13;

@@ -26,16 +26,14 @@
 
 use crate::bitmap::GcBitmap;
 use crate::ptrlayout;
-use crate::sizeclass::{div_by_class, SpanClass, CLASSES, PAGE_SHIFT};
+use crate::sizeclass::{div_by_class, SpanClass, CLASSES, MAX_SPAN_OBJECTS, PAGE_SHIFT};
 use bitvec::prelude::*;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
-/// Words of alloc bits per span: enough for the 1024 8-byte objects of a
-/// one-page span, the most any size class puts in a span.
-pub const ALLOC_WORDS: usize = 16;
-/// Most objects a span can hold.
-pub const MAX_SPAN_OBJECTS: usize = ALLOC_WORDS * 64;
+/// Words of alloc bits per span: one bit for each of the most objects a
+/// span can hold.
+pub const ALLOC_WORDS: usize = MAX_SPAN_OBJECTS / 64;
 
 /// One bit per object of a span: the survivors handed to [`MSpan::sweep`].
 pub type LiveBits = BitArray<[u64; ALLOC_WORDS], Lsb0>;
@@ -118,8 +116,6 @@ struct OwnerFields {
 // unique owner (module docs), which moves between threads only through
 // locks or other synchronising handoffs.
 unsafe impl Sync for MSpan {}
-// SAFETY: as above.
-unsafe impl Send for MSpan {}
 
 /// A span never handed out: nelems 0 and an empty alloc cache, so the fast
 /// path falls through to the refill path without a null check (Go's `emptymspan`).
@@ -246,11 +242,6 @@ impl MSpan {
         self.base() + i * self.elemsize()
     }
 
-    /// Alloc bit words, for sweepers and tests.
-    pub fn alloc_bit(&self, i: usize) -> bool {
-        self.alloc_bits[i]
-    }
-
     #[allow(clippy::mut_from_ref)]
     /// # Safety
     /// The caller owns the span (module docs) and holds no other reference
@@ -296,15 +287,6 @@ impl MSpan {
     pub unsafe fn needzero(&self) -> bool {
         // SAFETY: forwarded from the caller.
         unsafe { self.owner().needzero }
-    }
-
-    /// Whether every free slot holds the clobber poison.
-    ///
-    /// # Safety
-    /// The caller owns the span.
-    pub unsafe fn poisoned(&self) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.owner().poisoned }
     }
 
     /// # Safety

@@ -54,7 +54,11 @@ pub struct MemStats {
     pub pause_ns: Vec<u64>,
     /// Heap size at which the next collection is due.
     pub next_gc: u64,
-    /// Fraction of CPU time spent in the collector since the heap was created.
+    /// Share of the wall-clock time since the heap was created that was
+    /// spent in the collector's stop-the-world pauses (`pause_total_ns`
+    /// over the heap's age). Unlike Go's `GCCPUFraction` it is not CPU
+    /// time: concurrent marking, assists and background sweeping are not
+    /// counted, and a pause counts once however many threads it stops.
     pub gc_cpu_fraction: f64,
     /// Unix time in nanoseconds of the last collection's end.
     pub last_gc_unix_ns: u64,
@@ -100,7 +104,9 @@ impl MemStats {
     }
 }
 
-/// Collector figures the gc crate records into the heap's stats.
+/// The collector's statistics: the one record of them, kept with the heap
+/// so that [`MemStats`] can report them, and written only by the collector
+/// (marrow-gc), at the end of each cycle and when its pacer changes.
 #[derive(Clone, Debug, Default)]
 pub struct GcRecord {
     /// Completed collections.
@@ -113,7 +119,7 @@ pub struct GcRecord {
     pub pause_ns: Vec<u64>,
     /// Next goal.
     pub next_gc: u64,
-    /// CPU fraction spent in GC.
+    /// Share of wall time spent in pauses (see [`MemStats::gc_cpu_fraction`]).
     pub gc_cpu_fraction: f64,
     /// End of last collection (Unix ns).
     pub last_gc_unix_ns: u64,

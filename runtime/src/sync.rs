@@ -7,7 +7,7 @@
 //! Code that should be checked takes its atomics, locks, cells and spin
 //! hints from here, never from `std` directly. Build for loom with
 //! `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"`; only the modules that
-//! compile against these types ([`crate::spanset`], [`crate::sweepgen`] and
+//! compile against these types ([`crate::spanset`], [`crate::sweep`] (its claim protocol) and
 //! this one) are built then.
 
 #[cfg(loom)]

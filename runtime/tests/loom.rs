@@ -1,7 +1,7 @@
 #![cfg(loom)]
 //! Loom models of the runtime's lock-free protocols: the span set under the
 //! central lists (`spanset`), the ownership handoff it carries between a
-//! cache and the central lists, the sweep-generation claim (`sweepgen`) and
+//! cache and the central lists, the sweep-generation claim (`sweep.rs`) and
 //! the publication of a span's pointer layout (`ptrlayout`).
 //! They run the runtime's own code on loom's primitives (`sync`), with a
 //! span set block of 2 slots and a first spine of 1 block, so that block
@@ -18,7 +18,7 @@
 use loom::thread;
 use marrow_runtime::spanset::{SpanSet, BLOCK_ENTRIES};
 use marrow_runtime::sync::{epoch, Arc, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell};
-use marrow_runtime::{ptrlayout, sweepgen};
+use marrow_runtime::{ptrlayout, sweep};
 
 /// A `&'static` value for the span set (one small leak per execution).
 fn leak<T>(v: T) -> &'static T {
@@ -300,25 +300,25 @@ fn sweepgen_claim_has_one_winner() {
             .map(|id| {
                 let s = s.clone();
                 thread::spawn(move || {
-                    if !sweepgen::claim(&s.sweepgen, SG) {
+                    if !sweep::claim(&s.sweepgen, SG) {
                         return false;
                     }
                     // SAFETY: the claim makes us the span's only sweeper.
                     s.data.with_mut(|p| unsafe { *p = id });
-                    sweepgen::finish(&s.sweepgen, SG);
+                    sweep::finish(&s.sweepgen, SG);
                     true
                 })
             })
             .collect();
-        if sweepgen::is_swept(&s.sweepgen, SG) {
+        if sweep::is_swept(&s.sweepgen, SG) {
             // SAFETY: finish (Release) ordered the sweep's write before this.
             let v = s.data.with(|p| unsafe { *p });
             assert!((1..=3).contains(&v), "swept span shows {v}");
         }
         let wins = sweepers.into_iter().map(|h| h.join().unwrap()).filter(|&w| w).count();
         assert_eq!(wins, 1);
-        assert!(sweepgen::is_swept(&s.sweepgen, SG));
-        assert!(!sweepgen::claim(&s.sweepgen, SG));
+        assert!(sweep::is_swept(&s.sweepgen, SG));
+        assert!(!sweep::claim(&s.sweepgen, SG));
     });
 }
 
