@@ -183,6 +183,13 @@ pub fn list_items(vm: &Vm, who: &str, v: Value) -> R<Vec<Value>> {
     Ok(out)
 }
 
+/// A case mapping's result when it is one character: `#\ß` upcases to
+/// "SS", which no character is, so `char-upcase` leaves it alone.
+fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+    let c = it.next()?;
+    it.next().is_none().then_some(c)
+}
+
 fn p_listp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     Ok(Value::bool(list_len(arg(vm, a, 0)).is_some()))
 }
@@ -412,11 +419,11 @@ fn p_lowerp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_upcase(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "char-upcase", arg(vm, a, 0))?;
-    Ok(Value::chr(c.to_uppercase().next().unwrap_or(c)))
+    Ok(Value::chr(single(c.to_uppercase()).unwrap_or(c)))
 }
 fn p_downcase(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "char-downcase", arg(vm, a, 0))?;
-    Ok(Value::chr(c.to_lowercase().next().unwrap_or(c)))
+    Ok(Value::chr(single(c.to_lowercase()).unwrap_or(c)))
 }
 fn p_digit_value(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "digit-value", arg(vm, a, 0))?;

@@ -83,3 +83,6 @@
 (define big (make-list 100000 'x))
 (define msg2 (catch (vector-ref big 0)))
 (show "huge value message is short" (< (string-length (cadr msg2)) 400))
+
+;; A case mapping to several characters leaves the character alone.
+(show "char-upcase sharp s" (char-upcase (integer->char 223)))
