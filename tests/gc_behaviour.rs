@@ -70,9 +70,17 @@ fn garbage_far_beyond_the_goal_keeps_the_heap_bounded() {
         }
     }
     let s = m.stats();
+    eprintln!(
+        "garbage: {} collections, max HeapInuse {:.1} MiB, HeapSys {:.1} MiB",
+        s.num_gc,
+        max_inuse as f64 / 1048576.0,
+        s.heap_sys as f64 / 1048576.0
+    );
     assert!(s.num_gc > 50, "only {} collections", s.num_gc);
-    assert!(max_inuse < 32 << 20, "HeapInuse grew to {max_inuse}");
-    assert!(s.heap_sys < 48 << 20, "HeapSys grew to {}", s.heap_sys);
+    // The live set is tiny, so the goal is min_heap (4 MiB): HeapInuse
+    // stays within it plus a span's rounding, HeapSys at most 2 MiB above.
+    assert!(max_inuse <= (4 << 20) + (1 << 20), "HeapInuse grew to {max_inuse}");
+    assert!(s.heap_sys <= 6 << 20, "HeapSys grew to {}", s.heap_sys);
     s.check().unwrap();
 }
 
@@ -110,10 +118,12 @@ fn the_pacer_holds_the_heap_near_its_goal() {
     assert!(s.num_gc > before + 2, "{} cycles", s.num_gc - before);
     let live = 2_000u64 * (16 + (16 << 10));
     assert!(
-        s.next_gc >= 2 * live && s.next_gc < 2 * live + (4 << 20),
+        // Goal = live x (1 + GOGC/100) with GOGC 100, live exact here.
+        s.next_gc >= 2 * live && s.next_gc < 2 * live + (64 << 10),
         "goal {} for live {live}",
         s.next_gc
     );
+    eprintln!("pacer: peak {peak}, goal {}, live {live}", s.next_gc);
     assert!(
         peak <= s.next_gc + (1 << 20),
         "heap_alloc peaked at {peak}, goal {}",
@@ -520,9 +530,10 @@ fn a_limit_below_the_live_heap_slows_the_program_but_does_not_stop_it() {
         s.num_gc,
         s.gc_cpu_fraction * 100.0
     );
-    assert!(s.num_gc < 2_000, "{} collections", s.num_gc);
+    assert!(s.num_gc < 500, "{} collections", s.num_gc);
+    // The CPU cap keeps collections to about half the time (docs/gc-cycle.md).
     assert!(
-        s.gc_cpu_fraction < 0.8,
+        s.gc_cpu_fraction < 0.55,
         "collector took {:.0}% of the time",
         s.gc_cpu_fraction * 100.0
     );

@@ -60,6 +60,12 @@ struct World {
     /// The model's view of each root.
     root_model: Vec<Slot>,
     types: Vec<Type>,
+    /// The last collector cycle seen by [`World::observe`].
+    seen_cycle: u32,
+    /// Cycles seen whose marking ran alongside this mutator (triggered by
+    /// the pacer in incremental or concurrent mode), and all cycles seen.
+    concurrent_cycles: u32,
+    cycles: u32,
 }
 
 impl World {
@@ -82,6 +88,22 @@ impl World {
             roots: Vec::new(),
             root_model: Vec::new(),
             types,
+            seen_cycle: 0,
+            concurrent_cycles: 0,
+            cycles: 0,
+        }
+    }
+
+    /// Notes the collector's latest cycle, if it is new: whether its
+    /// marking ran concurrently with the mutations.
+    fn observe(&mut self) {
+        let last = self.m.gc_handle().last_cycle();
+        if last.n != self.seen_cycle {
+            self.seen_cycle = last.n;
+            self.cycles += 1;
+            if last.concurrent {
+                self.concurrent_cycles += 1;
+            }
         }
     }
 
@@ -290,7 +312,24 @@ impl World {
     }
 }
 
+/// In incremental and concurrent mode some of the cycles the pacer started
+/// must have marked while the model mutated the graph (the explicit
+/// collections are stop-the-world, so without that the barrier would go
+/// untested); in stop-the-world mode none may have.
+fn assert_marked_as_configured(w: &World, mode: GcMode) {
+    if mode == GcMode::StopTheWorld {
+        assert_eq!(w.concurrent_cycles, 0, "a stop-the-world heap marked concurrently");
+    } else {
+        assert!(
+            w.concurrent_cycles > 0,
+            "{mode:?}: none of the {} cycles seen marked concurrently",
+            w.cycles
+        );
+    }
+}
+
 fn run(seed: u64, steps: usize, config: GcConfig) {
+    let mode = config.mode;
     let mut w = World::new(seed, config);
     for step in 0..steps {
         match w.rng.below(100) {
@@ -299,10 +338,12 @@ fn run(seed: u64, steps: usize, config: GcConfig) {
             80..=95 => w.drop_root(),
             _ => w.collect_and_check(),
         }
+        w.observe();
         if step % 500 == 499 {
             w.collect_and_check();
         }
     }
+    assert_marked_as_configured(&w, mode);
     w.collect_and_check();
     // Dropping every root reclaims everything.
     w.roots.clear();
@@ -325,6 +366,11 @@ fn checked_config(mode: GcMode) -> GcConfig {
     };
     c.heap.tag_rule = TagRule::low_bits(1, 0);
     c.heap.arena_size = 1 << 30;
+    // A small heap goal, so the pacer starts cycles between the explicit
+    // (stop-the-world) ones and the model's mutations run during their
+    // marks in incremental and concurrent mode.
+    c.min_heap = 64 << 10;
+    c.gogc = Some(10);
     c
 }
 
@@ -353,9 +399,7 @@ fn model_with_tiny_heap_goal_triggers_collections() {
     // A small minimum heap makes the pacer trigger collections on its own
     // between the explicit ones, and mutations run during their marks.
     for mode in MODES {
-        let mut c = checked_config(mode);
-        c.min_heap = 256 << 10;
-        c.gogc = Some(10);
+        let c = checked_config(mode);
         let mut w = World::new(99, c);
         for _ in 0..3000 {
             w.alloc();
@@ -363,8 +407,10 @@ fn model_with_tiny_heap_goal_triggers_collections() {
             if w.rng.chance(30) {
                 w.drop_root();
             }
+            w.observe();
         }
         assert!(w.m.stats().num_gc > 0, "the pacer never triggered");
+        assert_marked_as_configured(&w, mode);
         w.collect_and_check();
     }
 }

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 const MIB: u64 = 1 << 20;
 
+/// RSS the idle heap must fall to.
+const IDLE_RSS: u64 = 40 * MIB;
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let resident: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -51,23 +54,30 @@ fn idle_heap_returns_to_the_os() {
     // Now sit idle: no allocation, no call into the heap.
     let start = Instant::now();
     let mut rss = rss_bytes();
-    while rss > 64 * MIB && start.elapsed() < Duration::from_secs(10) {
+    // docs/benchmarks.md: 294 MiB fall to 33 MiB within 0.5 s. The bounds
+    // leave room for a loaded machine: 40 MiB within 1.5 s.
+    while rss > IDLE_RSS && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
         rss = rss_bytes();
     }
     let took = start.elapsed();
     let st = m.stats();
     assert!(
-        rss <= 64 * MIB,
+        rss <= IDLE_RSS,
         "RSS still {} MiB after {:?} idle (was {} MiB); {st:?}",
         rss / MIB,
         took,
         grown / MIB
     );
-    assert!(took < Duration::from_secs(5), "RSS took {took:?} to fall");
+    assert!(took < Duration::from_millis(1500), "RSS took {took:?} to fall");
     let s = m.stats();
     s.check().unwrap();
-    assert!(s.heap_released > 200 * MIB, "released {} MiB", s.heap_released / MIB);
+    assert!(
+        s.heap_released > grown - IDLE_RSS,
+        "released {} MiB of {} MiB",
+        s.heap_released / MIB,
+        grown / MIB
+    );
     eprintln!("idle: RSS {} MiB -> {} MiB in {:?}", grown / MIB, rss / MIB, took);
 }
 
@@ -101,22 +111,23 @@ fn memory_limit_holds_rss() {
     s.check().unwrap();
     assert!(s.num_gc > 5, "the limit never triggered a collection");
     assert!(
-        s.sys <= limit + 8 * MIB,
+        s.sys <= limit + MIB,
         "mapped {} MiB over a {} MiB limit",
         s.sys / MIB,
         limit / MIB
     );
     assert!(
-        peak <= base + limit + 16 * MIB,
+        peak <= base + limit,
         "RSS peaked at {} MiB (base {} MiB) under a {} MiB limit",
         peak / MIB,
         base / MIB,
         limit / MIB
     );
     eprintln!(
-        "limit: peak RSS {} MiB (base {} MiB), {} cycles",
+        "limit: peak RSS {} MiB (base {} MiB), mapped {} MiB, {} cycles",
         peak / MIB,
         base / MIB,
+        s.sys / MIB,
         s.num_gc
     );
 }

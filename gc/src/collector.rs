@@ -305,6 +305,8 @@ pub(crate) struct Core {
     /// CPU time spent marking alongside mutators this cycle (assists and
     /// background workers), for the pacer's utilization.
     pub(crate) mark_cpu_ns: AtomicU64,
+    /// `mark_cpu_ns` summed over every finished cycle (for `--stats`).
+    mark_cpu_total_ns: AtomicU64,
     pub(crate) workers: WorkerControl,
     pauses: Mutex<VecDeque<u64>>,
     /// The typed API's shared roots (`typed::SharedRoot`).
@@ -373,6 +375,7 @@ impl Gc {
             phase: AtomicU8::new(PHASE_OFF),
             marking: AtomicBool::new(false),
             mark_cpu_ns: AtomicU64::new(0),
+            mark_cpu_total_ns: AtomicU64::new(0),
             workers: WorkerControl::new(),
             pauses: Mutex::new(VecDeque::new()),
             shared_roots: SharedRootTable::default(),
@@ -417,6 +420,13 @@ impl Gc {
     /// Changes the soft memory limit at run time.
     pub fn set_memlimit(&self, limit: Option<u64>) {
         self.core.update_pacer(|p| p.set_memlimit(limit));
+    }
+
+    /// CPU time (ns) spent marking alongside the mutators, in assists and
+    /// background workers, over every finished cycle; with the pauses
+    /// (`MemStats::pause_total_ns`) it is the collector's CPU cost.
+    pub fn concurrent_mark_cpu_ns(&self) -> u64 {
+        self.core.mark_cpu_total_ns.load(Ordering::Relaxed)
     }
 
     /// Whether marking is in progress.
@@ -709,6 +719,8 @@ impl Core {
         let heap = &self.heap;
         let acct = heap.accounting();
         let overhead = acct.mapped_ready() - acct.ready(Purpose::Heap);
+        self.mark_cpu_total_ns
+            .fetch_add(self.mark_cpu_ns.load(Ordering::Relaxed), Ordering::Relaxed);
         if flight.concurrent {
             let wall = flight.mark_start.elapsed().as_nanos();
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -10,9 +10,10 @@
 //! the VM's value stack.
 
 use crate::expand;
-use crate::reader::{Datum, Pos, MAX_DEPTH};
+use crate::reader::{private, Datum, Pos, MAX_DEPTH, PRIVATE_PREFIX};
 use crate::syntax_rules::{self, Macro};
 use crate::value::*;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -329,6 +330,9 @@ pub struct Compiler {
     /// Index the next proto will have in the VM.
     pub proto_base: usize,
     pub in_prelude: bool,
+    /// Public names the prelude defined: (private global, public global);
+    /// the interpreter copies each value across once the prelude has run.
+    pub exports: Vec<(u32, u32)>,
 }
 
 /// A compile-time error with the position of the form.
@@ -422,9 +426,22 @@ impl Compiler {
         i
     }
 
+    /// The global a free identifier names. In the prelude every name is
+    /// private (`reader::PRIVATE_PREFIX`): the library's procedures call one
+    /// another through globals user code cannot reach, so a user definition
+    /// of `map` or `length` cannot break `parameterize` or `call/cc`.
+    /// Elsewhere a name is itself (user code cannot spell a private name).
+    fn global_name(&self, s: &Rc<str>) -> Rc<str> {
+        if self.in_prelude && !s.starts_with(PRIVATE_PREFIX) {
+            Rc::from(private(s).as_str())
+        } else {
+            s.clone()
+        }
+    }
+
     fn gensym(&mut self, base: &str) -> Datum {
         self.gensym += 1;
-        Datum::Sym(Rc::from(format!("%{}.{}", base, self.gensym).as_str()))
+        Datum::Sym(Rc::from(private(&format!("{}.{}", base, self.gensym)).as_str()))
     }
 
     /// Compiles one top-level form into a thunk proto; returns its index.
@@ -634,7 +651,8 @@ impl Compiler {
                 if self.macros.contains_key(s) || (SPECIAL.contains(&&**s) && &**s != "assert") {
                     return self.err(pos, format!("syntax keyword {s} used as a variable"));
                 }
-                Ok(Node::Global(self.global(s)))
+                let g = self.global_name(s);
+                Ok(Node::Global(self.global(&g)))
             }
         }
     }
@@ -652,37 +670,51 @@ impl Compiler {
     /// Scans a body for internal definitions (after macro expansion and
     /// `begin` splicing); definitions become a `letrec*`.
     fn body_inner(&mut self, forms: &[Datum], pos: Pos) -> C<Node> {
-        enum Item {
+        enum Item<'a> {
             Def(Rc<str>, Datum, Pos),
-            Expr(Datum, Pos),
+            Expr(Cow<'a, Datum>, Pos),
         }
         let mut items = Vec::new();
-        let mut queue: Vec<Datum> = forms.iter().rev().cloned().collect();
+        // The body's forms are borrowed, not cloned (only macro expansions
+        // are owned): cloning each body made compiling n nested lambdas
+        // take O(n^2) copies.
+        let mut queue: Vec<Cow<'_, Datum>> = forms.iter().rev().map(Cow::Borrowed).collect();
         while let Some(f) = queue.pop() {
             let fpos = f.pos().unwrap_or(pos);
             if let Some(x) = self.try_macro(&f, fpos)? {
-                queue.push(x);
+                queue.push(Cow::Owned(x));
                 continue;
             }
             let head = self.head_special(&f);
+            if head.is_some() && f.as_list().is_none() {
+                return self.err(fpos, "dotted list in code");
+            }
             let v = f.as_list().unwrap_or(&[]);
             match head.as_deref() {
-                Some("begin") => {
-                    for x in v[1..].iter().rev() {
-                        queue.push(x.clone());
+                Some("begin") => match &f {
+                    Cow::Borrowed(d) => {
+                        let d: &Datum = d;
+                        for x in d.as_list().unwrap_or(&[])[1..].iter().rev() {
+                            queue.push(Cow::Borrowed(x));
+                        }
                     }
-                }
+                    Cow::Owned(_) => {
+                        for x in v[1..].iter().rev() {
+                            queue.push(Cow::Owned(x.clone()));
+                        }
+                    }
+                },
                 Some("define") => {
                     let (name, val) = self.define_parts(v, fpos)?;
                     items.push(Item::Def(name, val, fpos));
                 }
-                Some("define-record-type") => {
-                    queue.push(expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?)
-                }
+                Some("define-record-type") => queue.push(Cow::Owned(
+                    expand::record_type(v, fpos).map_err(|m| CompileError { pos: fpos, msg: m })?,
+                )),
                 Some("define-values") => {
                     let mut g = |b: &str| self.gensym(b);
                     let x = expand::define_values(v, fpos, &mut g).map_err(|m| CompileError { pos: fpos, msg: m })?;
-                    queue.push(x)
+                    queue.push(Cow::Owned(x))
                 }
                 Some("define-syntax") => {
                     let (name, m) = self.parse_syntax_def(v, fpos)?;
@@ -690,7 +722,7 @@ impl Compiler {
                         s.push((name, Bnd::Macro(Rc::new(m))));
                     }
                 }
-                _ => items.push(Item::Expr(f.clone(), fpos)),
+                _ => items.push(Item::Expr(f, fpos)),
             }
         }
         let has_defs = items.iter().any(|i| matches!(i, Item::Def(..)));
@@ -846,15 +878,29 @@ impl Compiler {
                     return self.err(pos, "define: not allowed in an expression context");
                 }
                 let (name, val) = self.define_parts(v, pos)?;
-                let g = self.global(&name);
+                let g = self.global(&self.global_name(&name));
+                if self.in_prelude && !name.starts_with('%') && !name.starts_with(PRIVATE_PREFIX) {
+                    // A library procedure: the prelude's own references use
+                    // the private global; users see this public copy.
+                    let public = self.global(&name);
+                    self.exports.push((g, public));
+                }
                 if (prim_op(&name, 1).is_some() || prim_op(&name, 2).is_some() || prim_op(&name, 3).is_some())
                     && !self.in_prelude
                 {
                     self.redefined.insert(name.clone());
                 }
                 let mut n = self.analyze(&val, pos)?;
-                if let Node::Lambda(l) = &mut n {
-                    l.name = name.clone();
+                match &mut n {
+                    Node::Lambda(l) => l.name = name.clone(),
+                    // A procedure closed over a private local (record
+                    // procedures capture their type descriptor this way).
+                    Node::Let(_, _, body) => {
+                        if let Node::Lambda(l) = &mut **body {
+                            l.name = name.clone();
+                        }
+                    }
+                    _ => {}
                 }
                 Ok(Node::DefGlobal(g, Box::new(n)))
             }
@@ -872,7 +918,8 @@ impl Compiler {
                             if prim_op(s, 1).is_some() || prim_op(s, 2).is_some() || prim_op(s, 3).is_some() {
                                 self.redefined.insert(s.clone());
                             }
-                            Ok(Node::SetGlobal(self.global(s), Box::new(val)))
+                            let g = self.global_name(s);
+                            Ok(Node::SetGlobal(self.global(&g), Box::new(val)))
                         }
                     }
                 }
@@ -1098,7 +1145,7 @@ impl Compiler {
                 lam.extend(v[3..].iter().cloned());
                 let e = Datum::list_at(
                     vec![
-                        Datum::sym("%call-with-values"),
+                        Datum::psym("%call-with-values"),
                         Datum::list(vec![Datum::sym("lambda"), Datum::nil(), v[2].clone()]),
                         Datum::list(lam),
                     ],
@@ -1112,13 +1159,13 @@ impl Compiler {
                     msg: format!("{h}: bad syntax"),
                 })?;
                 let inner = if h == "delay" {
-                    Datum::list(vec![Datum::sym("%make-eager"), x.clone()])
+                    Datum::list(vec![Datum::psym("%make-eager"), x.clone()])
                 } else {
                     x.clone()
                 };
                 let e = Datum::list_at(
                     vec![
-                        Datum::sym("%make-lazy"),
+                        Datum::psym("%make-lazy"),
                         Datum::list(vec![Datum::sym("lambda"), Datum::nil(), inner]),
                     ],
                     pos,
@@ -1126,7 +1173,7 @@ impl Compiler {
                 self.analyze(&e, pos)
             }
             "case-lambda" => {
-                let mut out = vec![Datum::sym("%case-lambda")];
+                let mut out = vec![Datum::psym("%case-lambda")];
                 for c in &v[1..] {
                     match c {
                         Datum::List(cv, None, _) if !cv.is_empty() => {
@@ -1153,7 +1200,10 @@ impl Compiler {
                     vec![
                         Datum::sym("unless"),
                         x.clone(),
-                        Datum::list_at(vec![Datum::sym("error"), Datum::Str(Rc::from("assertion failed"))], pos),
+                        Datum::list_at(
+                            vec![Datum::psym("error"), Datum::Str(Rc::from("assertion failed"))],
+                            pos,
+                        ),
                     ],
                     pos,
                 );

@@ -2,7 +2,8 @@
 //! `quasiquote`, `define-record-type`, `guard`, `parameterize`,
 //! `let-values`, `delay`, `case-lambda`, ... into core forms. Each function
 //! takes the whole form and returns the replacement datum. Rewrites refer to
-//! runtime helpers by `%`-prefixed names so user bindings cannot capture them.
+//! runtime helpers by private names (`reader::PRIVATE_PREFIX`) that user code can
+//! neither spell, rebind nor capture.
 
 use crate::reader::{Datum, Pos};
 use std::rc::Rc;
@@ -11,6 +12,11 @@ type X = Result<Datum, String>;
 
 fn sym(s: &str) -> Datum {
     Datum::sym(s)
+}
+
+/// A runtime helper's private name (see `reader::PRIVATE_PREFIX`).
+fn psym(s: &str) -> Datum {
+    Datum::psym(s)
 }
 
 fn l(v: Vec<Datum>) -> Datum {
@@ -101,7 +107,7 @@ pub fn case(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
             sym("else")
         } else {
             let data = c[0].as_list().ok_or("case: clause must start with a list of data")?;
-            l(vec![sym("%memv"), t.clone(), l(vec![sym("quote"), l(data.to_vec())])])
+            l(vec![psym("%memv"), t.clone(), l(vec![sym("quote"), l(data.to_vec())])])
         };
         if c.len() == 3 && c[1].is_sym("=>") {
             clauses.push(l(vec![test, l(vec![c[2].clone(), t.clone()])]));
@@ -128,12 +134,12 @@ pub fn quasi(x: &Datum, depth: usize) -> X {
                     return if depth == 1 {
                         Ok(v[1].clone())
                     } else {
-                        Ok(l(vec![sym("%list"), quote(sym("unquote")), quasi(&v[1], depth - 1)?]))
+                        Ok(l(vec![psym("%list"), quote(sym("unquote")), quasi(&v[1], depth - 1)?]))
                     };
                 }
                 if v[0].is_sym("quasiquote") {
                     return Ok(l(vec![
-                        sym("%list"),
+                        psym("%list"),
                         quote(sym("quasiquote")),
                         quasi(&v[1], depth + 1)?,
                     ]));
@@ -156,20 +162,24 @@ pub fn quasi(x: &Datum, depth: usize) -> X {
                 if let Some([h, e]) = item.as_list() {
                     if h.is_sym("unquote-splicing") {
                         if depth == 1 {
-                            acc = l(vec![sym("%append2"), e.clone(), acc]);
+                            acc = l(vec![psym("%append2"), e.clone(), acc]);
                         } else {
-                            let inner = l(vec![sym("%list"), quote(sym("unquote-splicing")), quasi(e, depth - 1)?]);
-                            acc = l(vec![sym("%cons"), inner, acc]);
+                            let inner = l(vec![
+                                psym("%list"),
+                                quote(sym("unquote-splicing")),
+                                quasi(e, depth - 1)?,
+                            ]);
+                            acc = l(vec![psym("%cons"), inner, acc]);
                         }
                         continue;
                     }
                 }
-                acc = l(vec![sym("%cons"), quasi(item, depth)?, acc]);
+                acc = l(vec![psym("%cons"), quasi(item, depth)?, acc]);
             }
             Ok(acc)
         }
         Datum::Vector(v) => Ok(l(vec![
-            sym("%list->vector"),
+            psym("%list->vector"),
             quasi(&Datum::List(v.clone(), None, Pos::default()), depth)?,
         ])),
         _ => Ok(quote(x.clone())),
@@ -185,7 +195,7 @@ fn quote(d: Datum) -> Datum {
 
 /// `(define-record-type name (ctor field...) pred (field accessor [modifier])...)`.
 pub fn record_type(f: &[Datum], p: Pos) -> X {
-    if f.len() < 3 {
+    if f.len() < 4 {
         return Err("define-record-type: bad syntax".into());
     }
     let tname = match &f[1] {
@@ -205,14 +215,20 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
         };
         fields.push(name);
     }
-    let rtd = Datum::Sym(tname.clone());
+    let tsym = Datum::Sym(tname.clone());
+    // Every procedure of the type captures the descriptor made here in a
+    // private local, so rebinding the type's name, or defining another type
+    // of the same name, cannot make an old accessor reach into an object of
+    // another shape (the record builtins check the descriptor and bounds).
+    let rtd = psym("rtd");
+    let with_rtd = |lam: Datum| l(vec![sym("let"), l(vec![l(vec![rtd.clone(), tsym.clone()])]), lam]);
     let mut out = vec![sym("begin")];
     let fieldlist = l(fields.iter().map(|s| Datum::Sym(s.clone())).collect());
     out.push(lp(
         vec![
             sym("define"),
-            rtd.clone(),
-            l(vec![sym("%make-rtd"), quote(rtd.clone()), quote(fieldlist)]),
+            tsym.clone(),
+            l(vec![psym("%make-rtd"), quote(tsym.clone()), quote(fieldlist)]),
         ],
         p,
     ));
@@ -227,7 +243,7 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
                     return Err(format!("define-record-type: constructor argument {a} is not a field"));
                 }
             }
-            let mut call = vec![sym("%record"), rtd.clone()];
+            let mut call = vec![psym("%record"), rtd.clone()];
             for fld in &fields {
                 if args.contains(fld) {
                     call.push(Datum::Sym(fld.clone()));
@@ -240,17 +256,17 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
                 l(args.iter().map(|a| Datum::Sym(a.clone())).collect()),
                 l(call),
             ]);
-            out.push(lp(vec![sym("define"), ctor[0].clone(), lam], p));
+            out.push(lp(vec![sym("define"), ctor[0].clone(), with_rtd(lam)], p));
         }
         Datum::Sym(s) => {
-            let mut call = vec![sym("%record"), rtd.clone()];
+            let mut call = vec![psym("%record"), rtd.clone()];
             let args: Vec<Datum> = fields.iter().map(|s| Datum::Sym(s.clone())).collect();
             call.extend(args.iter().cloned());
             out.push(lp(
                 vec![
                     sym("define"),
                     Datum::Sym(s.clone()),
-                    l(vec![sym("lambda"), l(args), l(call)]),
+                    with_rtd(l(vec![sym("lambda"), l(args), l(call)])),
                 ],
                 p,
             ));
@@ -263,11 +279,11 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
             vec![
                 sym("define"),
                 Datum::Sym(pred.clone()),
-                l(vec![
+                with_rtd(l(vec![
                     sym("lambda"),
                     l(vec![o.clone()]),
-                    l(vec![sym("%record?"), o, rtd.clone()]),
-                ]),
+                    l(vec![psym("%record?"), o, rtd.clone()]),
+                ])),
             ],
             p,
         ));
@@ -284,17 +300,17 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
                 vec![
                     sym("define"),
                     acc.clone(),
-                    l(vec![
+                    with_rtd(l(vec![
                         sym("lambda"),
                         l(vec![o.clone()]),
                         l(vec![
-                            sym("%record-ref"),
+                            psym("%record-ref"),
                             o.clone(),
                             rtd.clone(),
                             Datum::Int(i as i64),
                             quote(acc.clone()),
                         ]),
-                    ]),
+                    ])),
                 ],
                 p,
             ));
@@ -304,18 +320,18 @@ pub fn record_type(f: &[Datum], p: Pos) -> X {
                 vec![
                     sym("define"),
                     m.clone(),
-                    l(vec![
+                    with_rtd(l(vec![
                         sym("lambda"),
                         l(vec![o.clone(), x.clone()]),
                         l(vec![
-                            sym("%record-set!"),
+                            psym("%record-set!"),
                             o,
                             rtd.clone(),
                             Datum::Int(i as i64),
                             x,
                             quote(m.clone()),
                         ]),
-                    ]),
+                    ])),
                 ],
                 p,
             ));
@@ -354,7 +370,7 @@ pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
     if !has_else {
         clauses.push(l(vec![
             sym("else"),
-            l(vec![sym("%raise-continuable"), cond_var.clone()]),
+            l(vec![psym("%raise-continuable"), cond_var.clone()]),
         ]));
     }
     let gk = gensym("guard-k");
@@ -379,11 +395,11 @@ pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
     ]);
     let call = lp(
         vec![
-            sym("%call/cc-wind"),
+            psym("%call/cc-wind"),
             l(vec![
                 sym("lambda"),
                 l(vec![gk]),
-                l(vec![sym("%with-exception-handler"), handler, thunk]),
+                l(vec![psym("%with-exception-handler"), handler, thunk]),
             ]),
         ],
         p,
@@ -411,8 +427,8 @@ pub fn guard(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum) -> X {
 /// `(parameterize ((p v)...) body...)`.
 pub fn parameterize(f: &[Datum], p: Pos) -> X {
     let binds = f.get(1).and_then(|d| d.as_list()).ok_or("parameterize: bad bindings")?;
-    let mut ps = vec![sym("%list")];
-    let mut vs = vec![sym("%list")];
+    let mut ps = vec![psym("%list")];
+    let mut vs = vec![psym("%list")];
     for b in binds {
         match b.as_list() {
             Some([a, b]) => {
@@ -424,7 +440,7 @@ pub fn parameterize(f: &[Datum], p: Pos) -> X {
     }
     Ok(lp(
         vec![
-            sym("%parameterize"),
+            psym("%parameterize"),
             l(ps),
             l(vs),
             l(cons_body(vec![sym("lambda"), Datum::nil()], &f[2..])),
@@ -459,7 +475,7 @@ pub fn let_values(f: &[Datum], p: Pos, mut gensym: Option<&mut dyn FnMut(&str) -
     for (formals, e) in bound.into_iter().rev() {
         body = lp(
             vec![
-                sym("%call-with-values"),
+                psym("%call-with-values"),
                 l(vec![sym("lambda"), Datum::nil(), e]),
                 l(vec![sym("lambda"), formals, body]),
             ],
@@ -540,7 +556,7 @@ pub fn define_values(f: &[Datum], p: Pos, gensym: &mut dyn FnMut(&str) -> Datum)
     sets.push(Datum::Unspec);
     let tf = std::mem::replace(&mut tmps_formals, Datum::Unspec);
     out.push(l(vec![
-        sym("%call-with-values"),
+        psym("%call-with-values"),
         l(vec![sym("lambda"), Datum::nil(), e.clone()]),
         l(vec![sym("lambda"), tf, l(sets)]),
     ]));

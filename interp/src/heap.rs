@@ -85,8 +85,20 @@ pub enum SErr {
     Raise(Value, bool),
     /// The heap could not satisfy an allocation.
     Oom(String),
+    /// An error of a kind `file-error?` or `read-error?` recognises
+    /// (the kind is stored in the condition's third slot).
+    Kinded(String, CondKind),
     /// `(exit code)`.
     Exit(i32),
+}
+
+/// Kinds of error conditions the standard's predicates tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondKind {
+    /// A file could not be opened or read (`file-error?`).
+    File = 1,
+    /// The reader met malformed input (`read-error?`).
+    Read = 2,
 }
 
 pub type R<T> = Result<T, SErr>;
@@ -266,6 +278,56 @@ pub fn string_of(s: Value) -> String {
 /// A symbol's name.
 pub fn sym_name(s: Value) -> &'static str {
     std::str::from_utf8(bytes(s)).unwrap_or("?")
+}
+
+/// Walks a list's pairs with Floyd's cycle check: `next` returns the next
+/// pair, `Err` once the walk has gone round a cycle.
+#[derive(Debug)]
+pub struct Walk {
+    x: Value,
+    slow: Value,
+    n: usize,
+}
+
+impl Walk {
+    pub fn new(l: Value) -> Walk {
+        Walk { x: l, slow: l, n: 0 }
+    }
+    /// The next pair, `Ok(None)` at the end (the rest is then
+    /// [`Walk::tail`]), or `Err(Circular)` on a circular list.
+    pub fn next_pair(&mut self) -> Result<Option<Value>, Circular> {
+        if !self.x.is_pair() {
+            return Ok(None);
+        }
+        let p = self.x;
+        self.x = cdr(p);
+        self.n += 1;
+        if self.n.is_multiple_of(2) {
+            self.slow = cdr(self.slow);
+            if self.slow == self.x && self.x.is_pair() {
+                return Err(Circular);
+            }
+        }
+        Ok(Some(p))
+    }
+    /// What follows the last pair (`()` for a proper list).
+    pub fn tail(&self) -> Value {
+        self.x
+    }
+}
+
+/// A list walk went round a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Circular;
+
+pub fn circular(who: &str) -> SErr {
+    SErr::Msg(format!("{who}: circular list"))
+}
+
+/// The value of a bignum object.
+pub fn big_of(v: Value) -> crate::numbers::Big {
+    let (neg, mag) = big_parts(v);
+    crate::numbers::Big { neg, mag }
 }
 
 /// Bignum limbs and sign.

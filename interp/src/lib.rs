@@ -39,15 +39,51 @@ pub struct Interp {
     gc: Arc<Gc>,
 }
 
-/// Reads a source file, refusing directories and binary data with a clear message.
+impl Drop for Interp {
+    /// Output the program printed is written even when the interpreter
+    /// goes away without an orderly exit (an internal panic unwinding).
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Largest source file read: 256 MiB.
+pub const MAX_SOURCE_BYTES: u64 = 256 << 20;
+
+/// Reads a source file, refusing directories, binary data and files over
+/// `max_bytes` (or [`MAX_SOURCE_BYTES`]) with a clear message. It reads in
+/// chunks and stops at the first NUL byte or at the cap, so `/dev/zero`
+/// or an endless pipe is refused instead of filling memory.
 pub fn read_source(name: &str) -> Result<String, String> {
+    read_source_capped(name, MAX_SOURCE_BYTES)
+}
+
+/// [`read_source`] with a lower cap.
+pub fn read_source_capped(name: &str, max_bytes: u64) -> Result<String, String> {
+    use std::io::Read;
+    let max_bytes = max_bytes.min(MAX_SOURCE_BYTES);
     let meta = std::fs::metadata(name).map_err(|e| format!("cannot open {name}: {e}"))?;
     if meta.is_dir() {
         return Err(format!("cannot load {name}: it is a directory"));
     }
-    let bytes = std::fs::read(name).map_err(|e| format!("cannot read {name}: {e}"))?;
-    if bytes.contains(&0) {
-        return Err(format!("cannot load {name}: it is a binary file, not Scheme source"));
+    let f = std::fs::File::open(name).map_err(|e| format!("cannot open {name}: {e}"))?;
+    let mut r = f.take(max_bytes + 1);
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot read {name}: {e}")),
+        };
+        if chunk[..n].contains(&0) {
+            return Err(format!("cannot load {name}: it is a binary file, not Scheme source"));
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!("cannot load {name}: larger than {max_bytes} bytes"));
     }
     String::from_utf8(bytes).map_err(|_| format!("cannot load {name}: not valid UTF-8 text"))
 }
@@ -72,13 +108,18 @@ impl Interp {
                 .vm
                 .make_obj(heap::Kind::Port, &[Value::fix(i)])
                 .map_err(|_| Failure::Exit(70))?;
-            let g = self.vm.comp.global(name) as usize;
+            let g = self.vm.comp.global(&reader::private(name)) as usize;
             self.vm.set_global_raw(g, p);
         }
         self.vm.comp.in_prelude = true;
         let r = self.eval_str(PRELUDE, "<prelude>");
         self.vm.comp.in_prelude = false;
-        r.map(|_| ())
+        r?;
+        for (private, public) in std::mem::take(&mut self.vm.comp.exports) {
+            let v = self.vm.r.globals[private as usize];
+            self.vm.set_global_raw(public as usize, v);
+        }
+        Ok(())
     }
 
     /// The collector.
@@ -129,9 +170,10 @@ impl Interp {
         self.vm.write_string(v, false)
     }
 
-    /// Flushes buffered standard output.
+    /// Flushes buffered standard output (at exit: a write error can no
+    /// longer be reported to the program, and a closed pipe is not one).
     pub fn flush(&mut self) {
-        builtins::system::flush(&mut self.vm);
+        let _ = builtins::system::flush(&mut self.vm);
     }
 
     /// A failure as the text the binary prints (`FILE:LINE:COL: message` and a backtrace).

@@ -19,7 +19,8 @@ flags:
   --memlimit SIZE   memory limit, e.g. 256MiB; the heap cannot grow past it
                     (env MARROW_MEMLIMIT)
   --gctrace         one line per collection on stderr (env MARROW_GCTRACE=1)
-  --stats           print a MemStats summary on stderr at exit
+  --stats           print a MemStats summary and the collector's CPU share
+                    (pauses plus assists and background marking) at exit
   --heap-check      checkmark mode: verify every mark (env MARROW_CHECKMARK=1)
   --gc-stress N     collect every N allocations (env MARROW_GCSTRESS)
   --gc-mode MODE    incremental (default: marking in small steps as the
@@ -27,6 +28,7 @@ flags:
                     (plus a background marking thread) or stw
                     (env MARROW_GCMODE)
   --max-depth N     limit on non-tail call depth (default 10000000)
+  --max-steps N     stop the program with an error after N procedure calls
   -h, --help        this text
 
 exit status: 0 on success, 1 on an uncaught error, 2 on a usage error,
@@ -44,10 +46,14 @@ struct Opts {
     config: GcConfig,
     stats: bool,
     max_depth: usize,
+    max_steps: Option<u64>,
     expr: Option<String>,
     file: Option<String>,
     args: Vec<String>,
 }
+
+/// Largest `--memlimit` (the arena is reserved address space: 64 TiB).
+const MAX_MEMLIMIT: usize = 1 << 46;
 
 fn usage(msg: &str) -> ! {
     eprintln!("marrow: {msg}\nTry 'marrow --help'.");
@@ -67,11 +73,18 @@ fn parse_args() -> Opts {
         config: GcConfig::default(),
         stats: false,
         max_depth: DEFAULT_MAX_DEPTH,
+        max_steps: None,
         expr: None,
         file: None,
         args: Vec::new(),
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .unwrap_or_else(|a| usage(&format!("argument {a:?} is not valid UTF-8")))
+        })
+        .collect();
     let mut i = 0;
     let value = |i: &mut usize, flag: &str| -> String {
         *i += 1;
@@ -107,13 +120,27 @@ fn parse_args() -> Opts {
                     _ => usage(&format!("--max-depth: expected a positive number, got {v:?}")),
                 };
             }
-            "--gctrace" => config.gctrace = true,
+            "--max-steps" => {
+                let v = get(&mut i);
+                o.max_steps = match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => usage(&format!("--max-steps: expected a positive number, got {v:?}")),
+                };
+            }
+            "--gctrace" => {
+                config.gctrace = match inline.as_deref() {
+                    None | Some("1" | "true" | "on" | "yes") => true,
+                    Some("0" | "false" | "off" | "no") => false,
+                    Some(v) => usage(&format!("--gctrace: expected 0 or 1, got {v:?}")),
+                }
+            }
             "--stats" => o.stats = true,
             "--heap-check" => config.checkmark = true,
             "-e" => {
                 o.expr = Some(value(&mut i, "-e"));
             }
             _ if a.starts_with('-') && a.len() > 1 => usage(&format!("unknown flag {a}")),
+            _ if o.expr.is_some() => usage(&format!("-e cannot be combined with a script file ({a})")),
             _ => {
                 o.file = Some(a.clone());
                 o.args = argv[i + 1..].to_vec();
@@ -126,9 +153,19 @@ fn parse_args() -> Opts {
         // The limit is also the arena size, so exhausting it is a clean
         // Scheme error rather than unbounded growth.
         let align = marrow_runtime::ARENA_ALIGN as u64;
-        let size = limit.max(16 << 20).div_ceil(align) * align;
-        config.heap.arena_size = size as usize;
-        config.heap.min_arena_size = size as usize;
+        let size = limit
+            .max(16 << 20)
+            .div_ceil(align)
+            .checked_mul(align)
+            .and_then(|s| usize::try_from(s).ok())
+            .filter(|&s| s <= MAX_MEMLIMIT)
+            .unwrap_or_else(|| {
+                usage(&format!(
+                    "--memlimit: {limit} bytes is more than this machine can address"
+                ))
+            });
+        config.heap.arena_size = size;
+        config.heap.min_arena_size = size;
     }
     o.config = config;
     o
@@ -163,6 +200,9 @@ fn run(o: Opts) -> i32 {
             return 1;
         }
     };
+    if let Some(n) = o.max_steps {
+        it.vm.fuel = n;
+    }
     let code = if let Some(e) = &o.expr {
         it.set_args(vec!["-e".into()]);
         match it.eval_str(e, "<command line>") {
@@ -211,12 +251,20 @@ fn print_stats(it: &mut Interp) {
     let s = it.vm.h.m.stats();
     let elapsed = it.vm.start.elapsed().as_secs_f64();
     let gc_s = s.pause_total_ns as f64 / 1e9;
+    let mark_s = it.gc().concurrent_mark_cpu_ns() as f64 / 1e9;
     eprintln!("marrow stats:");
     eprintln!("  run time        {elapsed:.3} s");
     eprintln!(
-        "  gc time         {gc_s:.3} s ({:.1}% of run time) in {} collections",
+        "  gc time         {gc_s:.3} s ({:.1}% of run time) in {} collections (pauses)",
         100.0 * gc_s / elapsed.max(1e-9),
         s.num_gc
+    );
+    // The collector's CPU share: its pauses plus the marking done outside
+    // them (mutator assists and background workers), against run time.
+    eprintln!(
+        "  gc cpu          {:.3} s = {:.1}% of run time: pauses {gc_s:.3} s + assists and background marking {mark_s:.3} s",
+        gc_s + mark_s,
+        100.0 * (gc_s + mark_s) / elapsed.max(1e-9),
     );
     eprintln!(
         "  total alloc     {:.1} MiB in {} objects",

@@ -6,11 +6,17 @@
 (define (call-with-current-continuation f) (%call/cc-wind f))
 (define (call/cc f) (%call/cc-wind f))
 
-;; dynamic-wind: %winders is the list of active (before . after) pairs.
+;; dynamic-wind: %winders is the list of active ((before . after) . handlers)
+;; entries, where handlers is the exception handler stack of the
+;; dynamic-wind call: a before or after thunk run by a continuation jump
+;; runs with those handlers (R7RS: in the dynamic environment of the
+;; dynamic-wind call), so an exception it raises while a guard unwinds
+;; reaches that guard rather than escaping it.
 (define %winders '())
+(define %handlers '())
 (define (dynamic-wind before thunk after)
   (before)
-  (set! %winders (cons (cons before after) %winders))
+  (set! %winders (cons (cons (cons before after) %handlers) %winders))
   (let ((r (thunk)))
     (set! %winders (cdr %winders))
     (after)
@@ -29,12 +35,14 @@
   (if (not (eq? %winders common))
       (let ((w (car %winders)))
         (set! %winders (cdr %winders))
-        ((cdr w))
+        (set! %handlers (cdr w))
+        ((cdr (car w)))
         (%unwind-to common))))
 (define (%rewind-from l common)
   (if (not (eq? l common))
       (begin (%rewind-from (cdr l) common)
-             ((car (car l)))
+             (set! %handlers (cdr (car l)))
+             ((car (car (car l))))
              (set! %winders l))))
 (define (%rewind to)
   (let ((common (%common-tail %winders to)))
@@ -52,8 +60,7 @@
              (if (not (eq? %winders saved)) (%rewind saved))
              (apply k vals))))))))
 
-;; Exceptions: %handlers is the stack of installed handlers.
-(define %handlers '())
+;; Exceptions: %handlers (defined with %winders) is the stack of installed handlers.
 (define (with-exception-handler handler thunk)
   (let ((old %handlers))
     (dynamic-wind (lambda () (set! %handlers (cons handler old)))
@@ -120,7 +127,7 @@
       (if (< i 0) acc (loop (- i 1) (cons (+ start (* i step)) acc))))))
 (define (list-index p l) (let loop ((l l) (i 0)) (cond ((null? l) #f) ((p (car l)) i) (else (loop (cdr l) (+ i 1))))))
 (define (any p l) (and (pair? l) (or (p (car l)) (any p (cdr l)))))
-(define (every p l) (or (null? l) (and (p (car l)) (if (null? (cdr l)) (p (car l)) (every p (cdr l))))))
+(define (every p l) (or (null? l) (if (null? (cdr l)) (p (car l)) (and (p (car l)) (every p (cdr l))))))
 (define (assert-list who l) l)
 (define (list-sort less? l)
   (define (merge a b)
@@ -154,7 +161,9 @@
       (let loop ()
         (let ((b (%promise-box p)))
           (if (car b) (cdr b)
-              (let ((p2 ((cdr b))))
+;; The body of a delay-force should yield a promise; any other
+              ;; value is taken as already forced (as make-promise does).
+              (let ((p2 (make-promise ((cdr b)))))
                 (let ((b (%promise-box p)))
                   (if (not (car b))
                       (let ((b2 (%promise-box p2)))

@@ -1,11 +1,25 @@
 //! The printer: `write` and `display` representations of every value.
 //! Lists are walked iteratively along their cdrs; nesting along cars is
 //! capped at [`MAX_PRINT_DEPTH`] (deeper parts print as `...`).
+//!
+//! The printer reads the heap only: the names of procedures, which live in
+//! the VM's tables, come through the [`ProcNames`] trait, so this module
+//! does not depend on vm.rs (the VM's `write_string` calls in here).
 
 use crate::heap::*;
-use crate::numbers::{flo_to_string, Big};
+use crate::numbers::flo_to_string;
 use crate::value::*;
-use crate::vm::Vm;
+
+/// Where the printer finds procedure names.
+pub trait ProcNames {
+    /// The name of builtin number `i`.
+    fn prim_name(&self, i: usize) -> Option<&str>;
+    /// The name of compiled procedure `i` ("" if anonymous).
+    fn proto_name(&self, i: usize) -> Option<&str>;
+}
+
+/// About how many bytes of a value error messages show.
+pub const SHORT_LEN: usize = 300;
 
 /// Deepest car-nesting the printer descends into.
 pub const MAX_PRINT_DEPTH: usize = 10_000;
@@ -27,9 +41,12 @@ pub fn char_name(c: char) -> String {
     }
 }
 
-fn write_str_lit(out: &mut String, s: Value) {
+fn write_str_lit(out: &mut String, s: Value, limit: usize) {
     out.push('"');
     for i in 0..len(s) {
+        if out.len() >= limit {
+            return;
+        }
         match str_char(s, i) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -43,21 +60,41 @@ fn write_str_lit(out: &mut String, s: Value) {
     out.push('"');
 }
 
-/// The value of a bignum object.
-pub fn big_of(v: Value) -> Big {
-    let (neg, mag) = big_parts(v);
-    Big { neg, mag }
+/// The printed representation of `v` (`display` style when `display`),
+/// stopping once it holds `limit` bytes.
+pub fn print_value(names: &dyn ProcNames, v: Value, display: bool, limit: usize) -> String {
+    let mut s = String::new();
+    Printer { names }.print(&mut s, v, display, 0, limit);
+    s
 }
 
-impl Vm {
-    /// The printed representation of `v` (`display` style when `display`).
-    pub fn write_string(&self, v: Value, display: bool) -> String {
-        let mut s = String::new();
-        self.print(&mut s, v, display, 0);
-        s
+/// The representation cut to about [`SHORT_LEN`] bytes (ending in `...`
+/// when cut): what error messages show of a value, so a huge or circular
+/// one cannot make a message of megabytes.
+pub fn print_short(names: &dyn ProcNames, v: Value, display: bool) -> String {
+    let mut s = print_value(names, v, display, SHORT_LEN);
+    if s.len() >= SHORT_LEN {
+        let mut end = SHORT_LEN;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
     }
+    s
+}
 
-    fn print(&self, out: &mut String, v: Value, display: bool, depth: usize) {
+struct Printer<'a> {
+    names: &'a dyn ProcNames,
+}
+
+impl Printer<'_> {
+    /// Appends `v`'s representation to `out`, stopping once `out` holds
+    /// `limit` bytes.
+    fn print(&self, out: &mut String, v: Value, display: bool, depth: usize, limit: usize) {
+        if out.len() >= limit {
+            return;
+        }
         if depth > MAX_PRINT_DEPTH {
             out.push_str("...");
             return;
@@ -78,7 +115,7 @@ impl Vm {
                 };
                 if let Some(q) = q {
                     out.push_str(q);
-                    self.print(out, car(cdr(v)), display, depth + 1);
+                    self.print(out, car(cdr(v)), display, depth + 1, limit);
                     return;
                 }
             }
@@ -87,11 +124,15 @@ impl Vm {
             let mut first = true;
             let mut count = 0usize;
             while x.is_pair() {
+                if out.len() >= limit {
+                    x = NIL;
+                    break;
+                }
                 if !first {
                     out.push(' ');
                 }
                 first = false;
-                self.print(out, car(x), display, depth + 1);
+                self.print(out, car(x), display, depth + 1, limit);
                 x = cdr(x);
                 count += 1;
                 if count > 10_000_000 {
@@ -100,9 +141,9 @@ impl Vm {
                     break;
                 }
             }
-            if x != NIL {
+            if x != NIL && out.len() < limit {
                 out.push_str(" . ");
-                self.print(out, x, display, depth + 1);
+                self.print(out, x, display, depth + 1, limit);
             }
             out.push(')');
             return;
@@ -122,7 +163,7 @@ impl Vm {
         }
         if v.is_prim() {
             out.push_str("#<procedure ");
-            out.push_str(self.prims.get(v.prim_index()).map_or("?", |p| p.name));
+            out.push_str(self.names.prim_name(v.prim_index()).unwrap_or("?"));
             out.push('>');
             return;
         }
@@ -144,10 +185,13 @@ impl Vm {
             Kind::String => {
                 if display {
                     for i in 0..len(v) {
+                        if out.len() >= limit {
+                            break;
+                        }
                         out.push(str_char(v, i));
                     }
                 } else {
-                    write_str_lit(out, v)
+                    write_str_lit(out, v, limit)
                 }
             }
             Kind::Symbol => {
@@ -163,10 +207,13 @@ impl Vm {
             Kind::Vector => {
                 out.push_str("#(");
                 for i in 0..len(v) {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                 }
                 out.push(')');
             }
@@ -174,6 +221,9 @@ impl Vm {
                 out.push_str("#u8(");
                 let b = bytes(v);
                 for (i, x) in b.iter().enumerate() {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
@@ -182,36 +232,37 @@ impl Vm {
                 out.push(')');
             }
             Kind::Bignum => out.push_str(&big_of(v).to_string_radix(10)),
-            Kind::Closure => {
-                let p = &self.protos[slot(v, 0).fixval() as usize];
-                if p.name.is_empty() {
-                    out.push_str("#<procedure>");
-                } else {
-                    out.push_str(&format!("#<procedure {}>", p.name));
-                }
-            }
+            Kind::Closure => match self.names.proto_name(slot(v, 0).fixval() as usize) {
+                Some(name) if !name.is_empty() => out.push_str(&format!("#<procedure {name}>")),
+                _ => out.push_str("#<procedure>"),
+            },
             Kind::CaseLambda => out.push_str("#<procedure case-lambda>"),
             Kind::Cont => out.push_str("#<continuation>"),
             Kind::Param => out.push_str("#<parameter>"),
             Kind::Box => out.push_str("#<box>"),
             Kind::Values => {
                 for i in 0..len(v) {
+                    if out.len() >= limit {
+                        break;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                 }
             }
             Kind::Record => {
                 let rtd = slot(v, 0);
                 out.push_str("#<");
-                out.push_str(&self.write_string(slot(rtd, 0), true));
+                self.print(out, slot(rtd, 0), true, depth + 1, limit);
                 let fields = slot(rtd, 1);
                 let mut f = fields;
                 let mut i = 1;
-                while f.is_pair() {
+                // The descriptor's field list, bounded by the object's own
+                // length.
+                while f.is_pair() && i < len(v) && out.len() < limit {
                     out.push(' ');
-                    self.print(out, slot(v, i), display, depth + 1);
+                    self.print(out, slot(v, i), display, depth + 1, limit);
                     f = cdr(f);
                     i += 1;
                 }
@@ -219,21 +270,17 @@ impl Vm {
             }
             Kind::Rtd => {
                 out.push_str("#<record-type ");
-                out.push_str(&self.write_string(slot(v, 0), true));
+                self.print(out, slot(v, 0), true, depth + 1, limit);
                 out.push('>');
             }
             Kind::Table => out.push_str(&format!("#<hash-table {}>", slot(v, 1).fixval())),
             Kind::Promise => out.push_str("#<promise>"),
             Kind::Error => {
                 out.push_str("#<error ");
-                out.push_str(&self.write_string(self.condition_message_value(v), false));
+                self.print(out, slot(v, 0), false, depth + 1, limit);
                 out.push('>');
             }
             Kind::Port => out.push_str("#<port>"),
         }
-    }
-
-    fn condition_message_value(&self, v: Value) -> Value {
-        slot(v, 0)
     }
 }

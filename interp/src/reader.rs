@@ -63,9 +63,27 @@ pub enum Datum {
     Unspec,
 }
 
+/// Prefix of the interpreter's private names. The reader never produces a
+/// symbol that starts with it (`#%` is not a token and `|#%...|` is
+/// refused), so a name carrying it can only come from the interpreter
+/// itself: the prelude's definitions and references (see
+/// `Compiler::global_name`), the helpers that derived syntax expands into,
+/// and the temporaries it binds. User code can neither call, rebind nor
+/// capture them.
+pub const PRIVATE_PREFIX: &str = "#%";
+
+/// The private spelling of `name`.
+pub fn private(name: &str) -> String {
+    format!("{PRIVATE_PREFIX}{name}")
+}
+
 impl Datum {
     pub fn sym(s: &str) -> Datum {
         Datum::Sym(Rc::from(s))
+    }
+    /// A reference to the private name of `s` (see [`PRIVATE_PREFIX`]).
+    pub fn psym(s: &str) -> Datum {
+        Datum::Sym(Rc::from(private(s).as_str()))
     }
     pub fn list(v: Vec<Datum>) -> Datum {
         Datum::List(v, None, Pos::default())
@@ -266,6 +284,9 @@ impl<'a> Reader<'a> {
                         Some('|') => break,
                         Some(c) => s.push(c),
                     }
+                }
+                if s.starts_with(PRIVATE_PREFIX) {
+                    return self.error(pos, format!("symbols starting with {PRIVATE_PREFIX} are reserved"));
                 }
                 Ok(Datum::Sym(Rc::from(s.as_str())))
             }
@@ -470,17 +491,20 @@ pub fn parse_number(s: &str, radix: u32) -> Option<Datum> {
     let mut radix = radix;
     let mut exact: Option<bool> = None;
     let mut s = s;
-    while s.len() >= 2 && s.starts_with('#') {
-        match &s[1..2] {
-            "x" | "X" => radix = 16,
-            "b" | "B" => radix = 2,
-            "o" | "O" => radix = 8,
-            "d" | "D" => radix = 10,
-            "e" | "E" => exact = Some(true),
-            "i" | "I" => exact = Some(false),
+    if !(2..=36).contains(&radix) {
+        return None;
+    }
+    while let Some(rest) = s.strip_prefix('#') {
+        match rest.chars().next()? {
+            'x' | 'X' => radix = 16,
+            'b' | 'B' => radix = 2,
+            'o' | 'O' => radix = 8,
+            'd' | 'D' => radix = 10,
+            'e' | 'E' => exact = Some(true),
+            'i' | 'I' => exact = Some(false),
             _ => return None,
         }
-        s = &s[2..];
+        s = &rest[1..];
     }
     let d = parse_real(s, radix)?;
     match (exact, d) {

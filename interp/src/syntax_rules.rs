@@ -132,6 +132,8 @@ impl Macro {
                     }
                 }
             }
+            // An ellipsis with no pattern before it matches nothing.
+            Some(0) => false,
             Some(e) => {
                 let before = &pv[..e - 1];
                 let rep = &pv[e - 1];

@@ -2,6 +2,17 @@
 //! continuations (the value stack and control frames copied into a heap
 //! object), and the routing of errors to Scheme exception handlers.
 //!
+//! Module dependencies: vm.rs and builtins/ import each other, on purpose.
+//! A builtin is a function over the VM (`fn(&mut Vm, ..)`: it allocates
+//! through the VM's roots and reaches its ports), and the VM's instruction
+//! fast paths fall back to the same numeric tower (`num::add2`,
+//! `num::compare`, ...) that `+` and `<` use, and dispatch through the
+//! builtin table. Breaking the cycle would mean passing those functions to
+//! the VM as pointers at start-up: the same coupling, harder to follow. The
+//! other former cycles are gone: the printer (printer.rs) reads only the
+//! heap and gets procedure names through `printer::ProcNames`, and list
+//! walking and bignum access live in heap.rs.
+//!
 //! Frame layout on the value stack: `[closure, slot0 .. slotN-1, temps...]`
 //! where `base` indexes slot 0 (the first argument). Control frames (return
 //! proto, pc, base) live in a separate vector of plain integers.
@@ -9,7 +20,8 @@
 use crate::builtins::{self, Prim, PrimKind};
 use crate::compile::{Cmp, Compiler, Op, Proto};
 use crate::heap::*;
-use crate::reader::{Datum, Pos};
+use crate::printer;
+use crate::reader::{private, Datum, Pos};
 use crate::value::*;
 use std::collections::HashMap;
 
@@ -81,6 +93,35 @@ pub struct Vm {
     oom_obj: Value,
     /// Its message string, rewritten in place for each refusal.
     oom_msg: Value,
+    /// The most bytes one request may ask for (see [`Vm::check_request`]).
+    pub request_cap: u64,
+    /// Procedure calls left before the program is stopped with an error
+    /// (`--max-steps`; by default too many to run out).
+    pub fuel: u64,
+    /// Drop everything written to the standard output and error ports
+    /// (the fuzz targets run programs with it).
+    pub quiet: bool,
+}
+
+/// The largest request [`Vm::check_request`] lets through: the smallest of
+/// the arena, the memory limit and physical memory (when /proc/meminfo
+/// tells it).
+fn request_cap(h: &Heap) -> u64 {
+    let mut cap = h.m.heap().arena_size() as u64;
+    if let Some(limit) = h.m.gc_handle().config().memlimit {
+        cap = cap.min(limit);
+    }
+    if let Some(phys) = physical_memory() {
+        cap = cap.min(phys);
+    }
+    cap
+}
+
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// Characters of room in the out-of-memory condition's message.
@@ -113,18 +154,28 @@ impl Vm {
             g_err_port: 0,
             oom_obj: FALSE,
             oom_msg: FALSE,
+            request_cap: 0,
+            fuel: u64::MAX,
+            quiet: false,
         };
+        vm.request_cap = request_cap(&vm.h);
         vm.r.stack.reserve(1 << 16);
+        // Every builtin under its private name (for the prelude and derived
+        // syntax); the public ones (not starting with `%`) under their own.
         for (i, p) in builtins::all().iter().enumerate() {
-            let g = vm.comp.global(p.name) as usize;
+            let g = vm.comp.global(&private(p.name)) as usize;
             vm.set_global_raw(g, Value::prim(i));
+            if !p.name.starts_with('%') {
+                let g = vm.comp.global(p.name) as usize;
+                vm.set_global_raw(g, Value::prim(i));
+            }
         }
-        vm.g_handlers = vm.comp.global("%handlers");
-        vm.g_raise = vm.comp.global("%raise-handler");
-        vm.g_raise_cont = vm.comp.global("%raise-continuable-handler");
-        vm.g_in_port = vm.comp.global("%stdin");
-        vm.g_out_port = vm.comp.global("%stdout");
-        vm.g_err_port = vm.comp.global("%stderr");
+        vm.g_handlers = vm.comp.global(&private("%handlers"));
+        vm.g_raise = vm.comp.global(&private("%raise-handler"));
+        vm.g_raise_cont = vm.comp.global(&private("%raise-continuable-handler"));
+        vm.g_in_port = vm.comp.global(&private("%stdin"));
+        vm.g_out_port = vm.comp.global(&private("%stdout"));
+        vm.g_err_port = vm.comp.global(&private("%stderr"));
         vm.prealloc_oom();
         vm
     }
@@ -153,6 +204,29 @@ impl Vm {
         }
         refill_string(self.oom_msg, OOM_MSG_CAP, msg);
         Some(self.oom_obj)
+    }
+
+    /// Refuses up front a request for `n` items of `size` bytes each that
+    /// no heap this process can have would hold: more than the arena, the
+    /// memory limit or the machine's physical memory. The refusal is an
+    /// ordinary (catchable) out-of-memory error raised before anything is
+    /// allocated, so a huge `make-list` or `make-bytevector` neither aborts
+    /// the process in a native allocation nor commits memory until the
+    /// system kills it.
+    pub fn check_request(&self, who: &str, n: u64, size: u64) -> R<()> {
+        let bytes = n.saturating_mul(size);
+        if bytes <= self.request_cap {
+            return Ok(());
+        }
+        let what = if size == 1 {
+            String::new()
+        } else {
+            format!("{n} elements of {size} bytes: ")
+        };
+        Err(SErr::Oom(format!(
+            "out of memory: {who}: {what}{bytes} bytes is more than the heap can ever hold ({} bytes)",
+            self.request_cap
+        )))
     }
 
     pub fn set_global_raw(&mut self, g: usize, v: Value) {
@@ -354,7 +428,7 @@ impl Vm {
     fn plain_failure(&self, e: SErr) -> Failure {
         match e {
             SErr::Exit(c) => Failure::Exit(c),
-            SErr::Msg(m) | SErr::Oom(m) => Failure::Error {
+            SErr::Msg(m) | SErr::Oom(m) | SErr::Kinded(m, _) => Failure::Error {
                 pos: None,
                 msg: m,
                 trace: vec![],
@@ -400,17 +474,17 @@ impl Vm {
             let mut s = if is_kind(msg, Kind::String) {
                 string_of(msg)
             } else {
-                self.write_string(msg, true)
+                self.write_short(msg, true)
             };
             let mut l = slot(v, 1);
             while l.is_pair() {
                 s.push(' ');
-                s.push_str(&self.write_string(car(l), false));
+                s.push_str(&self.write_short(car(l), false));
                 l = cdr(l);
             }
             s
         } else {
-            format!("uncaught exception: {}", self.write_string(v, false))
+            format!("uncaught exception: {}", self.write_short(v, false))
         }
     }
 
@@ -463,7 +537,7 @@ impl Vm {
         let (obj, continuable) = match e {
             SErr::Exit(c) => return Err(Failure::Exit(c)),
             SErr::Raise(v, c) => (v, c),
-            SErr::Msg(m) | SErr::Oom(m) if no_handlers => {
+            SErr::Msg(m) | SErr::Oom(m) | SErr::Kinded(m, _) if no_handlers => {
                 let (pos, trace) = self.location(cur, pc);
                 return Err(Failure::Error { pos, msg: m, trace });
             }
@@ -482,8 +556,13 @@ impl Vm {
                     }
                 },
             },
-            SErr::Msg(m) => {
-                let o = match self.make_error(&m, NIL) {
+            SErr::Msg(_) | SErr::Kinded(..) => {
+                let (m, kind) = match e {
+                    SErr::Kinded(m, k) => (m, Value::fix(k as i64)),
+                    SErr::Msg(m) => (m, FALSE),
+                    _ => unreachable!("matched above"),
+                };
+                let o = match self.make_error_kind(&m, NIL, kind) {
                     Ok(o) => Some(o),
                     // Building the error object ran out of memory: raise that.
                     Err(SErr::Oom(om)) => self.oom_condition(&format!("{om} (raising: {m})")),
@@ -511,11 +590,16 @@ impl Vm {
     }
 
     pub fn make_error(&mut self, msg: &str, irritants: Value) -> R<Value> {
+        self.make_error_kind(msg, irritants, FALSE)
+    }
+
+    /// An error object; `kind` is `#f` or a [`CondKind`] as a fixnum.
+    pub fn make_error_kind(&mut self, msg: &str, irritants: Value, kind: Value) -> R<Value> {
         self.r.tmp.push(irritants);
         let s = self.string(msg);
         let irr = self.r.tmp.pop().unwrap_or(NIL);
         let s = s?;
-        self.make_obj(Kind::Error, &[s, irr, FALSE])
+        self.make_obj(Kind::Error, &[s, irr, kind])
     }
 
     // ------------------------------------------------------------- the loop
@@ -869,73 +953,83 @@ impl Vm {
                     }
                 }
                 Op::Call(argc) => {
-                    let argc = argc as usize;
-                    let fpos = st.len() - argc - 1;
-                    // SAFETY: invariant S (the callee and its arguments are temporaries).
-                    let f = unsafe { get(st, fpos) };
-                    if is_kind(f, Kind::Closure) {
-                        let pi = slot(f, 0).fixval() as usize;
-                        // SAFETY: a closure's proto index was linked before the closure was made.
-                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
-                        // SAFETY: protos live as long as the VM.
-                        let npr = unsafe { &*np };
-                        if argc == npr.nparams as usize && !npr.rest && self.frames.len() < self.max_depth {
-                            self.frames.push(Frame {
-                                proto: cur,
-                                pc: pc as u32,
-                                base: base as u32,
-                            });
-                            base = fpos + 1;
-                            let end = base + npr.nlocals as usize;
-                            fill_frame(&mut self.r.stack, end, end + npr.max_stack as usize);
-                            cur = pi as u32;
-                            proto = np;
-                            code = npr.code.as_ptr();
-                            pc = 0;
-                            continue;
+                    if self.fuel == 0 {
+                        SErr::Msg("step limit reached (see --max-steps)".to_string())
+                    } else {
+                        self.fuel -= 1;
+                        let argc = argc as usize;
+                        let fpos = st.len() - argc - 1;
+                        // SAFETY: invariant S (the callee and its arguments are temporaries).
+                        let f = unsafe { get(st, fpos) };
+                        if is_kind(f, Kind::Closure) {
+                            let pi = slot(f, 0).fixval() as usize;
+                            // SAFETY: a closure's proto index was linked before the closure was made.
+                            let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                            // SAFETY: protos live as long as the VM.
+                            let npr = unsafe { &*np };
+                            if argc == npr.nparams as usize && !npr.rest && self.frames.len() < self.max_depth {
+                                self.frames.push(Frame {
+                                    proto: cur,
+                                    pc: pc as u32,
+                                    base: base as u32,
+                                });
+                                base = fpos + 1;
+                                let end = base + npr.nlocals as usize;
+                                fill_frame(&mut self.r.stack, end, end + npr.max_stack as usize);
+                                cur = pi as u32;
+                                proto = np;
+                                code = npr.code.as_ptr();
+                                pc = 0;
+                                continue;
+                            }
                         }
-                    }
-                    match self.enter(argc, false, &mut cur, &mut proto, &mut pc, &mut base) {
-                        Ok(()) => {
-                            // SAFETY: `proto` points at a live boxed Proto.
-                            code = unsafe { (*proto).code.as_ptr() };
-                            continue;
+                        match self.enter(argc, false, &mut cur, &mut proto, &mut pc, &mut base) {
+                            Ok(()) => {
+                                // SAFETY: `proto` points at a live boxed Proto.
+                                code = unsafe { (*proto).code.as_ptr() };
+                                continue;
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
                     }
                 }
                 Op::TailCall(argc) => {
-                    let argc = argc as usize;
-                    let sp = st.len();
-                    let fpos = sp - argc - 1;
-                    // SAFETY: invariant S.
-                    let f = unsafe { get(st, fpos) };
-                    if is_kind(f, Kind::Closure) {
-                        let pi = slot(f, 0).fixval() as usize;
-                        // SAFETY: a closure's proto index was linked before the closure was made.
-                        let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
-                        // SAFETY: protos live as long as the VM.
-                        let npr = unsafe { &*np };
-                        if argc == npr.nparams as usize && !npr.rest {
-                            st.copy_within(fpos..sp, base - 1);
-                            // SAFETY: base + argc <= sp: the moved values are initialised.
-                            unsafe { st.set_len(base + argc) };
-                            let end = base + npr.nlocals as usize;
-                            fill_frame(st, end, end + npr.max_stack as usize);
-                            cur = pi as u32;
-                            proto = np;
-                            code = npr.code.as_ptr();
-                            pc = 0;
-                            continue;
+                    if self.fuel == 0 {
+                        SErr::Msg("step limit reached (see --max-steps)".to_string())
+                    } else {
+                        self.fuel -= 1;
+                        let argc = argc as usize;
+                        let sp = st.len();
+                        let fpos = sp - argc - 1;
+                        // SAFETY: invariant S.
+                        let f = unsafe { get(st, fpos) };
+                        if is_kind(f, Kind::Closure) {
+                            let pi = slot(f, 0).fixval() as usize;
+                            // SAFETY: a closure's proto index was linked before the closure was made.
+                            let np: *const Proto = unsafe { &**self.protos.get_unchecked(pi) };
+                            // SAFETY: protos live as long as the VM.
+                            let npr = unsafe { &*np };
+                            if argc == npr.nparams as usize && !npr.rest {
+                                st.copy_within(fpos..sp, base - 1);
+                                // SAFETY: base + argc <= sp: the moved values are initialised.
+                                unsafe { st.set_len(base + argc) };
+                                let end = base + npr.nlocals as usize;
+                                fill_frame(st, end, end + npr.max_stack as usize);
+                                cur = pi as u32;
+                                proto = np;
+                                code = npr.code.as_ptr();
+                                pc = 0;
+                                continue;
+                            }
                         }
-                    }
-                    match self.enter(argc, true, &mut cur, &mut proto, &mut pc, &mut base) {
-                        Ok(()) => {
-                            // SAFETY: `proto` points at a live boxed Proto.
-                            code = unsafe { (*proto).code.as_ptr() };
-                            continue;
+                        match self.enter(argc, true, &mut cur, &mut proto, &mut pc, &mut base) {
+                            Ok(()) => {
+                                // SAFETY: `proto` points at a live boxed Proto.
+                                code = unsafe { (*proto).code.as_ptr() };
+                                continue;
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
                     }
                 }
                 Op::Return => {
@@ -1247,8 +1341,18 @@ impl Vm {
         }
     }
 
+    /// The printed representation of `v` (`display` style when `display`).
+    pub fn write_string(&self, v: Value, display: bool) -> String {
+        printer::print_value(self, v, display, usize::MAX)
+    }
+
+    /// `v` printed for an error message: cut to a few hundred bytes.
+    pub fn write_short(&self, v: Value, display: bool) -> String {
+        printer::print_short(self, v, display)
+    }
+
     pub fn type_err(&self, who: &str, what: &str, got: Value) -> SErr {
-        SErr::Msg(format!("{who}: expected {what}, got {}", self.write_string(got, false)))
+        SErr::Msg(format!("{who}: expected {what}, got {}", self.write_short(got, false)))
     }
 
     /// Calls the procedure at `stack[sp-argc-1]` with the `argc` values above
@@ -1347,15 +1451,24 @@ impl Vm {
                     }
                     PrimKind::Apply => {
                         // (apply f a ... lst): spread lst onto the stack.
-                        let mut l = self.r.stack.pop().unwrap_or(NIL);
+                        let l = self.r.stack.pop().unwrap_or(NIL);
                         self.r.stack.remove(fpos);
                         argc -= 2;
-                        while l.is_pair() {
-                            self.r.stack.push(car(l));
-                            l = cdr(l);
-                            argc += 1;
+                        let mut w = Walk::new(l);
+                        loop {
+                            match w.next_pair() {
+                                Ok(Some(p)) => {
+                                    self.r.stack.push(car(p));
+                                    argc += 1;
+                                }
+                                Ok(None) => break,
+                                Err(Circular) => {
+                                    self.r.stack.truncate(fpos);
+                                    return Err(circular("apply"));
+                                }
+                            }
                         }
-                        if l != NIL {
+                        if w.tail() != NIL {
                             self.r.stack.truncate(fpos);
                             return Err(SErr::Msg("apply: last argument must be a list".into()));
                         }
@@ -1452,8 +1565,17 @@ impl Vm {
                 }
             }
             self.r.stack.truncate(fpos);
-            return Err(SErr::Msg(format!("not a procedure: {}", self.write_string(f, false))));
+            return Err(SErr::Msg(format!("not a procedure: {}", self.write_short(f, false))));
         }
+    }
+}
+
+impl printer::ProcNames for Vm {
+    fn prim_name(&self, i: usize) -> Option<&str> {
+        self.prims.get(i).map(|p| p.name)
+    }
+    fn proto_name(&self, i: usize) -> Option<&str> {
+        self.protos.get(i).map(|p| &*p.name)
     }
 }
 
@@ -1539,7 +1661,7 @@ fn vec_index(vm: &Vm, who: &str, v: Value, i: Value) -> R<usize> {
         Some(n) if n >= 0 && (n as usize) < len(v) => Ok(n as usize),
         _ => Err(SErr::Msg(format!(
             "{who}: index {} out of range for a vector of length {}",
-            vm.write_string(i, false),
+            vm.write_short(i, false),
             len(v)
         ))),
     }

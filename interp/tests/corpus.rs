@@ -22,6 +22,12 @@ fn corpus() -> Vec<PathBuf> {
 
 fn check(path: &Path, extra: &[&str]) -> Result<(), String> {
     let read = |ext: &str| std::fs::read_to_string(path.with_extension(ext)).ok();
+    if read("out").is_none() && read("err").is_none() {
+        return Err(format!(
+            "{}: has neither a .out nor a .err file: a program without an expectation checks nothing",
+            path.display()
+        ));
+    }
     let words = |ext: &str| -> Vec<String> {
         read(ext).map_or(Vec::new(), |s| s.split_whitespace().map(String::from).collect())
     };
@@ -97,9 +103,22 @@ fn corpus_plain() {
     run_all(&[]);
 }
 
+/// The whole corpus under each collector mode (the flags come after a
+/// program's own `.flags`, so they win), with frequent collections and the
+/// mark verifier.
 #[test]
-fn corpus_gc_torture() {
-    run_all(&["--gc-stress", "50", "--heap-check"]);
+fn corpus_gc_stw() {
+    run_all(&["--gc-mode", "stw", "--gc-stress", "50", "--heap-check"]);
+}
+
+#[test]
+fn corpus_gc_incremental() {
+    run_all(&["--gc-mode", "incremental", "--gc-stress", "50", "--heap-check"]);
+}
+
+#[test]
+fn corpus_gc_concurrent() {
+    run_all(&["--gc-mode", "concurrent", "--gc-stress", "50", "--heap-check"]);
 }
 
 #[test]
@@ -156,4 +175,120 @@ fn bad_inputs_fail_cleanly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Command-line and process-level defects of issue 15: each case used to
+/// panic, be silently ignored or exit with the wrong status.
+#[test]
+fn flags_and_exit_statuses() {
+    let run = |args: &[&str]| {
+        let out = marrow().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        )
+    };
+    // (exit n) with n outside 0..=255 is a failure, never a truncated 0.
+    assert_eq!(run(&["-e", "(exit 256)"]).0, Some(1));
+    assert_eq!(run(&["-e", "(exit 4294967296)"]).0, Some(1));
+    assert_eq!(run(&["-e", "(exit 255)"]).0, Some(255));
+    // A memory limit too large to address is a usage error, not a zero arena.
+    let (code, _, err) = run(&["--memlimit", "18446744073709551615", "-e", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--memlimit"), "{err}");
+    // -e with a script file is refused rather than ignoring the file.
+    let (code, _, err) = run(&["-e", "1", "script.scm"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("-e cannot be combined"), "{err}");
+    // --gctrace=0 means off, --gctrace=1 on.
+    let (_, _, err) = run(&["--gctrace=0", "-e", "(collect-garbage)"]);
+    assert!(!err.contains("gc "), "{err}");
+    let (_, _, err) = run(&["--gctrace=1", "-e", "(collect-garbage)"]);
+    assert!(err.contains("gc "), "{err}");
+    // --max-steps stops a runaway program with an error.
+    let (code, _, err) = run(&["--max-steps", "1000", "-e", "(let loop ((i 0)) (loop (+ i 1)))"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("step limit reached"), "{err}");
+    // A script that never ends (a device) is refused, not read forever.
+    let (code, _, err) = run(&["/dev/zero"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("binary file"), "{err}");
+    // Output printed before an uncaught error is not lost.
+    let (code, out, _) = run(&["-e", "(display \"before\") (car 1)"]);
+    assert_eq!((code, out.as_str()), (Some(1), "before"));
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"\xff.scm");
+    for args in [vec![bad], vec![std::ffi::OsStr::new("-e"), bad]] {
+        let out = marrow().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    }
+}
+
+/// `marrow loop.scm | head`: once the reader of standard output goes away
+/// the program stops (status 141, as for SIGPIPE) instead of running on.
+#[test]
+fn closed_stdout_stops_the_program() {
+    use std::io::Read;
+    let mut child = marrow()
+        .args(["-e", "(let loop ((i 0)) (display i) (newline) (loop (+ i 1)))"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut buf).unwrap();
+    // The pipe's read end is dropped here.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("marrow kept running after its stdout was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(141));
+}
+
+/// `--stats` reports the collector's CPU share: pauses plus the marking
+/// done beside the program (assists, background workers), which is zero
+/// when every mark is stop-the-world and not in the other modes.
+#[test]
+fn stats_report_the_collectors_cpu_share() {
+    let prog = "(define (mk n) (if (= n 0) '() (cons (make-vector 10 n) (mk (- n 1))))) \
+                (let loop ((i 0)) (if (< i 300) (begin (mk 10000) (loop (+ i 1)))))";
+    for mode in ["stw", "incremental", "concurrent"] {
+        let out = marrow()
+            .args(["--stats", "--gc-mode", mode, "-e", prog])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("gc cpu"))
+            .unwrap_or_else(|| panic!("{err}"));
+        let marking: f64 = line
+            .rsplit("background marking ")
+            .next()
+            .and_then(|r| r.trim_end_matches(" s").parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        if mode == "stw" {
+            assert_eq!(marking, 0.0, "{line}");
+        } else {
+            assert!(marking > 0.0, "{mode}: {line}");
+        }
+    }
 }

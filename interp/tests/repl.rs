@@ -39,3 +39,15 @@ fn repl_evaluates_survives_errors_and_keeps_history() {
     assert_eq!(code, 3);
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[test]
+fn repl_survives_a_non_ascii_hash() {
+    let home = std::env::temp_dir().join(format!("marrow-repl-hash-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let (out, err, code) = run_repl("#\u{e9}\n(+ 1 2)\n", &home);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(err.contains("bad syntax"), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert!(out.contains('3'), "stdout: {out}");
+    std::fs::remove_dir_all(&home).unwrap();
+}

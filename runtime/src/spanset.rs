@@ -60,6 +60,8 @@ impl<T> Block<T> {
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             popped: AtomicUsize::new(0),
         });
+        #[cfg(all(test, not(loom)))]
+        tests::LIVE_BLOCKS.with(|n| n.set(n.get() + 1));
         NonNull::from(Box::leak(b))
     }
 
@@ -69,6 +71,8 @@ impl<T> Block<T> {
     /// `b` came from [`Block::alloc`], is not freed yet, and no reference
     /// to it is used again.
     unsafe fn free(b: NonNull<Block<T>>) {
+        #[cfg(all(test, not(loom)))]
+        tests::LIVE_BLOCKS.with(|n| n.set(n.get() - 1));
         // SAFETY: allocated as a Box by `alloc` and not yet freed (caller).
         drop(unsafe { Box::from_raw(b.as_ptr()) });
     }
@@ -473,6 +477,11 @@ impl<T: 'static> Drop for SpanSet<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Blocks this thread allocated minus those it freed.
+        pub(super) static LIVE_BLOCKS: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    }
     use proptest::prelude::*;
     use std::collections::HashMap;
     use std::sync::atomic::AtomicU32;
@@ -611,6 +620,7 @@ mod tests {
 
     #[test]
     fn drop_frees_a_non_empty_set() {
+        let before = LIVE_BLOCKS.with(|n| n.get());
         let its = items(5 * BLOCK_ENTRIES as u32 + 3);
         let s = SpanSet::new();
         for x in its {
@@ -619,7 +629,11 @@ mod tests {
         for _ in 0..2 * BLOCK_ENTRIES + 1 {
             s.pop().unwrap();
         }
+        // Every block this thread made is either live in the spine or
+        // retired to the pool; dropping the set frees them all.
+        assert!(LIVE_BLOCKS.with(|n| n.get()) >= before + 6, "the pushes made no blocks");
         drop(s);
+        assert_eq!(LIVE_BLOCKS.with(|n| n.get()), before, "blocks leaked by drop");
     }
 
     /// 4 threads push and pop 100k items in all; each is popped exactly once.

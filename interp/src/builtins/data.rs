@@ -3,7 +3,6 @@
 
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
-use crate::printer::big_of;
 use crate::value::*;
 use crate::vm::Vm;
 
@@ -23,11 +22,23 @@ pub fn eqv(a: Value, b: Value) -> bool {
     false
 }
 
-/// Structural equality, iterative over an explicit work list.
+/// Structural equality, iterative over an explicit work list. It
+/// terminates on circular structure (R7RS requires it): after a first
+/// stretch of plain comparison, every pair of compound objects compared is
+/// remembered, and meeting the same pair again is taken as equal (either it
+/// is being compared further up the same cycle, or it was compared already
+/// and any difference below it is still on the work list).
 pub fn equal(a: Value, b: Value) -> bool {
+    const PLAIN_STEPS: usize = 10_000;
     let mut work = vec![(a, b)];
+    let mut steps = 0usize;
+    let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     while let Some((x, y)) = work.pop() {
         if eqv(x, y) {
+            continue;
+        }
+        steps += 1;
+        if steps > PLAIN_STEPS && (x.is_pair() || x.is_obj()) && !seen.insert((x.raw(), y.raw())) {
             continue;
         }
         if x.is_pair() && y.is_pair() {
@@ -162,18 +173,21 @@ pub fn list_len(mut v: Value) -> Option<usize> {
 /// The elements of a proper list.
 pub fn list_items(vm: &Vm, who: &str, v: Value) -> R<Vec<Value>> {
     let mut out = Vec::new();
-    let mut x = v;
-    while x.is_pair() {
-        out.push(car(x));
-        x = cdr(x);
-        if out.len() > 100_000_000 {
-            break;
-        }
+    let mut w = Walk::new(v);
+    while let Some(p) = w.next_pair().map_err(|_| circular(who))? {
+        out.push(car(p));
     }
-    if x != NIL {
+    if w.tail() != NIL {
         return Err(vm.type_err(who, "a proper list", v));
     }
     Ok(out)
+}
+
+/// A case mapping's result when it is one character: `#\ß` upcases to
+/// "SS", which no character is, so `char-upcase` leaves it alone.
+fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+    let c = it.next()?;
+    it.next().is_none().then_some(c)
 }
 
 fn p_listp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
@@ -258,24 +272,22 @@ fn p_list_ref(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn mem(vm: &mut Vm, a: usize, f: fn(Value, Value) -> bool) -> R<Value> {
     let k = arg(vm, a, 0);
-    let mut x = arg(vm, a, 1);
-    while x.is_pair() {
+    let mut w = Walk::new(arg(vm, a, 1));
+    while let Some(x) = w.next_pair().map_err(|_| circular("member"))? {
         if f(k, car(x)) {
             return Ok(x);
         }
-        x = cdr(x);
     }
     Ok(FALSE)
 }
 fn ass(vm: &mut Vm, a: usize, f: fn(Value, Value) -> bool) -> R<Value> {
     let k = arg(vm, a, 0);
-    let mut x = arg(vm, a, 1);
-    while x.is_pair() {
+    let mut w = Walk::new(arg(vm, a, 1));
+    while let Some(x) = w.next_pair().map_err(|_| circular("assoc"))? {
         let e = car(x);
         if e.is_pair() && f(k, car(e)) {
             return Ok(e);
         }
-        x = cdr(x);
     }
     Ok(FALSE)
 }
@@ -299,12 +311,11 @@ fn p_assoc(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_list_copy(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let mut items = Vec::new();
-    let mut x = arg(vm, a, 0);
-    while x.is_pair() {
-        items.push(car(x));
-        x = cdr(x);
+    let mut w = Walk::new(arg(vm, a, 0));
+    while let Some(p) = w.next_pair().map_err(|_| circular("list-copy"))? {
+        items.push(car(p));
     }
-    list_onto(vm, &items, x)
+    list_onto(vm, &items, w.tail())
 }
 fn p_make_list(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = arg(vm, a, 0)
@@ -312,6 +323,7 @@ fn p_make_list(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         .filter(|k| *k >= 0)
         .ok_or_else(|| vm.type_err("make-list", "a length", arg(vm, a, 0)))?;
     let fill = if n > 1 { arg(vm, a, 1) } else { UNSPEC };
+    vm.check_request("make-list", k as u64, 16)?;
     let items = vec![fill; k as usize];
     list_onto(vm, &items, NIL)
 }
@@ -407,11 +419,11 @@ fn p_lowerp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_upcase(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "char-upcase", arg(vm, a, 0))?;
-    Ok(Value::chr(c.to_uppercase().next().unwrap_or(c)))
+    Ok(Value::chr(single(c.to_uppercase()).unwrap_or(c)))
 }
 fn p_downcase(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "char-downcase", arg(vm, a, 0))?;
-    Ok(Value::chr(c.to_lowercase().next().unwrap_or(c)))
+    Ok(Value::chr(single(c.to_lowercase()).unwrap_or(c)))
 }
 fn p_digit_value(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let c = want_char(vm, "digit-value", arg(vm, a, 0))?;
@@ -425,7 +437,7 @@ fn want_index(vm: &Vm, who: &str, v: Value, limit: usize) -> R<usize> {
         Some(n) if n >= 0 && (n as usize) <= limit => Ok(n as usize),
         _ => Err(SErr::Msg(format!(
             "{who}: index {} out of range (limit {limit})",
-            vm.write_string(v, false)
+            vm.write_short(v, false)
         ))),
     }
 }
@@ -450,6 +462,7 @@ fn p_stringp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_make_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = want_index(vm, "make-string", arg(vm, a, 0), 1 << 40)?;
+    vm.check_request("make-string", k as u64, 4)?;
     let c = if n > 1 {
         want_char(vm, "make-string", arg(vm, a, 1))?
     } else {
@@ -577,6 +590,7 @@ fn p_vectorp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_make_vector(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let k = want_index(vm, "make-vector", arg(vm, a, 0), 1 << 36)?;
+    vm.check_request("make-vector", k as u64, 8)?;
     let fill = if n > 1 { arg(vm, a, 1) } else { FALSE };
     vm.h.obj(&vm.r, Kind::Vector, k, fill)
 }
@@ -688,6 +702,7 @@ fn p_make_bv(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     } else {
         0
     };
+    vm.check_request("make-bytevector", k as u64, 1)?;
     vm.h.bytevector(&vm.r, &vec![b; k])
 }
 fn p_bytevector(vm: &mut Vm, a: usize, n: usize) -> R<Value> {

@@ -2,6 +2,10 @@
 //! and count of its arguments on the value stack (where they stay rooted)
 //! and returns a value or an error. A few control builtins (`apply`,
 //! `%call/cc`, `values`) are executed by the VM's call path itself.
+//!
+//! This module and vm.rs import each other: builtins are functions over the
+//! VM, and the VM's fast paths call the numeric tower here (see the
+//! argument at the top of vm.rs).
 
 pub mod data;
 pub mod num;

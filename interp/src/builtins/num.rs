@@ -4,7 +4,6 @@
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
 use crate::numbers::Big;
-use crate::printer::big_of;
 use crate::reader::{parse_number, Datum};
 use crate::value::*;
 use crate::vm::Vm;
@@ -124,9 +123,13 @@ pub fn mul2(vm: &mut Vm, a: Value, b: Value) -> R<Value> {
 pub fn compare(vm: &Vm, who: &str, a: Value, b: Value) -> R<Option<Ordering>> {
     let x = num_of(vm, who, a)?;
     let y = num_of(vm, who, b)?;
+    // Exact against inexact compares exactly: converting the exact side to
+    // a flonum would round it (or overflow to infinity).
     Ok(match (&x, &y) {
         (Num::Fix(p), Num::Fix(q)) => Some(p.cmp(q)),
-        (Num::Flo(_), _) | (_, Num::Flo(_)) => to_f(&x).partial_cmp(&to_f(&y)),
+        (Num::Flo(p), Num::Flo(q)) => p.partial_cmp(q),
+        (Num::Flo(p), _) => to_big(&y).compare_f64(*p).map(Ordering::reverse),
+        (_, Num::Flo(q)) => to_big(&x).compare_f64(*q),
         _ => Some(to_big(&x).compare(&to_big(&y))),
     })
 }
@@ -138,8 +141,12 @@ fn fold(vm: &mut Vm, a: usize, n: usize, op: u8, who: &str) -> R<Value> {
         arg(vm, a, 0)
     };
     if n == 1 {
-        num_of(vm, who, acc)?;
+        let x = num_of(vm, who, acc)?;
         if op == 1 {
+            if let Num::Flo(x) = x {
+                // Negation, not 0 - x: (- 0.0) is -0.0.
+                return vm.flonum(-x);
+            }
             return arith(vm, who, Value::fix(0), acc, 1);
         }
         return Ok(acc);
@@ -279,7 +286,10 @@ fn p_div(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         if x == 0.0 && !matches!(first, Num::Flo(_)) {
             return Err(SErr::Msg("/: division by zero".into()));
         }
-        return vm.flonum(1.0 / x);
+        if let Num::Flo(x) = first {
+            return vm.flonum(1.0 / x);
+        }
+        return vm.flonum(Big::from_i64(1).div_to_f64(&to_big(&first)));
     }
     let mut acc = first;
     for i in 1..n {
@@ -295,7 +305,8 @@ fn p_div(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
                 if r.is_zero() {
                     Num::Big(qt)
                 } else {
-                    Num::Flo(p.to_f64() / q.to_f64())
+                    // No exact rationals: the correctly rounded quotient.
+                    Num::Flo(p.div_to_f64(&q))
                 }
             }
         };
@@ -346,39 +357,53 @@ fn p_max(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     minmax(vm, a, n, Ordering::Greater, "max")
 }
 
-fn p_gcd(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
-    let mut g: i64 = 0;
+/// The arguments of `gcd`/`lcm` as exact integers, and whether any was
+/// inexact (then so is the result).
+fn int_args(vm: &Vm, who: &str, a: usize, n: usize) -> R<(Vec<Big>, bool)> {
+    let mut inexact = false;
+    let mut v = Vec::with_capacity(n);
     for i in 0..n {
-        let x = match integer_of(vm, "gcd", arg(vm, a, i))? {
-            Num::Fix(x) => x.abs(),
-            Num::Flo(x) => x.abs() as i64,
-            Num::Big(_) => return Err(SErr::Msg("gcd: bignums are not supported".into())),
-        };
-        let (mut p, mut q) = (g, x);
-        while q != 0 {
-            (p, q) = (q, p % q);
-        }
-        g = p;
+        let x = integer_of(vm, who, arg(vm, a, i))?;
+        inexact |= matches!(x, Num::Flo(_));
+        let mut b = to_big(&x);
+        b.neg = false;
+        v.push(b);
     }
-    int(vm, g)
+    Ok((v, inexact))
+}
+
+fn big_gcd(mut p: Big, mut q: Big) -> Big {
+    while !q.is_zero() {
+        let (_, r) = p.divrem(&q);
+        (p, q) = (q, r);
+    }
+    p
+}
+
+fn int_result(vm: &mut Vm, b: Big, inexact: bool) -> R<Value> {
+    if inexact {
+        vm.flonum(b.to_f64())
+    } else {
+        num_value(vm, Num::Big(b))
+    }
+}
+
+fn p_gcd(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let (v, inexact) = int_args(vm, "gcd", a, n)?;
+    let g = v.into_iter().fold(Big::from_i64(0), big_gcd);
+    int_result(vm, g, inexact)
 }
 fn p_lcm(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
-    let mut l: i64 = 1;
-    for i in 0..n {
-        let x = match integer_of(vm, "lcm", arg(vm, a, i))? {
-            Num::Fix(x) => x.abs(),
-            _ => return Err(SErr::Msg("lcm: only fixnums are supported".into())),
-        };
-        if x == 0 {
-            return Ok(Value::fix(0));
+    let (v, inexact) = int_args(vm, "lcm", a, n)?;
+    let mut l = Big::from_i64(1);
+    for x in v {
+        if x.is_zero() {
+            return int_result(vm, x, inexact);
         }
-        let (mut p, mut q) = (l, x);
-        while q != 0 {
-            (p, q) = (q, p % q);
-        }
-        l = (l / p).checked_mul(x).ok_or(SErr::Msg("lcm: overflow".into()))?;
+        let g = big_gcd(l.clone(), x.clone());
+        l = l.divrem(&g).0.mul(&x);
     }
-    int(vm, l)
+    int_result(vm, l, inexact)
 }
 
 fn pred(vm: &mut Vm, a: usize, f: fn(&Num) -> bool, who: &str) -> R<Value> {
@@ -571,8 +596,14 @@ fn p_expt(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let e = num_of(vm, "expt", arg(vm, a, 1))?;
     match (&b, &e) {
         (Num::Fix(_) | Num::Big(_), Num::Fix(k)) if *k >= 0 => {
-            let mut result = Big::from_i64(1);
             let mut base = to_big(&b);
+            // |b|^k has at least k * (bits(b) - 1) bits: refuse a result no
+            // heap could hold before computing it (0, 1 and -1 stay small).
+            let bits = base.bit_len() as u64;
+            if bits > 1 {
+                vm.check_request("expt", (*k as u64).saturating_mul(bits - 1) / 8, 1)?;
+            }
+            let mut result = Big::from_i64(1);
             let mut k = *k as u64;
             while k > 0 {
                 if k & 1 == 1 {
@@ -597,15 +628,23 @@ pub fn number_to_string(vm: &Vm, v: Value, radix: u32) -> R<String> {
     })
 }
 
+/// A radix argument: an exact integer from 2 to 36.
+fn radix_arg(vm: &Vm, who: &str, r: Value) -> R<u32> {
+    match r.as_fix() {
+        Some(r @ 2..=36) => Ok(r as u32),
+        _ => Err(SErr::Msg(format!(
+            "{who}: radix must be an exact integer from 2 to 36, got {}",
+            vm.write_short(r, false)
+        ))),
+    }
+}
+
 fn p_number_to_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let radix = if n > 1 {
-        arg(vm, a, 1).as_fix().unwrap_or(10) as u32
+        radix_arg(vm, "number->string", arg(vm, a, 1))?
     } else {
         10
     };
-    if !(2..=36).contains(&radix) {
-        return Err(SErr::Msg("number->string: bad radix".into()));
-    }
     let s = number_to_string(vm, arg(vm, a, 0), radix)?;
     vm.string(&s)
 }
@@ -616,7 +655,7 @@ fn p_string_to_number(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         return Err(vm.type_err("string->number", "a string", s));
     }
     let radix = if n > 1 {
-        arg(vm, a, 1).as_fix().unwrap_or(10) as u32
+        radix_arg(vm, "string->number", arg(vm, a, 1))?
     } else {
         10
     };

@@ -6,7 +6,6 @@
 use super::data::{equal, eqv, list_items};
 use super::{arg, Prim, PrimKind::Fn as F};
 use crate::heap::*;
-use crate::printer::big_of;
 use crate::reader::{file_id, Reader};
 use crate::value::*;
 use crate::vm::{PortState, Vm};
@@ -24,7 +23,7 @@ fn port_index(vm: &Vm, who: &str, p: Value) -> R<usize> {
 
 /// The current output port's index (the `current-output-port` parameter).
 fn current_port(vm: &Vm, name: &str) -> usize {
-    let p = vm.global_value(name);
+    let p = vm.global_value(&crate::reader::private(name));
     let p = if is_kind(p, Kind::Param) { slot(p, 0) } else { p };
     if is_kind(p, Kind::Port) {
         slot(p, 0).fixval() as usize
@@ -48,13 +47,15 @@ pub fn emit(vm: &mut Vm, port: usize, s: &str) -> R<()> {
         Some(PortState::Stdout) => {
             vm.out.extend_from_slice(s.as_bytes());
             if vm.out.len() > 1 << 16 {
-                flush(vm);
+                flush(vm)?;
             }
             Ok(())
         }
         Some(PortState::Stderr) => {
-            flush(vm);
-            let _ = std::io::stderr().write_all(s.as_bytes());
+            flush(vm)?;
+            if !vm.quiet {
+                let _ = std::io::stderr().write_all(s.as_bytes());
+            }
             Ok(())
         }
         Some(PortState::StrOut(b)) => {
@@ -65,15 +66,29 @@ pub fn emit(vm: &mut Vm, port: usize, s: &str) -> R<()> {
     }
 }
 
-/// Writes buffered standard output.
-pub fn flush(vm: &mut Vm) {
-    if !vm.out.is_empty() {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(&vm.out);
-        let _ = o.flush();
+/// Writes buffered standard output. A closed pipe (`marrow x.scm | head`)
+/// ends the program quietly with status 141, as SIGPIPE would (Rust
+/// ignores the signal, so the write fails instead); any other write error
+/// is a Scheme error. Either way the buffer is dropped.
+pub fn flush(vm: &mut Vm) -> R<()> {
+    if vm.quiet {
         vm.out.clear();
     }
+    if vm.out.is_empty() {
+        return Ok(());
+    }
+    let mut o = std::io::stdout().lock();
+    let r = o.write_all(&vm.out).and_then(|_| o.flush());
+    vm.out.clear();
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(SErr::Exit(EXIT_BROKEN_PIPE)),
+        Err(e) => Err(SErr::Msg(format!("write error on standard output: {e}"))),
+    }
 }
+
+/// Exit status after standard output's reader went away (128 + SIGPIPE).
+pub const EXIT_BROKEN_PIPE: i32 = 141;
 
 fn p_display(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let p = out_port(vm, "display", a, n, 1)?;
@@ -111,7 +126,7 @@ fn p_write_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     Ok(UNSPEC)
 }
 fn p_flush(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
-    flush(vm);
+    flush(vm)?;
     Ok(UNSPEC)
 }
 
@@ -162,7 +177,7 @@ fn in_char(vm: &mut Vm, port: usize, peek: bool) -> R<Option<char>> {
         }
         PortState::Stdin => {
             if vm.stdin_pos >= vm.stdin_buf.len() && !vm.stdin_eof {
-                flush(vm);
+                flush(vm)?;
                 let mut s = String::new();
                 let mut buf = Vec::new();
                 let _ = std::io::stdin().lock().read_to_end(&mut buf);
@@ -231,21 +246,29 @@ fn p_read_string(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
 }
 fn p_read(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let p = in_port(vm, "read", a, n)?;
-    // Gather the rest of the port's text, read one datum, and advance.
+    // Read one datum from the rest of the port's text and advance. The text
+    // is borrowed out of the port, not copied: reading a port datum by
+    // datum stays linear.
     let _ = in_char(vm, p, true)?;
-    let (chars, start): (Vec<char>, usize) = match &vm.ports[p] {
-        PortState::StrIn(c, pos) => (c.clone(), *pos),
-        PortState::Stdin => (vm.stdin_buf.clone(), vm.stdin_pos),
+    let (chars, start): (Vec<char>, usize) = match &mut vm.ports[p] {
+        PortState::StrIn(c, pos) => (std::mem::take(c), *pos),
+        PortState::Stdin => (std::mem::take(&mut vm.stdin_buf), vm.stdin_pos),
         _ => return Err(SErr::Msg("read: not an input port".into())),
     };
-    let rest = &chars[start..];
-    let mut r = Reader::new(rest, file_id("<input>"));
-    let d = r.read().map_err(|e| SErr::Msg(format!("read: {}", e.msg)))?;
+    let mut r = Reader::new(&chars[start..], file_id("<input>"));
+    let d = r.read();
     let used = r.consumed();
     match &mut vm.ports[p] {
-        PortState::StrIn(_, pos) => *pos += used,
-        _ => vm.stdin_pos += used,
+        PortState::StrIn(c, pos) => {
+            *c = chars;
+            *pos += used;
+        }
+        _ => {
+            vm.stdin_buf = chars;
+            vm.stdin_pos += used;
+        }
     }
+    let d = d.map_err(|e| SErr::Kinded(format!("read: {}", e.msg), CondKind::Read))?;
     match d {
         None => Ok(EOF),
         Some(d) => vm.datum_to_value(&d),
@@ -323,6 +346,10 @@ fn p_make_rtd(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     vm.make_obj(Kind::Rtd, &[n, f])
 }
 fn p_record(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let rtd = arg(vm, a, 0);
+    if !is_kind(rtd, Kind::Rtd) {
+        return Err(vm.type_err("record constructor", "a record type", rtd));
+    }
     let vals: Vec<Value> = vm.r.stack[a..a + n].to_vec();
     vm.make_obj(Kind::Record, &vals)
 }
@@ -330,16 +357,26 @@ fn p_recordp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let r = arg(vm, a, 0);
     Ok(Value::bool(is_kind(r, Kind::Record) && slot(r, 0) == arg(vm, a, 1)))
 }
+/// `(%record-ref obj rtd i who)` / `(%record-set! obj rtd i v who)`: the
+/// object must be a record of exactly `rtd` and `i` one of its fields. The
+/// descriptor test alone would do for the procedures `define-record-type`
+/// makes (they capture their descriptor), but the builtin checks its own
+/// arguments rather than trust its callers.
 fn check_record(vm: &Vm, a: usize, who_i: usize) -> R<(Value, usize)> {
     let r = arg(vm, a, 0);
     let rtd = arg(vm, a, 1);
-    let i = arg(vm, a, 2).fixval() as usize;
-    if !(is_kind(r, Kind::Record) && slot(r, 0) == rtd) {
-        let who = vm.write_string(arg(vm, a, who_i), true);
-        let tn = vm.write_string(slot(rtd, 0), true);
-        return Err(vm.type_err(&who, &format!("a {tn} record"), r));
+    let who = || vm.write_short(arg(vm, a, who_i), true);
+    if !is_kind(rtd, Kind::Rtd) {
+        return Err(vm.type_err(&who(), "a record type", rtd));
     }
-    Ok((r, i + 1))
+    if !(is_kind(r, Kind::Record) && slot(r, 0) == rtd) {
+        let tn = vm.write_short(slot(rtd, 0), true);
+        return Err(vm.type_err(&who(), &format!("a {tn} record"), r));
+    }
+    match arg(vm, a, 2).as_fix() {
+        Some(i) if i >= 0 && (i as usize) + 1 < len(r) => Ok((r, i as usize + 1)),
+        _ => Err(SErr::Msg(format!("{}: no such field in the record", who()))),
+    }
 }
 fn p_record_ref(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let (r, i) = check_record(vm, a, 3)?;
@@ -364,14 +401,23 @@ fn p_make_eager(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 fn p_promisep(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Promise)))
 }
+fn want_promise(vm: &Vm, p: Value) -> R<Value> {
+    if is_kind(p, Kind::Promise) && slot(p, 0).is_pair() {
+        Ok(p)
+    } else {
+        Err(vm.type_err("force", "a promise", p))
+    }
+}
 fn p_promise_box(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
-    Ok(slot(arg(vm, a, 0), 0))
+    Ok(slot(want_promise(vm, arg(vm, a, 0))?, 0))
 }
 fn p_promise_set_box(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
-    let p = arg(vm, a, 0);
-    if is_kind(p, Kind::Promise) {
-        vm.h.set_slot(p, 0, arg(vm, a, 1));
+    let p = want_promise(vm, arg(vm, a, 0))?;
+    let b = arg(vm, a, 1);
+    if !b.is_pair() {
+        return Err(vm.type_err("force", "a promise box", b));
     }
+    vm.h.set_slot(p, 0, b);
     Ok(UNSPEC)
 }
 fn p_make_param(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
@@ -390,11 +436,19 @@ fn p_mvp(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 }
 fn p_mv_to_list(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let v = arg(vm, a, 0);
+    if !is_kind(v, Kind::Values) {
+        return Err(vm.type_err("call-with-values", "multiple values", v));
+    }
     let vals: Vec<Value> = (0..len(v)).map(|i| slot(v, i)).collect();
     vm.list(&vals)
 }
+/// `(%case-lambda clause ...)`: every clause must be a closure (the VM's
+/// dispatch reads each clause's prototype).
 fn p_case_lambda(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
     let vals: Vec<Value> = vm.r.stack[a..a + n].to_vec();
+    if let Some(&bad) = vals.iter().find(|&&c| !is_kind(c, Kind::Closure)) {
+        return Err(vm.type_err("case-lambda", "a lambda clause", bad));
+    }
     vm.make_obj(Kind::CaseLambda, &vals)
 }
 
@@ -666,6 +720,16 @@ fn p_hash(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     ))
 }
 
+/// `(string-hash s [bound])`: strings only (other objects would hash by
+/// address, which is not a string hash).
+fn p_string_hash(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    let s = arg(vm, a, 0);
+    if !is_kind(s, Kind::String) {
+        return Err(vm.type_err("string-hash", "a string", s));
+    }
+    p_hash(vm, a, n)
+}
+
 // ---------------------------------------------------------------- system
 
 fn p_exit(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
@@ -675,7 +739,13 @@ fn p_exit(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         match arg(vm, a, 0) {
             TRUE => 0,
             FALSE => 1,
-            v => v.as_fix().unwrap_or(1) as i32,
+            // A status the process can report (0..=255) as itself; any
+            // other value, including integers the OS would truncate (256
+            // would read as success), is a failure.
+            v => match v.as_fix() {
+                Some(c @ 0..=255) => c as i32,
+                _ => 1,
+            },
         }
     };
     Err(SErr::Exit(code))
@@ -760,11 +830,12 @@ fn p_load_thunk(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
         return Err(vm.type_err("load", "a file name", f));
     }
     let name = string_of(f);
-    let text = crate::read_source(&name).map_err(SErr::Msg)?;
+    // The text becomes 4-byte characters: cap it by what the heap may hold.
+    let text = crate::read_source_capped(&name, vm.request_cap / 4).map_err(|m| SErr::Kinded(m, CondKind::File))?;
     let chars: Vec<char> = text.chars().collect();
     let data = Reader::new(&chars, file_id(&name))
         .read_all()
-        .map_err(|e| SErr::Msg(format!("{}: {}", e.pos, e.msg)))?;
+        .map_err(|e| SErr::Kinded(format!("{}: {}", e.pos, e.msg), CondKind::Read))?;
     let mut body = vec![crate::reader::Datum::sym("begin")];
     body.extend(data);
     let form = crate::reader::Datum::list(body);
@@ -857,7 +928,7 @@ pub const PRIMS: &[Prim] = &[
     Prim::new("hash-table->alist", 1, 1, F(p_ht_alist)),
     Prim::new("hash-table-clear!", 1, 1, F(p_ht_clear)),
     Prim::new("hash", 1, 2, F(p_hash)),
-    Prim::new("string-hash", 1, 2, F(p_hash)),
+    Prim::new("string-hash", 1, 2, F(p_string_hash)),
     Prim::new("equal-hash", 1, 1, F(p_hash)),
     Prim::new("exit", 0, 1, F(p_exit)),
     Prim::new("emergency-exit", 0, 1, F(p_exit)),

@@ -1,0 +1,2 @@
+; define-record-type without a predicate is a syntax error (it used to panic)
+(define-record-type point pt)
