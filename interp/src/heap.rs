@@ -103,10 +103,6 @@ pub enum CondKind {
 
 pub type R<T> = Result<T, SErr>;
 
-pub fn err<T>(msg: impl Into<String>) -> R<T> {
-    Err(SErr::Msg(msg.into()))
-}
-
 impl From<AllocError> for SErr {
     fn from(e: AllocError) -> SErr {
         // The runtime's messages for exhaustion already say "out of memory".

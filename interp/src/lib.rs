@@ -1,7 +1,9 @@
 //! marrow-interp: a compact Scheme whose every value lives in the Marrow
 //! heap. [`Interp`] is the embedding API: create one with a [`GcConfig`],
-//! then evaluate source text or run files; errors come back typed
-//! ([`Failure`]) and the binary prints them.
+//! then evaluate source text or run files; results come back rooted
+//! ([`Evaluated`], alive while held), errors typed ([`Failure`]), and the
+//! binary prints them. The library's safe surface cannot reach a heap
+//! object except through these handles.
 //!
 //! Pipeline: reader.rs (text -> data with positions) -> compile.rs (macro
 //! expansion via expand.rs and syntax_rules.rs, closure conversion,
@@ -9,23 +11,30 @@
 //! builtins/ for the library, heap.rs for object layouts, value.rs for the
 //! tagged representation and printer.rs for output.
 
-pub mod builtins;
+// The modules that touch heap objects (heap.rs's accessors, the VM, the
+// builtins, the printer) are private: their functions trust that a value
+// is a live object of this interpreter's heap, which only the crate can
+// promise. What is public works on plain data (the reader's data, the
+// compiler, numbers, the value encoding) or goes through `Interp`.
+pub(crate) mod builtins;
 pub mod compile;
 pub mod expand;
-pub mod heap;
+pub(crate) mod heap;
 pub mod numbers;
-pub mod printer;
+pub(crate) mod printer;
 pub mod reader;
 pub mod syntax_rules;
 pub mod value;
-pub mod vm;
+pub(crate) mod vm;
 
-use marrow_gc::{Gc, GcConfig, Mutator};
+use marrow_gc::runtime::MemStats;
+use marrow_gc::{Gc, GcConfig, Mutator, Root};
 use marrow_runtime::TagRule;
 use reader::{file_id, Reader};
 use std::sync::Arc;
 pub use value::Value;
-pub use vm::{Failure, Vm};
+pub use vm::Failure;
+use vm::Vm;
 
 const PRELUDE: &str = include_str!("prelude.scm");
 
@@ -35,8 +44,31 @@ pub const DEFAULT_MAX_DEPTH: usize = 10_000_000;
 /// An interpreter with its own heap.
 #[derive(Debug)]
 pub struct Interp {
-    pub vm: Vm,
+    vm: Vm,
     gc: Arc<Gc>,
+}
+
+/// A value an evaluation returned, rooted: it stays alive (and readable
+/// through [`Interp::write`]) for as long as this handle is held, across
+/// any later evaluation and collection.
+#[derive(Debug)]
+pub struct Evaluated {
+    root: Root,
+    heap: usize,
+}
+
+impl Evaluated {
+    /// Whether the value is the unspecified value (what `define`, `set!`
+    /// and `display` return), which the REPL does not print.
+    pub fn is_unspecified(&self) -> bool {
+        self.root.get() == value::UNSPEC.raw()
+    }
+}
+
+/// The builtin procedures: name, least and most arguments (`u16::MAX`:
+/// any number).
+pub fn builtin_procedures() -> Vec<(&'static str, u16, u16)> {
+    builtins::all().iter().map(|p| (p.name, p.min, p.max)).collect()
 }
 
 impl Drop for Interp {
@@ -112,7 +144,7 @@ impl Interp {
             self.vm.set_global_raw(g, p);
         }
         self.vm.comp.in_prelude = true;
-        let r = self.eval_str(PRELUDE, "<prelude>");
+        let r = self.eval_str_raw(PRELUDE, "<prelude>");
         self.vm.comp.in_prelude = false;
         r?;
         for (private, public) in std::mem::take(&mut self.vm.comp.exports) {
@@ -132,8 +164,53 @@ impl Interp {
         self.vm.args = args;
     }
 
-    /// Reads and evaluates every form of `src`; returns the last value.
-    pub fn eval_str(&mut self, src: &str, file: &str) -> Result<Value, Failure> {
+    /// Limits the program to about `n` procedure calls (then it stops with
+    /// an error): for running untrusted programs.
+    pub fn set_max_steps(&mut self, n: u64) {
+        self.vm.fuel = n;
+    }
+
+    /// Sends the program's output nowhere (for fuzzing).
+    pub fn set_quiet(&mut self, quiet: bool) {
+        self.vm.quiet = quiet;
+    }
+
+    /// Makes standard input read as empty (for fuzzing).
+    pub fn close_stdin(&mut self) {
+        self.vm.stdin_eof = true;
+    }
+
+    /// The heap's statistics.
+    pub fn stats(&mut self) -> MemStats {
+        self.vm.h.m.stats()
+    }
+
+    /// Time since the interpreter was created.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.vm.start.elapsed()
+    }
+
+    /// Reads and evaluates every form of `src`; returns the last value,
+    /// rooted.
+    pub fn eval_str(&mut self, src: &str, file: &str) -> Result<Evaluated, Failure> {
+        let v = self.eval_str_raw(src, file)?;
+        Ok(self.rooted(v))
+    }
+
+    /// Evaluates one datum read by a [`Reader`] (the REPL's unit).
+    pub fn eval_datum(&mut self, d: &reader::Datum) -> Result<Evaluated, Failure> {
+        let v = self.vm.eval_datum(d)?;
+        Ok(self.rooted(v))
+    }
+
+    fn rooted(&mut self, v: Value) -> Evaluated {
+        Evaluated {
+            root: self.vm.h.m.root(v.raw()),
+            heap: Arc::as_ptr(&self.gc) as usize,
+        }
+    }
+
+    fn eval_str_raw(&mut self, src: &str, file: &str) -> Result<Value, Failure> {
         let chars: Vec<char> = src.chars().collect();
         let fid = file_id(file);
         let mut r = Reader::new(&chars, fid);
@@ -156,7 +233,7 @@ impl Interp {
     }
 
     /// Runs a script file.
-    pub fn run_file(&mut self, name: &str) -> Result<Value, Failure> {
+    pub fn run_file(&mut self, name: &str) -> Result<Evaluated, Failure> {
         let text = read_source(name).map_err(|msg| Failure::Error {
             pos: None,
             msg,
@@ -165,9 +242,16 @@ impl Interp {
         self.eval_str(&text, name)
     }
 
-    /// The `write` representation of a value.
-    pub fn write(&self, v: Value) -> String {
-        self.vm.write_string(v, false)
+    /// The `write` representation of a value this interpreter returned.
+    ///
+    /// # Panics
+    /// If `v` came from another interpreter.
+    pub fn write(&self, v: &Evaluated) -> String {
+        assert!(
+            v.heap == Arc::as_ptr(&self.gc) as usize,
+            "marrow-interp: a value written by another interpreter than the one that returned it"
+        );
+        self.vm.write_string(Value(v.root.get()), false)
     }
 
     /// Flushes buffered standard output (at exit: a write error can no

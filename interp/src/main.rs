@@ -201,15 +201,15 @@ fn run(o: Opts) -> i32 {
         }
     };
     if let Some(n) = o.max_steps {
-        it.vm.fuel = n;
+        it.set_max_steps(n);
     }
     let code = if let Some(e) = &o.expr {
         it.set_args(vec!["-e".into()]);
         match it.eval_str(e, "<command line>") {
             Ok(v) => {
-                let s = it.write(v);
+                let s = it.write(&v);
                 it.flush();
-                if v != marrow_interp::value::UNSPEC {
+                if !v.is_unspecified() {
                     println!("{s}");
                 }
                 0
@@ -248,8 +248,8 @@ pub fn report(it: &mut Interp, f: Failure) -> i32 {
 }
 
 fn print_stats(it: &mut Interp) {
-    let s = it.vm.h.m.stats();
-    let elapsed = it.vm.start.elapsed().as_secs_f64();
+    let s = it.stats();
+    let elapsed = it.elapsed().as_secs_f64();
     let gc_s = s.pause_total_ns as f64 / 1e9;
     let mark_s = it.gc().concurrent_mark_cpu_ns() as f64 / 1e9;
     eprintln!("marrow stats:");

@@ -3,7 +3,6 @@
 //! result with `write`, and survives errors.
 
 use marrow_interp::reader::{file_id, Reader};
-use marrow_interp::value::UNSPEC;
 use marrow_interp::{Failure, Interp};
 use rustyline::error::ReadlineError;
 
@@ -52,11 +51,11 @@ pub fn repl(it: &mut Interp) -> i32 {
                 let _ = rl.add_history_entry(buf.trim_end());
                 buf.clear();
                 for d in data {
-                    match it.vm.eval_datum(&d) {
+                    match it.eval_datum(&d) {
                         Ok(v) => {
                             it.flush();
-                            if v != UNSPEC {
-                                println!("{}", it.write(v));
+                            if !v.is_unspecified() {
+                                println!("{}", it.write(&v));
                             }
                         }
                         Err(Failure::Exit(c)) => {

@@ -49,6 +49,7 @@ impl Value {
     pub fn raw(self) -> usize {
         self.0
     }
+
     /// A fixnum; the caller guarantees `FIX_MIN <= n <= FIX_MAX`.
     #[inline(always)]
     pub fn fix(n: i64) -> Value {

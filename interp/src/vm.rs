@@ -65,6 +65,10 @@ pub enum PortState {
 pub struct Vm {
     pub h: Heap,
     pub r: Roots,
+    /// Compiled procedures. Boxed: the run loop holds `*const Proto`
+    /// across calls that may compile more (pushing here), so a proto must
+    /// not move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub protos: Vec<Box<Proto>>,
     pub comp: Compiler,
     pub frames: Vec<Frame>,

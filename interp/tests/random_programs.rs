@@ -103,16 +103,16 @@ struct Gen {
 
 impl Gen {
     fn new(seed: u64) -> Gen {
-        let mut procs: Vec<(String, usize, usize)> = marrow_interp::builtins::all()
-            .iter()
-            .filter(|p| !excluded(p.name))
-            .map(|p| {
-                let max = if p.max == u16::MAX {
-                    p.min as usize + 3
+        let mut procs: Vec<(String, usize, usize)> = marrow_interp::builtin_procedures()
+            .into_iter()
+            .filter(|&(name, _, _)| !excluded(name))
+            .map(|(name, min, max)| {
+                let max = if max == u16::MAX {
+                    min as usize + 3
                 } else {
-                    p.max as usize
+                    max as usize
                 };
-                (p.name.to_string(), p.min as usize, max.min(p.min as usize + 3))
+                (name.to_string(), min as usize, max.min(min as usize + 3))
             })
             .collect();
         procs.extend(PRELUDE.iter().map(|&(n, a, b)| (n.to_string(), a, b)));

@@ -25,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
             config.heap.arena_size = 32 << 20;
             config.heap.min_arena_size = 32 << 20;
             let mut it = Interp::new(config, 10_000).expect("interpreter");
-            it.vm.quiet = true;
-            it.vm.stdin_eof = true;
-            it.vm.fuel = 20_000;
+            it.set_quiet(true);
+            it.close_stdin();
+            it.set_max_steps(20_000);
             let _ = it.eval_str(&src, "<fuzz>");
         })
         .expect("thread")

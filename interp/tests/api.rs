@@ -1,0 +1,46 @@
+//! The library API of marrow-interp: what `Interp::eval_str` returns is a
+//! rooted handle that survives later evaluations and collections; misuse
+//! the types reject is in tests/compile_fail/.
+
+use marrow_gc::GcConfig;
+use marrow_interp::Interp;
+
+#[test]
+fn evaluated_values_stay_alive_across_collections() {
+    let mut it = Interp::new(GcConfig::default(), 100_000).unwrap();
+    let list = it
+        .eval_str(
+            "(let loop ((i 0) (acc '())) (if (= i 1000) acc (loop (+ i 1) (cons i acc))))",
+            "<test>",
+        )
+        .unwrap();
+    // Lots of garbage and several full collections later...
+    for _ in 0..5 {
+        it.eval_str(
+            "(let loop ((i 0)) (if (< i 100000) (begin (make-vector 10 i) (loop (+ i 1)))))",
+            "<test>",
+        )
+        .unwrap();
+        it.eval_str("(collect-garbage)", "<test>").unwrap();
+    }
+    let text = it.write(&list);
+    assert!(text.starts_with("(999 998 997"), "{}", &text[..40]);
+    assert!(text.ends_with("2 1 0)"));
+    assert!(!list.is_unspecified());
+    assert!(it.eval_str("(define x 1)", "<test>").unwrap().is_unspecified());
+}
+
+#[test]
+fn a_value_of_another_interpreter_is_refused() {
+    let mut a = Interp::new(GcConfig::default(), 1000).unwrap();
+    let v = a.eval_str("\"from a\"", "<test>").unwrap();
+    let b = Interp::new(GcConfig::default(), 1000).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.write(&v)));
+    assert!(caught.is_err());
+    assert_eq!(a.write(&v), "\"from a\"");
+}
+
+#[test]
+fn misuse_does_not_compile() {
+    trybuild::TestCases::new().compile_fail("tests/compile_fail/*.rs");
+}
