@@ -435,6 +435,12 @@ impl Gc {
         self.core.marking.load(Ordering::Relaxed)
     }
 
+    /// What weak processing has done since the heap was made: weak
+    /// references cleared, ephemerons, guardians, cleanups queued and run.
+    pub fn weak_totals(&self) -> WeakCounts {
+        self.core.weak.totals()
+    }
+
     /// Registered mutators.
     pub fn mutators(&self) -> usize {
         self.core.world.mutators()

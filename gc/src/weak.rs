@@ -99,6 +99,19 @@ pub struct WeakCounts {
     pub guarded_returned: u64,
     /// Cleanups queued because their object died.
     pub cleanups_queued: u64,
+    /// Cleanups run (in [`WeakTables`]' totals only; a cycle queues them).
+    pub cleanups_run: u64,
+}
+
+impl std::ops::AddAssign for WeakCounts {
+    fn add_assign(&mut self, o: WeakCounts) {
+        self.weak_cleared += o.weak_cleared;
+        self.ephemerons_kept += o.ephemerons_kept;
+        self.ephemerons_cleared += o.ephemerons_cleared;
+        self.guarded_returned += o.guarded_returned;
+        self.cleanups_queued += o.cleanups_queued;
+        self.cleanups_run += o.cleanups_run;
+    }
 }
 
 /// The collector's registry of weak holders, guardians and cleanups.
@@ -113,6 +126,8 @@ pub(crate) struct WeakTables {
     any: AtomicBool,
     /// Cleanups waiting to run (a fast test for mutators).
     pending: AtomicUsize,
+    /// What weak processing has done since the heap was made.
+    totals: Mutex<WeakCounts>,
 }
 
 #[derive(Default)]
@@ -211,11 +226,18 @@ impl WeakTables {
         self.pending.load(Ordering::Relaxed) != 0
     }
 
-    /// Takes the cleanups waiting to run.
+    /// Takes the cleanups waiting to run (counted as run).
     pub(crate) fn take_cleanups(&self) -> Vec<Cleanup> {
         let mut t = self.lock();
         self.pending.store(0, Ordering::Relaxed);
-        std::mem::take(&mut t.to_run)
+        let run = std::mem::take(&mut t.to_run);
+        self.totals.lock().unwrap_or_else(|e| e.into_inner()).cleanups_run += run.len() as u64;
+        run
+    }
+
+    /// What weak processing has done since the heap was made.
+    pub(crate) fn totals(&self) -> WeakCounts {
+        *self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reports the guardians' queues (roots: returned objects stay alive
@@ -347,9 +369,74 @@ impl WeakTables {
             }
         }
         self.pending.store(t.to_run.len(), Ordering::Relaxed);
+        *self.totals.lock().unwrap_or_else(|e| e.into_inner()) += counts;
         // Step 5: registrations of dead guardians go.
         t.guarded.retain(|&(_, g)| live_guardians.contains(&g));
         t.ready.retain(|g, _| live_guardians.contains(g));
         counts
+    }
+}
+
+/// The raw API's side of weak holders, for embedders on the untyped layer
+/// (the Scheme's weak symbol table and weak hash tables). A holder is any
+/// object of at least two words; the collector reads and clears its first
+/// word (weak reference) or first two (ephemeron: key, value).
+impl crate::Mutator {
+    /// Registers the object at `obj` as a weak reference: its word 0 is
+    /// not kept alive by it, and is set to 0 by the collection that finds
+    /// its referent otherwise unreachable.
+    ///
+    /// # Safety
+    /// `obj` is a live object of this mutator's heap of at least two words
+    /// that holds no pointer the program relies on in word 0 being traced
+    /// (allocate it no-scan), and word 0 is read only with
+    /// [`crate::Mutator::read_weak`] from then on.
+    pub unsafe fn register_weak_ref(&self, obj: std::ptr::NonNull<u8>) {
+        self.core.weak.add_weak_ref(obj.as_ptr() as usize);
+    }
+
+    /// Registers the object at `obj` as an ephemeron: word 1 (the value)
+    /// is kept alive while word 0 (the key) is; both are set to 0 by the
+    /// collection that finds the key otherwise unreachable.
+    ///
+    /// # Safety
+    /// As [`crate::Mutator::register_weak_ref`], for words 0 and 1.
+    pub unsafe fn register_ephemeron(&self, obj: std::ptr::NonNull<u8>) {
+        self.core.weak.add_ephemeron(obj.as_ptr() as usize);
+    }
+
+    /// Reads word `slot` of a weak holder: the referent, key or value, or
+    /// 0 once cleared. During a mark the word read is shaded, so the mark
+    /// keeps what the program now holds.
+    ///
+    /// # Safety
+    /// `obj` is a live object of this heap with more than `slot` words.
+    pub unsafe fn read_weak(&mut self, obj: std::ptr::NonNull<u8>, slot: usize) -> usize {
+        // SAFETY: the caller's contract.
+        let w = unsafe { load(obj.as_ptr() as usize + slot * 8) };
+        if self.core.marking.load(Ordering::Relaxed) {
+            self.satb.shade(&self.core, w);
+        }
+        w
+    }
+
+    /// Registers `obj` with the guardian object at `guardian` (see
+    /// [`crate::typed::Guardian`]): once `obj` is unreachable it is kept
+    /// alive and returned by [`crate::Mutator::poll_guardian`]. Words that
+    /// are not objects of this heap are never returned.
+    pub fn guard(&self, obj: usize, guardian: usize) {
+        self.core.weak.guard(obj, guardian);
+    }
+
+    /// The next object the guardian at `guardian` returned, if any.
+    pub fn poll_guardian(&self, guardian: usize) -> Option<usize> {
+        self.core.weak.poll_guardian(guardian)
+    }
+
+    /// Runs `f` after the object at `obj` has died (see
+    /// [`crate::typed::Mutation::add_cleanup`]); never, if `obj` is not an
+    /// object of this heap.
+    pub fn add_cleanup(&self, obj: usize, f: impl FnOnce() + Send + 'static) {
+        self.core.weak.add_cleanup(obj, Box::new(f));
     }
 }

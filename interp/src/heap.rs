@@ -126,6 +126,9 @@ pub struct Roots {
     pub perm: Vec<Value>,
     /// Temporaries held by native code across an allocation.
     pub tmp: Vec<Value>,
+    /// The symbol table's weak references (two-word no-scan objects whose
+    /// word 0 is a symbol): the holders are roots, the symbols are not.
+    pub sym_holders: Vec<Value>,
 }
 
 fn words(v: &[Value]) -> &[usize] {
@@ -139,6 +142,7 @@ impl RootSource for Roots {
         v.visit_slice(words(&self.globals));
         v.visit_slice(words(&self.perm));
         v.visit_slice(words(&self.tmp));
+        v.visit_slice(words(&self.sym_holders));
     }
 }
 

@@ -74,7 +74,10 @@ pub struct Vm {
     pub frames: Vec<Frame>,
     pub max_depth: usize,
     overflow_slack: bool,
-    pub symtab: HashMap<String, Value>,
+    /// Symbol names to weak references to their symbols (see `intern`).
+    pub symtab: HashMap<String, std::ptr::NonNull<u8>>,
+    /// The size at which the symbol table is next swept of dead names.
+    symtab_sweep_at: usize,
     pub prims: &'static [Prim],
     pub ports: Vec<PortState>,
     /// Buffered standard output.
@@ -142,6 +145,7 @@ impl Vm {
             max_depth,
             overflow_slack: false,
             symtab: HashMap::new(),
+            symtab_sweep_at: 4096,
             prims: builtins::all(),
             ports: vec![PortState::Stdin, PortState::Stdout, PortState::Stderr],
             out: Vec::with_capacity(1 << 16),
@@ -306,14 +310,48 @@ impl Vm {
         Ok(l)
     }
 
+    /// The symbol named `name`: the live one if there is one, else a new
+    /// one. The table holds symbols weakly (a weak reference per name,
+    /// gc/src/weak.rs), so a symbol nothing else holds is collected;
+    /// symbols in compiled code are held by its constants. Names whose
+    /// symbol died are dropped from the table when it has doubled since
+    /// the last sweep of it, so it stays proportional to the live symbols.
     pub fn intern(&mut self, name: &str) -> R<Value> {
-        if let Some(&v) = self.symtab.get(name) {
-            return Ok(v);
+        if let Some(&holder) = self.symtab.get(name) {
+            // SAFETY: holders are live two-word objects of this heap (they
+            // are roots in `r.sym_holders` while in the table).
+            let w = unsafe { self.h.m.read_weak(holder, 0) };
+            if w != 0 {
+                return Ok(Value(w));
+            }
         }
         let v = self.h.symbol_obj(&self.r, name)?;
-        self.r.perm.push(v);
-        self.symtab.insert(name.to_string(), v);
+        self.r.tmp.push(v);
+        let holder = self.h.m.alloc_bytes(16, &self.r);
+        self.r.tmp.pop();
+        let holder = holder?;
+        // SAFETY: a fresh no-scan object of two words, not yet reachable by
+        // anyone; registered, its word 0 is read with `read_weak` only.
+        unsafe {
+            (*(holder.as_ptr() as *const std::sync::atomic::AtomicUsize))
+                .store(v.raw(), std::sync::atomic::Ordering::Release);
+            self.h.m.register_weak_ref(holder);
+        }
+        self.r.sym_holders.push(Value(holder.as_ptr() as usize));
+        self.symtab.insert(name.to_string(), holder);
+        if self.symtab.len() >= self.symtab_sweep_at {
+            self.sweep_symtab();
+        }
         Ok(v)
+    }
+
+    /// Drops the names whose symbol has died, and their holders.
+    fn sweep_symtab(&mut self) {
+        // SAFETY: as in `intern`; a plain read suffices to see 0 (nothing
+        // read is handed out).
+        self.symtab.retain(|_, h| unsafe { *(h.as_ptr() as *const usize) } != 0);
+        self.r.sym_holders = self.symtab.values().map(|h| Value(h.as_ptr() as usize)).collect();
+        self.symtab_sweep_at = (self.symtab.len() * 2).max(4096);
     }
 
     /// Converts a datum (a quoted constant, or `read`'s result) to a value.

@@ -44,3 +44,31 @@ fn a_value_of_another_interpreter_is_refused() {
 fn misuse_does_not_compile() {
     trybuild::TestCases::new().compile_fail("tests/compile_fail/*.rs");
 }
+
+/// The symbol table holds symbols weakly: ten million distinct symbols
+/// made and dropped in a loop leave a small heap (each symbol and its
+/// table entry are freed once unreachable), and symbols stay unique.
+#[test]
+fn ten_million_symbols_in_a_bounded_heap() {
+    let mut it = Interp::new(GcConfig::default(), 100_000).unwrap();
+    let kept = it
+        .eval_str(
+            "(define kept (string->symbol \"kept-0\"))
+             (let loop ((i 0))
+               (if (< i 10000000)
+                   (begin (string->symbol (number->string i)) (loop (+ i 1)))))
+             (list (eq? kept (string->symbol \"kept-0\"))
+                   (eq? (string->symbol \"5\") (string->symbol \"5\")))",
+            "<test>",
+        )
+        .unwrap();
+    assert_eq!(it.write(&kept), "(#t #t)");
+    let s = it.stats();
+    assert!(s.heap_sys < 32 << 20, "heap {} MiB", s.heap_sys >> 20);
+    let weak = it.gc().weak_totals();
+    assert!(
+        weak.weak_cleared > 9_000_000,
+        "symbols collected: {}",
+        weak.weak_cleared
+    );
+}
