@@ -266,6 +266,11 @@ fn print_stats(it: &mut Interp) {
         gc_s + mark_s,
         100.0 * (gc_s + mark_s) / elapsed.max(1e-9),
     );
+    let w = it.gc().weak_totals();
+    eprintln!(
+        "  weak            {} weak references cleared, ephemerons {} kept {} cleared, {} guarded objects returned, finalizers {} queued {} run",
+        w.weak_cleared, w.ephemerons_kept, w.ephemerons_cleared, w.guarded_returned, w.cleanups_queued, w.cleanups_run
+    );
     eprintln!(
         "  total alloc     {:.1} MiB in {} objects",
         s.total_alloc as f64 / 1048576.0,

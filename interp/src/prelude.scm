@@ -219,3 +219,13 @@
 
 (define (load file) ((%load-thunk file)))
 (define (newline* . x) (newline))
+
+;; Guardians (Chez Scheme's, Guile's): (define g (make-guardian)); (g obj)
+;; registers obj; once obj is unreachable, (g) returns it (once per
+;; registration), else #f. The token's address names the guardian to the
+;; collector, and dies with the guardian procedure.
+(define (make-guardian)
+  (let ((token (make-vector 1 #f)))
+    (case-lambda
+      (() (%guardian-poll token))
+      ((obj) (%guardian-register token obj)))))

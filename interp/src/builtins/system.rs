@@ -787,9 +787,25 @@ fn p_collect(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
     vm.h.m.gc(&vm.r);
     Ok(UNSPEC)
 }
+/// `(%guardian-register token obj)`: the guardian whose identity is the
+/// object `token` will return `obj` once it is unreachable (gc/src/weak.rs).
+fn p_guardian_register(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    let (token, obj) = (arg(vm, a, 0), arg(vm, a, 1));
+    if !obj.is_immediate() {
+        vm.h.m.guard(obj.raw(), token.raw());
+    }
+    Ok(UNSPEC)
+}
+/// `(%guardian-poll token)`: the next object the guardian returned, or #f.
+fn p_guardian_poll(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
+    // The object was kept alive as a root of the guardian's queue until
+    // now; returned, it is on the VM's stack before anything allocates.
+    Ok(vm.h.m.poll_guardian(arg(vm, a, 0).raw()).map_or(FALSE, Value))
+}
 fn p_gc_stats(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
     let s = vm.h.m.stats();
-    let fields: [(&str, u64); 10] = [
+    let w = vm.h.m.gc_handle().last_cycle().weak;
+    let fields: [(&str, u64); 15] = [
         ("heap-alloc", s.heap_alloc),
         ("heap-sys", s.heap_sys),
         ("heap-inuse", s.heap_inuse),
@@ -800,6 +816,12 @@ fn p_gc_stats(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
         ("pause-total-ns", s.pause_total_ns),
         ("next-gc", s.next_gc),
         ("total-alloc", s.total_alloc),
+        // What the last cycle's weak processing did.
+        ("weak-cleared", w.weak_cleared),
+        ("ephemerons-kept", w.ephemerons_kept),
+        ("ephemerons-cleared", w.ephemerons_cleared),
+        ("guarded-returned", w.guarded_returned),
+        ("finalizers-queued", w.cleanups_queued),
     ];
     let mark = vm.r.tmp.len();
     let mut items = Vec::new();
@@ -938,6 +960,8 @@ pub const PRIMS: &[Prim] = &[
     Prim::new("current-second", 0, 0, F(p_current_second)),
     Prim::new("collect-garbage", 0, 0, F(p_collect)),
     Prim::new("gc-stats", 0, 0, F(p_gc_stats)),
+    Prim::new("%guardian-register", 2, 2, F(p_guardian_register)),
+    Prim::new("%guardian-poll", 1, 1, F(p_guardian_poll)),
     Prim::new("%load-thunk", 1, 1, F(p_load_thunk)),
     Prim::new("void", 0, u16::MAX, F(p_void)),
     Prim::new("%list-length", 1, 1, F(p_list_sort_merge)),
