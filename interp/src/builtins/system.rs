@@ -520,20 +520,158 @@ fn want_table(vm: &Vm, who: &str, v: Value) -> R<Value> {
     }
 }
 
-fn bucket_of(t: Value, k: Value) -> usize {
-    let kind_ = slot(t, 0).fixval();
-    let buckets = slot(t, 2);
-    let mut budget = 64;
-    (hash_value(k, kind_, &mut budget) % len(buckets) as u64) as usize
+// Weak tables (Guile's make-weak-key-hash-table and friends). A table's
+// slot 0 holds its equivalence (bits 0-3) and its weakness (bits 4-5).
+// A strong table's entries are pairs (key . value). A weak table's entries
+// are built from holders, two-word no-scan objects the collector knows
+// (gc/src/weak.rs), never seen by Scheme code:
+// - weak keys: an ephemeron holder [key, value]: the value is kept while
+//   the key is, even if the value refers to the key;
+// - weak values: a pair (key . holder), the holder a weak reference [value];
+// - doubly weak: a pair (key-holder . value-holder), two weak references.
+// An entry whose weak part was cleared is dead: lookups skip it, and
+// rehashing, deleting and clearing drop it. Weak words are read through
+// `Mutator::read_weak`, which keeps what it returns alive during a mark.
+const WEAK_NONE: i64 = 0;
+const WEAK_KEY: i64 = 1;
+const WEAK_VALUE: i64 = 2;
+const WEAK_BOTH: i64 = 3;
+
+fn table_equiv(t: Value) -> i64 {
+    slot(t, 0).fixval() & 15
 }
 
-/// The entry pair (key . value) for `k`, if present.
-fn lookup(t: Value, k: Value) -> Option<Value> {
-    let kind_ = slot(t, 0).fixval();
+fn table_weakness(t: Value) -> i64 {
+    slot(t, 0).fixval() >> 4
+}
+
+/// Word `i` of the holder `h`, through the collector (0 once cleared).
+fn weak_word(vm: &mut Vm, h: Value, i: usize) -> Value {
+    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    // SAFETY: `h` is a holder of a live table entry: a two-word object of
+    // this heap, reachable from the table (or rooted by the caller).
+    Value(unsafe { vm.h.m.read_weak(p, i) })
+}
+
+/// A new holder of the words `a`, `b` (`a` and `b` rooted by the caller).
+fn holder(vm: &mut Vm, a: Value, b: Value) -> R<Value> {
+    let p = vm.h.m.alloc_bytes(16, &vm.r)?;
+    let w = p.as_ptr() as *const std::sync::atomic::AtomicUsize;
+    // SAFETY: a fresh no-scan object of two words, reachable by nobody yet.
+    unsafe {
+        (*w).store(a.raw(), std::sync::atomic::Ordering::Relaxed);
+        (*w.add(1)).store(b.raw(), std::sync::atomic::Ordering::Release);
+    }
+    Ok(Value(p.as_ptr() as usize))
+}
+
+/// Registers holder `h` with the collector.
+fn register(vm: &mut Vm, h: Value, ephemeron: bool) {
+    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    // SAFETY: `h` is a fresh two-word no-scan holder of this heap, read
+    // through `read_weak` only (`weak_word`).
+    unsafe {
+        if ephemeron {
+            vm.h.m.register_ephemeron(p)
+        } else {
+            vm.h.m.register_weak_ref(p)
+        }
+    }
+}
+
+/// Stores `v` into word `i` of holder `h` through the write barrier.
+fn holder_store(vm: &mut Vm, h: Value, i: usize, v: Value) {
+    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    // SAFETY: `h` is a live two-word holder of this heap.
+    unsafe { vm.h.m.write_ptr(p, i, v.raw()) };
+}
+
+/// A new entry for a table of weakness `w` (`k` and `v` rooted).
+fn make_entry(vm: &mut Vm, w: i64, k: Value, v: Value) -> R<Value> {
+    match w {
+        WEAK_NONE => vm.h.pair(&vm.r, k, v),
+        WEAK_KEY => {
+            let h = holder(vm, k, v)?;
+            register(vm, h, true);
+            Ok(h)
+        }
+        WEAK_VALUE => {
+            let hv = holder(vm, v, FALSE)?;
+            register(vm, hv, false);
+            vm.r.tmp.push(hv);
+            let e = vm.h.pair(&vm.r, k, hv);
+            vm.r.tmp.pop();
+            e
+        }
+        _ => {
+            let hk = holder(vm, k, FALSE)?;
+            register(vm, hk, false);
+            vm.r.tmp.push(hk);
+            let hv = holder(vm, v, FALSE);
+            let hv = match hv {
+                Ok(hv) => hv,
+                Err(e) => {
+                    vm.r.tmp.pop();
+                    return Err(e);
+                }
+            };
+            register(vm, hv, false);
+            vm.r.tmp.push(hv);
+            let e = vm.h.pair(&vm.r, hk, hv);
+            vm.r.tmp.truncate(vm.r.tmp.len() - 2);
+            e
+        }
+    }
+}
+
+/// The key of entry `e`, None if the entry is dead.
+fn entry_key(vm: &mut Vm, w: i64, e: Value) -> Option<Value> {
+    let k = match w {
+        WEAK_NONE | WEAK_VALUE => car(e),
+        WEAK_KEY => weak_word(vm, e, 0),
+        _ => weak_word(vm, car(e), 0),
+    };
+    (k.raw() != 0).then_some(k)
+}
+
+/// The value of entry `e`, None if the entry is dead.
+fn entry_value(vm: &mut Vm, w: i64, e: Value) -> Option<Value> {
+    let v = match w {
+        WEAK_NONE => cdr(e),
+        WEAK_KEY => {
+            entry_key(vm, w, e)?;
+            weak_word(vm, e, 1)
+        }
+        WEAK_VALUE => weak_word(vm, cdr(e), 0),
+        _ => {
+            entry_key(vm, w, e)?;
+            weak_word(vm, cdr(e), 0)
+        }
+    };
+    (v.raw() != 0).then_some(v)
+}
+
+fn entry_set_value(vm: &mut Vm, w: i64, e: Value, v: Value) {
+    match w {
+        WEAK_NONE => vm.h.set_cdr(e, v),
+        WEAK_KEY => holder_store(vm, e, 1, v),
+        _ => holder_store(vm, cdr(e), 0, v),
+    }
+}
+
+fn bucket_of(t: Value, k: Value) -> usize {
+    let buckets = slot(t, 2);
+    let mut budget = 64;
+    (hash_value(k, table_equiv(t), &mut budget) % len(buckets) as u64) as usize
+}
+
+/// The live entry for `k`, if present.
+fn lookup(vm: &mut Vm, t: Value, k: Value) -> Option<Value> {
+    let (equiv, w) = (table_equiv(t), table_weakness(t));
     let mut l = slot(slot(t, 2), bucket_of(t, k));
     while l.is_pair() {
         let e = car(l);
-        if same(car(e), k, kind_) {
+        if entry_key(vm, w, e).is_some_and(|ek| same(ek, k, equiv)) && entry_value(vm, w, e).is_some() {
             return Some(e);
         }
         l = cdr(l);
@@ -541,7 +679,7 @@ fn lookup(t: Value, k: Value) -> Option<Value> {
     None
 }
 
-fn p_make_hash_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+fn new_table(vm: &mut Vm, a: usize, n: usize, weakness: i64) -> R<Value> {
     let mut kind_ = HT_EQUAL;
     if n > 0 {
         let f = arg(vm, a, 0);
@@ -555,7 +693,23 @@ fn p_make_hash_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
         }
     }
     let buckets = vm.h.obj(&vm.r, Kind::Vector, 16, NIL)?;
-    vm.make_obj(Kind::Table, &[Value::fix(kind_), Value::fix(0), buckets])
+    vm.make_obj(
+        Kind::Table,
+        &[Value::fix(kind_ | weakness << 4), Value::fix(0), buckets],
+    )
+}
+
+fn p_make_hash_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    new_table(vm, a, n, WEAK_NONE)
+}
+fn p_make_weak_key_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    new_table(vm, a, n, WEAK_KEY)
+}
+fn p_make_weak_value_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    new_table(vm, a, n, WEAK_VALUE)
+}
+fn p_make_doubly_weak_table(vm: &mut Vm, a: usize, n: usize) -> R<Value> {
+    new_table(vm, a, n, WEAK_BOTH)
 }
 fn p_hash_tablep(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     Ok(Value::bool(is_kind(arg(vm, a, 0), Kind::Table)))
@@ -563,16 +717,17 @@ fn p_hash_tablep(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
 fn p_ht_set(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-set!", arg(vm, a, 0))?;
     let (k, v) = (arg(vm, a, 1), arg(vm, a, 2));
-    if let Some(e) = lookup(t, k) {
-        vm.h.set_cdr(e, v);
+    let w = table_weakness(t);
+    if let Some(e) = lookup(vm, t, k) {
+        entry_set_value(vm, w, e, v);
         return Ok(UNSPEC);
     }
-    let count = slot(t, 1).fixval() + 1;
-    if count as usize > 2 * len(slot(t, 2)) {
+    if slot(t, 1).fixval() as usize + 1 > 2 * len(slot(t, 2)) {
         rehash(vm, a)?;
     }
     let t = arg(vm, a, 0);
-    let e = vm.h.pair(&vm.r, k, v)?;
+    let count = slot(t, 1).fixval() + 1;
+    let e = make_entry(vm, w, k, v)?;
     vm.r.tmp.push(e);
     let b = bucket_of(t, k);
     let chain = slot(slot(t, 2), b);
@@ -584,25 +739,38 @@ fn p_ht_set(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     vm.h.set_slot(t, 1, Value::fix(count));
     Ok(UNSPEC)
 }
+/// Rebuilds the buckets (four times as many, or as many if the live
+/// entries fit), dropping dead entries; the count becomes exact.
 fn rehash(vm: &mut Vm, a: usize) -> R<()> {
     let t = arg(vm, a, 0);
+    let w = table_weakness(t);
     let old = slot(t, 2);
-    let n = len(old) * 4;
-    let nb = vm.h.obj(&vm.r, Kind::Vector, n, NIL)?;
-    vm.r.tmp.push(nb);
     let mut entries = Vec::new();
     for i in 0..len(old) {
         let mut l = slot(old, i);
         while l.is_pair() {
-            entries.push(car(l));
+            let e = car(l);
+            if entry_value(vm, w, e).is_some() {
+                entries.push(e);
+            }
             l = cdr(l);
         }
     }
+    let n = if entries.len() + 1 > 2 * len(old) {
+        len(old) * 4
+    } else {
+        len(old)
+    };
+    let nb = vm.h.obj(&vm.r, Kind::Vector, n, NIL)?;
+    vm.r.tmp.push(nb);
     vm.h.set_slot(t, 2, nb);
     // The entries stay reachable from the old bucket vector, rooted here.
     vm.r.tmp.push(old);
+    let mut live = 0;
     for e in entries {
-        let b = bucket_of(t, car(e));
+        // An entry may have died since (a collection in the allocations).
+        let Some(k) = entry_key(vm, w, e) else { continue };
+        let b = bucket_of(t, k);
         let chain = slot(nb, b);
         let cell = vm.h.pair(&vm.r, e, chain);
         let cell = match cell {
@@ -613,59 +781,88 @@ fn rehash(vm: &mut Vm, a: usize) -> R<()> {
             }
         };
         vm.h.set_slot(nb, b, cell);
+        live += 1;
     }
+    vm.h.set_slot(t, 1, Value::fix(live));
     vm.r.tmp.truncate(vm.r.tmp.len() - 2);
     Ok(())
 }
 fn p_ht_ref_default(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-ref/default", arg(vm, a, 0))?;
-    Ok(lookup(t, arg(vm, a, 1)).map_or(arg(vm, a, 2), cdr))
+    let w = table_weakness(t);
+    let e = lookup(vm, t, arg(vm, a, 1));
+    Ok(e.and_then(|e| entry_value(vm, w, e)).unwrap_or(arg(vm, a, 2)))
 }
 fn p_ht_lookup(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-ref", arg(vm, a, 0))?;
-    Ok(lookup(t, arg(vm, a, 1)).map_or(ABSENT, cdr))
+    let w = table_weakness(t);
+    let e = lookup(vm, t, arg(vm, a, 1));
+    Ok(e.and_then(|e| entry_value(vm, w, e)).unwrap_or(ABSENT))
 }
 fn p_absent(_: &mut Vm, _: usize, _: usize) -> R<Value> {
     Ok(ABSENT)
 }
 fn p_ht_exists(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-exists?", arg(vm, a, 0))?;
-    Ok(Value::bool(lookup(t, arg(vm, a, 1)).is_some()))
+    Ok(Value::bool(lookup(vm, t, arg(vm, a, 1)).is_some()))
 }
 fn p_ht_delete(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-delete!", arg(vm, a, 0))?;
     let k = arg(vm, a, 1);
-    let kind_ = slot(t, 0).fixval();
+    let (equiv, w) = (table_equiv(t), table_weakness(t));
     let b = bucket_of(t, k);
     let buckets = slot(t, 2);
     let mut prev = NIL;
     let mut l = slot(buckets, b);
     while l.is_pair() {
-        if same(car(car(l)), k, kind_) {
+        let e = car(l);
+        let dead = entry_value(vm, w, e).is_none();
+        let hit = !dead && entry_key(vm, w, e).is_some_and(|ek| same(ek, k, equiv));
+        if dead || hit {
+            // Unlink it (dead entries are dropped on the way).
             if prev == NIL {
                 vm.h.set_slot(buckets, b, cdr(l));
             } else {
                 vm.h.set_cdr(prev, cdr(l));
             }
             let c = slot(t, 1).fixval() - 1;
-            vm.h.set_slot(t, 1, Value::fix(c));
-            break;
+            vm.h.set_slot(t, 1, Value::fix(c.max(0)));
+            if hit {
+                break;
+            }
+        } else {
+            prev = l;
         }
-        prev = l;
         l = cdr(l);
     }
     Ok(UNSPEC)
 }
 fn p_ht_size(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
-    Ok(slot(want_table(vm, "hash-table-size", arg(vm, a, 0))?, 1))
+    let t = want_table(vm, "hash-table-size", arg(vm, a, 0))?;
+    if table_weakness(t) == WEAK_NONE {
+        return Ok(slot(t, 1));
+    }
+    let mark = vm.r.tmp.len();
+    let n = entries(vm, t).len();
+    vm.r.tmp.truncate(mark);
+    Ok(Value::fix(n as i64))
 }
-fn entries(t: Value) -> Vec<Value> {
+/// The live entries' keys and values, pushed onto `vm.r.tmp` (from
+/// `mark` on, key then value) so they stay alive while the caller
+/// allocates: a weak table's are held by nothing else.
+fn entries(vm: &mut Vm, t: Value) -> Vec<(Value, Value)> {
+    let w = table_weakness(t);
     let buckets = slot(t, 2);
     let mut out = Vec::new();
     for i in 0..len(buckets) {
         let mut l = slot(buckets, i);
         while l.is_pair() {
-            out.push(car(l));
+            let e = car(l);
+            if let (Some(k), Some(v)) = (entry_key(vm, w, e), entry_value(vm, w, e)) {
+                vm.r.tmp.push(k);
+                vm.r.tmp.push(v);
+                out.push((k, v));
+            }
             l = cdr(l);
         }
     }
@@ -673,22 +870,28 @@ fn entries(t: Value) -> Vec<Value> {
 }
 fn p_ht_keys(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-keys", arg(vm, a, 0))?;
-    let ks: Vec<Value> = entries(t).into_iter().map(car).collect();
-    vm.list(&ks)
+    let mark = vm.r.tmp.len();
+    let ks: Vec<Value> = entries(vm, t).into_iter().map(|(k, _)| k).collect();
+    let l = vm.list(&ks);
+    vm.r.tmp.truncate(mark);
+    l
 }
 fn p_ht_values(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table-values", arg(vm, a, 0))?;
-    let vs: Vec<Value> = entries(t).into_iter().map(cdr).collect();
-    vm.list(&vs)
+    let mark = vm.r.tmp.len();
+    let vs: Vec<Value> = entries(vm, t).into_iter().map(|(_, v)| v).collect();
+    let l = vm.list(&vs);
+    vm.r.tmp.truncate(mark);
+    l
 }
 fn p_ht_alist(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let t = want_table(vm, "hash-table->alist", arg(vm, a, 0))?;
     // Fresh pairs, so that the caller cannot mutate the table's entries.
-    let es = entries(t);
-    let mut copies = Vec::new();
     let mark = vm.r.tmp.len();
-    for e in es {
-        let c = vm.cons(car(e), cdr(e));
+    let es = entries(vm, t);
+    let mut copies = Vec::new();
+    for (k, v) in es {
+        let c = vm.cons(k, v);
         match c {
             Ok(c) => {
                 vm.r.tmp.push(c);
@@ -935,6 +1138,9 @@ pub const PRIMS: &[Prim] = &[
     Prim::new("%mv->list", 1, 1, F(p_mv_to_list)),
     Prim::new("%case-lambda", 0, u16::MAX, F(p_case_lambda)),
     Prim::new("make-hash-table", 0, 2, F(p_make_hash_table)),
+    Prim::new("make-weak-key-hash-table", 0, 2, F(p_make_weak_key_table)),
+    Prim::new("make-weak-value-hash-table", 0, 2, F(p_make_weak_value_table)),
+    Prim::new("make-doubly-weak-hash-table", 0, 2, F(p_make_doubly_weak_table)),
     Prim::new("hash-table?", 1, 1, F(p_hash_tablep)),
     Prim::new("hash-table-set!", 3, 3, F(p_ht_set)),
     Prim::new("hash-table-ref/default", 3, 3, F(p_ht_ref_default)),

@@ -1,0 +1,41 @@
+;; Weak hash tables (Guile's): weak keys (ephemerons: a value that refers to
+;; its own key does not keep the entry), weak values, doubly weak; the
+;; SRFI 69 procedures work on them.
+(define wk (make-weak-key-hash-table))
+(define wv (make-weak-value-hash-table))
+(define dw (make-doubly-weak-hash-table))
+(define k1 (list 'k1))
+(define k2 (list 'k2))
+(hash-table-set! wk k1 'v1)
+(hash-table-set! wk k2 (list 'refers-to k2))
+(define (fresh x) (list 'value x))
+(hash-table-set! wv 'a (fresh 'a))
+(define kept-value (fresh 'b))
+(hash-table-set! wv 'b kept-value)
+(hash-table-set! dw k1 kept-value)
+(hash-table-set! dw (list 'tmp) kept-value)
+(hash-table-set! dw k2 (fresh 'c))
+(collect-garbage)
+(display (list (hash-table-size wk) (hash-table-size wv) (hash-table-size dw)))
+(newline)                                             ; (2 1 1)
+(set! k2 #f)
+(collect-garbage)
+(display (hash-table-size wk)) (newline)              ; 1: the cycle through the value does not keep it
+(display (hash-table-ref/default wk k1 'none)) (newline)
+(display (hash-table-ref/default wv 'b 'none)) (newline)
+(display (hash-table-ref/default wv 'a 'none)) (newline)
+(display (hash-table-ref dw k1 (lambda () 'none))) (newline)
+;; SRFI 69 on a weak table.
+(hash-table-update!/default wk k1 (lambda (v) (list v v)) #f)
+(display (hash-table-ref wk k1)) (newline)
+(hash-table-walk wv (lambda (k v) (display k) (display " -> ") (display v) (newline)))
+(display (hash-table-fold wk (lambda (k v acc) (+ acc 1)) 0)) (newline)
+(display (map car (hash-table->alist wk))) (newline)
+(hash-table-delete! wk k1)
+(display (list (hash-table-size wk) (hash-table-exists? wk k1))) (newline)
+;; Many short-lived keys: the table does not keep them.
+(let loop ((i 0))
+  (if (< i 20000)
+      (begin (hash-table-set! wk (list i) i) (loop (+ i 1)))))
+(collect-garbage)
+(display (hash-table-size wk)) (newline)              ; 0
