@@ -185,6 +185,12 @@ impl Interp {
         self.vm.h.m.stats()
     }
 
+    /// Native port slots in use or free for reuse (ports are closed when
+    /// their object is collected, and their slots reused).
+    pub fn port_slots(&self) -> usize {
+        self.vm.ports.len()
+    }
+
     /// Time since the interpreter was created.
     pub fn elapsed(&self) -> std::time::Duration {
         self.vm.start.elapsed()

@@ -80,6 +80,11 @@ pub struct Vm {
     symtab_sweep_at: usize,
     pub prims: &'static [Prim],
     pub ports: Vec<PortState>,
+    /// Port slots whose port object died (pushed by the cleanups the
+    /// collector runs, gc/src/weak.rs), to be closed and reused.
+    pub dead_ports: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    /// Closed port slots free for reuse.
+    pub free_ports: Vec<usize>,
     /// Buffered standard output.
     pub out: Vec<u8>,
     pub stdin_buf: Vec<char>,
@@ -148,6 +153,8 @@ impl Vm {
             symtab_sweep_at: 4096,
             prims: builtins::all(),
             ports: vec![PortState::Stdin, PortState::Stdout, PortState::Stderr],
+            dead_ports: Default::default(),
+            free_ports: Vec::new(),
             out: Vec::with_capacity(1 << 16),
             stdin_buf: Vec::new(),
             stdin_pos: 0,

@@ -72,3 +72,26 @@ fn ten_million_symbols_in_a_bounded_heap() {
         weak.weak_cleared
     );
 }
+
+/// A port is closed by a cleanup once its object is garbage, and its
+/// native slot reused: a loop that opens and drops ports keeps a small
+/// port table (each string port's buffer is freed with it).
+#[test]
+fn dropped_ports_are_closed_by_cleanups() {
+    let mut it = Interp::new(GcConfig::default(), 100_000).unwrap();
+    it.eval_str(
+        "(let loop ((i 0))
+           (if (< i 100000)
+               (begin (open-input-string (make-string 100 #\\a)) (loop (+ i 1)))))
+         (define kept (open-output-string))
+         (write 'still-open kept)
+         (collect-garbage)
+         (open-input-string \"\")",
+        "<test>",
+    )
+    .unwrap();
+    assert!(it.port_slots() < 20_000, "{} port slots", it.port_slots());
+    assert!(it.gc().weak_totals().cleanups_run > 80_000);
+    let s = it.eval_str("(get-output-string kept)", "<test>").unwrap();
+    assert_eq!(it.write(&s), "\"still-open\"");
+}

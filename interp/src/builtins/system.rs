@@ -130,10 +130,40 @@ fn p_flush(vm: &mut Vm, _: usize, _: usize) -> R<Value> {
     Ok(UNSPEC)
 }
 
+/// A port object for a new native port state. Ports are closed by a
+/// cleanup when their object becomes garbage: the cleanup (run by the
+/// collector's mutator outside any pause) reports the slot, and the next
+/// port made closes it (dropping its buffers) and reuses it, so the table
+/// stays as large as the ports alive.
 fn make_port(vm: &mut Vm, st: PortState) -> R<Value> {
-    vm.ports.push(st);
-    let i = vm.ports.len() - 1;
-    vm.make_obj(Kind::Port, &[Value::fix(i as i64)])
+    vm.h.m.run_cleanups();
+    let dead = std::mem::take(&mut *vm.dead_ports.lock().unwrap_or_else(|e| e.into_inner()));
+    for i in dead {
+        vm.ports[i] = PortState::Closed;
+        vm.free_ports.push(i);
+    }
+    let i = match vm.free_ports.pop() {
+        Some(i) => {
+            vm.ports[i] = st;
+            i
+        }
+        None => {
+            vm.ports.push(st);
+            vm.ports.len() - 1
+        }
+    };
+    let p = match vm.make_obj(Kind::Port, &[Value::fix(i as i64)]) {
+        Ok(p) => p,
+        Err(e) => {
+            vm.ports[i] = PortState::Closed;
+            vm.free_ports.push(i);
+            return Err(e);
+        }
+    };
+    let dead = vm.dead_ports.clone();
+    vm.h.m
+        .add_cleanup(p.raw(), move || dead.lock().unwrap_or_else(|e| e.into_inner()).push(i));
+    Ok(p)
 }
 fn p_open_input_string(vm: &mut Vm, a: usize, _: usize) -> R<Value> {
     let s = arg(vm, a, 0);
