@@ -99,7 +99,7 @@ pub struct WeakCounts {
     pub guarded_returned: u64,
     /// Cleanups queued because their object died.
     pub cleanups_queued: u64,
-    /// Cleanups run (in [`WeakTables`]' totals only; a cycle queues them).
+    /// Cleanups run (in `Gc::weak_totals` only: a cycle queues them, mutators run them).
     pub cleanups_run: u64,
 }
 
