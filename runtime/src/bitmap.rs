@@ -23,7 +23,7 @@
 //! bits. Mark bits are set with `fetch_or` so that several markers can race
 //! on one word.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::sync::{AtomicU64, Ordering::Relaxed};
 
 /// Arena bytes covered by one pointer word (and one mark word).
 pub const GROUP_COVERS: usize = 64 * 8;

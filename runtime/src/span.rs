@@ -27,9 +27,12 @@
 use crate::bitmap::GcBitmap;
 use crate::ptrlayout;
 use crate::sizeclass::{div_by_class, SpanClass, CLASSES, MAX_SPAN_OBJECTS, PAGE_SHIFT};
+use crate::sync::{
+    AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+    Ordering::{self, Relaxed},
+};
 use bitvec::prelude::*;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Words of alloc bits per span: one bit for each of the most objects a
 /// span can hold.
@@ -189,7 +192,7 @@ impl MSpan {
     /// The span's state.
     #[inline]
     pub fn state(&self) -> SpanState {
-        if self.state.load(std::sync::atomic::Ordering::Acquire) == SpanState::InUse as u8 {
+        if self.state.load(Ordering::Acquire) == SpanState::InUse as u8 {
             SpanState::InUse
         } else {
             SpanState::Dead
@@ -198,7 +201,7 @@ impl MSpan {
 
     /// Current sweep generation.
     pub fn sweepgen(&self) -> u32 {
-        self.sweepgen.load(std::sync::atomic::Ordering::Acquire)
+        self.sweepgen.load(Ordering::Acquire)
     }
 
     /// The index of the object holding `addr` (which must lie in the span's objects).
@@ -348,8 +351,7 @@ impl MSpan {
         o.needzero = needzero;
         o.poisoned = false;
         o.black_from = usize::MAX;
-        self.state
-            .store(SpanState::InUse as u8, std::sync::atomic::Ordering::Release);
+        self.state.store(SpanState::InUse as u8, Ordering::Release);
     }
 
     /// Marks the span dead (its pages are going back to the page heap).
@@ -357,8 +359,7 @@ impl MSpan {
     /// # Safety
     /// The caller owns the span and no object in it is live.
     pub(crate) unsafe fn kill(&self) {
-        self.state
-            .store(SpanState::Dead as u8, std::sync::atomic::Ordering::Release);
+        self.state.store(SpanState::Dead as u8, Ordering::Release);
     }
 
     /// Takes the next free object's index by the alloc cache alone, or

@@ -9,15 +9,21 @@
 //! `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"`; only the modules that
 //! compile against these types ([`crate::spanset`], [`crate::sweep`] (its claim protocol) and
 //! this one) are built then.
+//!
+//! span.rs and bitmap.rs take their atomics from here too, so nothing in
+//! the allocator's metadata names `std`'s atomics directly; they are not
+//! built under loom (the alloc bits are a `bitvec` array over std atomics,
+//! and the GC bitmap overlays atomics on mapped memory), which is why the
+//! models reach the span and the bitmap only through the pieces above.
 
 #[cfg(loom)]
 pub use loom::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
 #[cfg(not(loom))]
 pub use std::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
