@@ -23,7 +23,7 @@
 //! with a plain store instead ([`MarkBits::Exclusive`]).
 
 use crate::roots::RootVisitor;
-use crate::work::{WorkPool, BUF_LEN};
+use crate::work::{self, Drain, WorkPool, BUF_LEN};
 use bitvec::prelude::*;
 use marrow_runtime::collector_interface::{self as ci, MSpan, MarkBitmap, EMPTY_SPAN};
 use marrow_runtime::{Heap, ObjectInfo, TagRule};
@@ -291,18 +291,6 @@ impl<'h> Marker<'h> {
         self.mark_word(w);
     }
 
-    /// Gives the oldest half of the stack to the pool if other markers
-    /// could use it (the oldest entries are farthest from what this
-    /// marker is scanning, so the walk through memory stays sequential).
-    #[inline]
-    fn balance(&mut self, pool: &WorkPool<Work>) {
-        if self.grey.len() >= 2 && pool.hungry() {
-            let half = (self.grey.len() / 2).min(BUF_LEN);
-            let rest = self.grey.split_off(half);
-            pool.put(std::mem::replace(&mut self.grey, rest));
-        }
-    }
-
     /// Hands everything on this marker's stack to the pool.
     pub(crate) fn flush_to(&mut self, pool: &WorkPool<Work>) {
         for chunk in std::mem::take(&mut self.grey).chunks(BUF_LEN) {
@@ -311,31 +299,20 @@ impl<'h> Marker<'h> {
     }
 
     /// Marks until the pool is quiescent, sharing work with the other
-    /// markers. The caller must be active in the pool (it entered, or
-    /// took a buffer); on return it is not.
+    /// markers (the protocol is [`work::drain_shared`]). The caller must be
+    /// active in the pool (it entered, or took a buffer); on return it is not.
     /// `progress` is told the words scanned every so often (background
     /// workers bank them as assist credit).
-    pub(crate) fn drain_shared(&mut self, pool: &WorkPool<Work>, mut progress: impl FnMut(u64)) {
-        loop {
-            let mut since_balance = 0u32;
-            let mut reported = self.scanned_words;
-            while let Some(w) = self.grey.pop() {
-                self.scan(w);
-                since_balance += 1;
-                if since_balance == 64 {
-                    since_balance = 0;
-                    self.balance(pool);
-                    progress(self.scanned_words - reported);
-                    reported = self.scanned_words;
-                }
-            }
-            progress(self.scanned_words - reported);
-            self.publish();
-            match pool.get_or_wait() {
-                Some(buf) => self.grey = buf,
-                None => return,
-            }
-        }
+    pub(crate) fn drain_shared(&mut self, pool: &WorkPool<Work>, progress: impl FnMut(u64)) {
+        let reported = self.scanned_words;
+        work::drain_shared(
+            &mut SharedDrain {
+                m: self,
+                progress,
+                reported,
+            },
+            pool,
+        );
     }
 
     /// Scans at most about `budget` words, taking work from the pool; gives
@@ -396,5 +373,37 @@ impl RootVisitor for Marker<'_> {
     #[inline]
     fn visit(&mut self, word: usize) {
         self.mark_word(word);
+    }
+}
+
+/// A marker driven by [`work::drain_shared`], reporting progress in words
+/// scanned.
+struct SharedDrain<'a, 'h, F> {
+    m: &'a mut Marker<'h>,
+    progress: F,
+    /// `m.scanned_words` when progress was last reported.
+    reported: u64,
+}
+
+impl<F: FnMut(u64)> Drain<Work> for SharedDrain<'_, '_, F> {
+    #[inline(always)]
+    fn grey(&mut self) -> &mut Vec<Work> {
+        &mut self.m.grey
+    }
+
+    #[inline(always)]
+    fn scan(&mut self, w: Work) {
+        self.m.scan(w);
+    }
+
+    #[inline]
+    fn progress(&mut self) {
+        (self.progress)(self.m.scanned_words - self.reported);
+        self.reported = self.m.scanned_words;
+    }
+
+    #[inline]
+    fn ran_dry(&mut self) {
+        self.m.publish();
     }
 }

@@ -20,6 +20,13 @@
 //!
 //! Invariant (under the lock): every grey object is in a pool buffer or in
 //! the private stack of an active marker; `active` counts those markers.
+//!
+//! The markers' side of the protocol is here too, generic over what is
+//! scanned: [`drain_shared`] (scan, share when the pool is hungry, take
+//! more or stop at quiescence) and [`balance`] (which half to share).
+//! `Marker::drain_shared` (mark.rs) is `drain_shared` over heap objects, and
+//! the loom models (tests/loom.rs) run the same function over a small graph,
+//! so the model checks the loop the collector runs, not a copy of it.
 
 use crate::sync::{lock, wait, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -155,5 +162,63 @@ impl<T> WorkPool<T> {
     pub fn wake_all(&self) {
         lock(&self.state).wake_epoch += 1;
         self.cv.notify_all();
+    }
+}
+
+/// A marker as [`drain_shared`] drives it: a private grey stack and a way
+/// to scan one item (pushing what it greys onto that stack).
+pub trait Drain<T> {
+    /// Items scanned between two looks at whether to share work.
+    const BALANCE_EVERY: u32 = 64;
+
+    /// The marker's private grey stack.
+    fn grey(&mut self) -> &mut Vec<T>;
+
+    /// Scans one grey item, pushing the items it greys onto [`Drain::grey`].
+    fn scan(&mut self, item: T);
+
+    /// Called every [`Drain::BALANCE_EVERY`] items (after sharing) and when
+    /// the stack runs dry (before [`Drain::ran_dry`]): progress reporting.
+    fn progress(&mut self) {}
+
+    /// Called when the private stack is empty, before asking the pool for
+    /// more (a marker publishes its counts here).
+    fn ran_dry(&mut self) {}
+}
+
+/// Gives the oldest half of `grey` (at most a buffer) to the pool if other
+/// markers could use it (the oldest entries are farthest from what this
+/// marker is scanning, so its walk through memory stays sequential).
+#[inline]
+pub fn balance<T>(grey: &mut Vec<T>, pool: &WorkPool<T>) {
+    if grey.len() >= 2 && pool.hungry() {
+        let half = (grey.len() / 2).min(BUF_LEN);
+        let rest = grey.split_off(half);
+        pool.put(std::mem::replace(grey, rest));
+    }
+}
+
+/// Scans until the pool is quiescent, sharing work with the other markers.
+/// The caller must be active in the pool (it entered, or took a buffer);
+/// on return it is not, and its stack is empty.
+#[inline(always)]
+pub fn drain_shared<T, D: Drain<T>>(d: &mut D, pool: &WorkPool<T>) {
+    loop {
+        let mut since_balance = 0u32;
+        while let Some(w) = d.grey().pop() {
+            d.scan(w);
+            since_balance += 1;
+            if since_balance == D::BALANCE_EVERY {
+                since_balance = 0;
+                balance(d.grey(), pool);
+                d.progress();
+            }
+        }
+        d.progress();
+        d.ran_dry();
+        match pool.get_or_wait() {
+            Some(buf) => *d.grey() = buf,
+            None => return,
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! loom models of the collector's concurrent protocols, run against the
 //! collector's own code (built with loom's primitives under `--cfg loom`):
-//! the mark work pool and mark termination, the mark-bit race (exactly one
+//! the mark work pool and mark termination as the markers' real drain loop
+//! (`work::drain_shared`, which `Marker::drain_shared` runs) drives them,
+//! with a control that must fail, the mark-bit race (exactly one
 //! marker greys an object), assist credit accounting, and stopping the
 //! world. Run with (README):
 //!
@@ -13,7 +15,7 @@
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use marrow_gc::loom_models::{AssistCredit, NoWork, WorkPool};
+use marrow_gc::loom_models::{drain_shared, AssistCredit, Drain, NoWork, WorkPool};
 use marrow_runtime::markbit;
 
 /// A four-object graph with a diamond: 0 -> {1, 2}, 1 -> 3, 2 -> 3.
@@ -46,23 +48,31 @@ impl Graph {
     }
 }
 
-/// A worker's loop, shaped like `Marker::drain_shared`: drain the local
-/// stack, give work away when the pool is hungry, then take more or stop
-/// when marking is quiescent.
-fn worker(pool: &WorkPool<usize>, g: &Graph, mut local: Vec<usize>) {
-    loop {
-        while let Some(i) = local.pop() {
-            g.scan(i, &mut local);
-            if local.len() >= 2 && pool.hungry() {
-                let rest = local.split_off(1);
-                pool.put(std::mem::replace(&mut local, rest));
-            }
-        }
-        match pool.get_or_wait() {
-            Some(buf) => local = buf,
-            None => return,
-        }
+/// A marker over the model's graph, driven by the collector's own
+/// `drain_shared` (the loop `Marker::drain_shared` runs), sharing after
+/// every scan so that the pool's sharing paths run in so small a graph.
+struct GraphMarker<'a> {
+    g: &'a Graph,
+    grey: Vec<usize>,
+}
+
+impl Drain<usize> for GraphMarker<'_> {
+    const BALANCE_EVERY: u32 = 1;
+
+    fn grey(&mut self) -> &mut Vec<usize> {
+        &mut self.grey
     }
+
+    fn scan(&mut self, i: usize) {
+        self.g.scan(i, &mut self.grey);
+    }
+}
+
+/// Marks from `grey` with the real shared-drain loop until quiescence.
+fn worker(pool: &WorkPool<usize>, g: &Graph, grey: Vec<usize>) {
+    let mut m = GraphMarker { g, grey };
+    drain_shared(&mut m, pool);
+    assert!(m.grey.is_empty());
 }
 
 #[test]
@@ -89,6 +99,64 @@ fn parallel_marking_greys_each_object_once_and_terminates_when_done() {
             assert_eq!(s.load(Ordering::Relaxed), 1, "each object scanned exactly once");
         }
         assert_eq!(pool.try_get().unwrap_err(), NoWork::Quiescent);
+    });
+}
+
+/// A marker whose mark is a plain test-then-set (a load and a separate
+/// store: the read-modify-write of `markbit::set_once` weakened).
+struct RacyMarker<'a> {
+    g: &'a Graph,
+    grey: Vec<usize>,
+}
+
+impl Drain<usize> for RacyMarker<'_> {
+    const BALANCE_EVERY: u32 = 1;
+
+    fn grey(&mut self) -> &mut Vec<usize> {
+        &mut self.grey
+    }
+
+    fn scan(&mut self, i: usize) {
+        self.g.scans[i].fetch_add(1, Ordering::Relaxed);
+        for &c in EDGES[i] {
+            if self.g.marks.load(Ordering::Relaxed) & 1 << c == 0 {
+                self.g.marks.fetch_or(1 << c, Ordering::Relaxed);
+                self.grey.push(c);
+            }
+        }
+    }
+}
+
+/// The control for the model above: the same real drain loop with the
+/// mark weakened must be caught scanning the diamond's tip twice (the two
+/// markers both see object 3 white), so the model's bound and assertions
+/// do reach that race. (A manual mutation of work.rs was also run and
+/// caught: `get_or_wait` returning None whenever the pool is empty, ignoring
+/// the other active marker (`if st.active == 0 || true`), fails the model
+/// above with "left: 1, right: 15": the helper saw "done" while the
+/// coordinator still held the root's children.)
+#[test]
+#[should_panic(expected = "each object scanned exactly once")]
+fn a_racy_mark_is_caught_scanning_an_object_twice() {
+    loom::model(|| {
+        let pool = Arc::new(WorkPool::new());
+        let g = Arc::new(Graph::new());
+        g.marks.fetch_or(1, Ordering::Relaxed);
+        pool.enter();
+        let helper = {
+            let (pool, g) = (pool.clone(), g.clone());
+            thread::spawn(move || {
+                pool.enter();
+                let mut m = RacyMarker { g: &g, grey: vec![] };
+                drain_shared(&mut m, &pool);
+            })
+        };
+        let mut m = RacyMarker { g: &g, grey: vec![0] };
+        drain_shared(&mut m, &pool);
+        helper.join().unwrap();
+        for s in &g.scans {
+            assert_eq!(s.load(Ordering::Relaxed), 1, "each object scanned exactly once");
+        }
     });
 }
 
