@@ -26,6 +26,7 @@
 //! Slots are accessed as atomics: markers read object words concurrently.
 
 use crate::collector::{Core, PHASE_OFF};
+use crate::work;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, Release};
@@ -80,14 +81,13 @@ impl SatbBuffer {
             return;
         }
         debug_assert_ne!(core.phase(), PHASE_OFF, "barrier buffer outside marking");
-        core.pool.enter();
         let mut m = core.marker(false);
-        for w in self.0.drain(..) {
-            m.mark_word(w);
-        }
-        m.flush_to(&core.pool);
-        m.publish();
-        core.pool.release();
+        let buf = &mut self.0;
+        work::share_greyed(&mut m, &core.pool, |m| {
+            for w in buf.drain(..) {
+                m.mark_word(w);
+            }
+        });
     }
 }
 

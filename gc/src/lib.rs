@@ -87,7 +87,7 @@ pub use weak::WeakCounts;
 #[doc(hidden)]
 pub mod loom_models {
     pub use crate::assist::AssistCredit;
-    pub use crate::work::{drain_shared, Drain, NoWork, WorkPool};
+    pub use crate::work::{drain_budget, drain_shared, share_greyed, Drain, NoWork, WorkPool};
     pub use crate::world::World;
 }
 

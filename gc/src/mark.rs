@@ -23,7 +23,7 @@
 //! with a plain store instead ([`MarkBits::Exclusive`]).
 
 use crate::roots::RootVisitor;
-use crate::work::{self, Drain, WorkPool, BUF_LEN};
+use crate::work::{self, Drain, WorkPool};
 use bitvec::prelude::*;
 use marrow_runtime::collector_interface::{self as ci, MSpan, MarkBitmap, EMPTY_SPAN};
 use marrow_runtime::{Heap, ObjectInfo, TagRule};
@@ -293,9 +293,7 @@ impl<'h> Marker<'h> {
 
     /// Hands everything on this marker's stack to the pool.
     pub(crate) fn flush_to(&mut self, pool: &WorkPool<Work>) {
-        for chunk in std::mem::take(&mut self.grey).chunks(BUF_LEN) {
-            pool.put(chunk.to_vec());
-        }
+        work::flush(&mut self.grey, pool);
     }
 
     /// Marks until the pool is quiescent, sharing work with the other
@@ -316,32 +314,11 @@ impl<'h> Marker<'h> {
     }
 
     /// Scans at most about `budget` words, taking work from the pool; gives
-    /// back what is left. Returns the words scanned and whether marking was
-    /// quiescent when this marker ran out of work (it was the last).
+    /// back what is left ([`work::drain_budget`]). Returns the words scanned
+    /// and whether marking was quiescent when this marker ran out of work
+    /// (it was the last).
     pub(crate) fn drain_budget(&mut self, pool: &WorkPool<Work>, budget: u64) -> (u64, bool) {
-        let start = self.scanned_words;
-        let mut quiescent = false;
-        'outer: while self.scanned_words - start < budget {
-            match pool.try_get() {
-                Ok(buf) => self.grey = buf,
-                Err(e) => {
-                    quiescent = e == crate::work::NoWork::Quiescent;
-                    break;
-                }
-            }
-            while let Some(w) = self.grey.pop() {
-                self.scan(w);
-                if self.scanned_words - start >= budget {
-                    self.flush_to(pool);
-                    self.publish();
-                    pool.release();
-                    break 'outer;
-                }
-            }
-            self.publish();
-            pool.release();
-        }
-        (self.scanned_words - start, quiescent)
+        work::drain_budget(self, pool, budget)
     }
 
     /// Objects marked in this private bitmap but not in the heap's mark
@@ -376,6 +353,24 @@ impl RootVisitor for Marker<'_> {
     }
 }
 
+/// A marker as the pool's protocols (work.rs) drive it.
+impl Drain<Work> for Marker<'_> {
+    #[inline(always)]
+    fn grey(&mut self) -> &mut Vec<Work> {
+        &mut self.grey
+    }
+
+    #[inline(always)]
+    fn scan(&mut self, w: Work) -> u64 {
+        Marker::scan(self, w)
+    }
+
+    #[inline]
+    fn publish(&mut self) {
+        Marker::publish(self);
+    }
+}
+
 /// A marker driven by [`work::drain_shared`], reporting progress in words
 /// scanned.
 struct SharedDrain<'a, 'h, F> {
@@ -392,8 +387,8 @@ impl<F: FnMut(u64)> Drain<Work> for SharedDrain<'_, '_, F> {
     }
 
     #[inline(always)]
-    fn scan(&mut self, w: Work) {
-        self.m.scan(w);
+    fn scan(&mut self, w: Work) -> u64 {
+        Marker::scan(self.m, w)
     }
 
     #[inline]
@@ -403,7 +398,7 @@ impl<F: FnMut(u64)> Drain<Work> for SharedDrain<'_, '_, F> {
     }
 
     #[inline]
-    fn ran_dry(&mut self) {
-        self.m.publish();
+    fn publish(&mut self) {
+        Marker::publish(self.m);
     }
 }

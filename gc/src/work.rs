@@ -22,11 +22,14 @@
 //! the private stack of an active marker; `active` counts those markers.
 //!
 //! The markers' side of the protocol is here too, generic over what is
-//! scanned: [`drain_shared`] (scan, share when the pool is hungry, take
-//! more or stop at quiescence) and [`balance`] (which half to share).
-//! `Marker::drain_shared` (mark.rs) is `drain_shared` over heap objects, and
-//! the loom models (tests/loom.rs) run the same function over a small graph,
-//! so the model checks the loop the collector runs, not a copy of it.
+//! scanned ([`Drain`]): [`drain_shared`] (scan, share when the pool is
+//! hungry, take more or stop at quiescence; background and stop-the-world
+//! workers), [`drain_budget`] (bounded: assists and mark termination's
+//! re-check), [`share_greyed`] (grey work found outside the markers: the
+//! write barrier's buffer flush) and [`balance`] (which half to share).
+//! mark.rs and barrier.rs run them over heap objects, and the loom models
+//! (tests/loom.rs) run the same functions over a small graph, so the models
+//! check the code the collector runs, not copies of it.
 
 use crate::sync::{lock, wait, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -165,8 +168,9 @@ impl<T> WorkPool<T> {
     }
 }
 
-/// A marker as [`drain_shared`] drives it: a private grey stack and a way
-/// to scan one item (pushing what it greys onto that stack).
+/// A marker as [`drain_shared`], [`drain_budget`] and [`share_greyed`]
+/// drive it: a private grey stack and a way to scan one item (pushing what
+/// it greys onto that stack).
 pub trait Drain<T> {
     /// Items scanned between two looks at whether to share work.
     const BALANCE_EVERY: u32 = 64;
@@ -174,16 +178,19 @@ pub trait Drain<T> {
     /// The marker's private grey stack.
     fn grey(&mut self) -> &mut Vec<T>;
 
-    /// Scans one grey item, pushing the items it greys onto [`Drain::grey`].
-    fn scan(&mut self, item: T);
+    /// Scans one grey item, pushing the items it greys onto [`Drain::grey`];
+    /// returns the work done (words scanned), which budgets count.
+    fn scan(&mut self, item: T) -> u64;
 
     /// Called every [`Drain::BALANCE_EVERY`] items (after sharing) and when
-    /// the stack runs dry (before [`Drain::ran_dry`]): progress reporting.
+    /// the stack runs dry in [`drain_shared`] (before [`Drain::publish`]):
+    /// progress reporting.
     fn progress(&mut self) {}
 
-    /// Called when the private stack is empty, before asking the pool for
-    /// more (a marker publishes its counts here).
-    fn ran_dry(&mut self) {}
+    /// Called before the marker stops being active in the pool (or asks it
+    /// for more): a marker publishes its counts here, so they are complete
+    /// once marking is quiescent.
+    fn publish(&mut self) {}
 }
 
 /// Gives the oldest half of `grey` (at most a buffer) to the pool if other
@@ -195,6 +202,13 @@ pub fn balance<T>(grey: &mut Vec<T>, pool: &WorkPool<T>) {
         let half = (grey.len() / 2).min(BUF_LEN);
         let rest = grey.split_off(half);
         pool.put(std::mem::replace(grey, rest));
+    }
+}
+
+/// Hands everything on `grey` to the pool, in buffers.
+pub fn flush<T: Clone>(grey: &mut Vec<T>, pool: &WorkPool<T>) {
+    for chunk in std::mem::take(grey).chunks(BUF_LEN) {
+        pool.put(chunk.to_vec());
     }
 }
 
@@ -215,10 +229,54 @@ pub fn drain_shared<T, D: Drain<T>>(d: &mut D, pool: &WorkPool<T>) {
             }
         }
         d.progress();
-        d.ran_dry();
+        d.publish();
         match pool.get_or_wait() {
             Some(buf) => *d.grey() = buf,
             None => return,
         }
     }
+}
+
+/// Scans at most about `budget` work, taking work from the pool; gives back
+/// what is left. The caller is not active in the pool, before or after,
+/// and its stack is empty. Returns the work done and whether marking was
+/// quiescent when this marker ran out of work (it was the last). Mark
+/// termination's re-check and mutators' assists are this.
+pub fn drain_budget<T: Clone, D: Drain<T>>(d: &mut D, pool: &WorkPool<T>, budget: u64) -> (u64, bool) {
+    let mut done = 0;
+    let mut quiescent = false;
+    'outer: while done < budget {
+        match pool.try_get() {
+            Ok(buf) => *d.grey() = buf,
+            Err(e) => {
+                quiescent = e == NoWork::Quiescent;
+                break;
+            }
+        }
+        while let Some(w) = d.grey().pop() {
+            done += d.scan(w);
+            if done >= budget {
+                flush(d.grey(), pool);
+                d.publish();
+                pool.release();
+                break 'outer;
+            }
+        }
+        d.publish();
+        pool.release();
+    }
+    (done, quiescent)
+}
+
+/// Greys work found outside the markers (a mutator's write-barrier buffer)
+/// and hands it to the pool: the caller becomes active, `grey_them` marks
+/// onto `d`'s stack, the stack goes to the pool, and the caller stops being
+/// active, so termination cannot be observed between the marking and the
+/// handing over. `d`'s stack must be empty.
+pub fn share_greyed<T: Clone, D: Drain<T>>(d: &mut D, pool: &WorkPool<T>, grey_them: impl FnOnce(&mut D)) {
+    pool.enter();
+    grey_them(d);
+    flush(d.grey(), pool);
+    d.publish();
+    pool.release();
 }
