@@ -357,17 +357,14 @@ impl WeakTables {
             }
             true
         });
-        // Step 4: cleanups of dead objects.
-        let mut i = 0;
-        while i < t.cleanups.len() {
-            if m.is_marked(t.cleanups[i].0) == Some(false) {
-                let (_, f) = t.cleanups.remove(i);
-                t.to_run.push(f);
-                counts.cleanups_queued += 1;
-            } else {
-                i += 1;
-            }
-        }
+        // Step 4: cleanups of dead objects, in registration order (one
+        // pass: many may die at once).
+        let (dead, live): (Vec<_>, Vec<_>) = std::mem::take(&mut t.cleanups)
+            .into_iter()
+            .partition(|(obj, _)| m.is_marked(*obj) == Some(false));
+        t.cleanups = live;
+        counts.cleanups_queued += dead.len() as u64;
+        t.to_run.extend(dead.into_iter().map(|(_, f)| f));
         self.pending.store(t.to_run.len(), Ordering::Relaxed);
         *self.totals.lock().unwrap_or_else(|e| e.into_inner()) += counts;
         // Step 5: registrations of dead guardians go.
