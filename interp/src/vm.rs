@@ -578,6 +578,24 @@ impl Vm {
         (pos, trace)
     }
 
+    /// The error object for message `m` of condition kind `kind`, not
+    /// continuable; if it cannot be made, the failure that ends `run`.
+    fn error_object(&mut self, m: String, kind: Value, cur: u32, pc: usize) -> Result<(Value, bool), Failure> {
+        let o = match self.make_error_kind(&m, NIL, kind) {
+            Ok(o) => Some(o),
+            // Building the error object ran out of memory: raise that.
+            Err(SErr::Oom(om)) => self.oom_condition(&format!("{om} (raising: {m})")),
+            Err(_) => None,
+        };
+        match o {
+            Some(o) => Ok((o, false)),
+            None => {
+                let (pos, trace) = self.location(cur, pc);
+                Err(Failure::Error { pos, msg: m, trace })
+            }
+        }
+    }
+
     /// Routes an error: to the Scheme handler stack if one is installed
     /// (pushing a call to the prelude's raise helper), else out of `run`.
     fn throw(&mut self, e: SErr, cur: u32, pc: usize) -> Result<(Value, Value), Failure> {
@@ -605,26 +623,8 @@ impl Vm {
                     }
                 },
             },
-            SErr::Msg(_) | SErr::Kinded(..) => {
-                let (m, kind) = match e {
-                    SErr::Kinded(m, k) => (m, Value::fix(k as i64)),
-                    SErr::Msg(m) => (m, FALSE),
-                    _ => unreachable!("matched above"),
-                };
-                let o = match self.make_error_kind(&m, NIL, kind) {
-                    Ok(o) => Some(o),
-                    // Building the error object ran out of memory: raise that.
-                    Err(SErr::Oom(om)) => self.oom_condition(&format!("{om} (raising: {m})")),
-                    Err(_) => None,
-                };
-                match o {
-                    Some(o) => (o, false),
-                    None => {
-                        let (pos, trace) = self.location(cur, pc);
-                        return Err(Failure::Error { pos, msg: m, trace });
-                    }
-                }
-            }
+            SErr::Msg(m) => self.error_object(m, FALSE, cur, pc)?,
+            SErr::Kinded(m, k) => self.error_object(m, Value::fix(k as i64), cur, pc)?,
         };
         if no_handlers {
             let (pos, trace) = self.location(cur, pc);

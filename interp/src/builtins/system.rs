@@ -575,9 +575,14 @@ fn table_weakness(t: Value) -> i64 {
     slot(t, 0).fixval() >> 4
 }
 
+/// The address of holder `h` (a holder is an allocated object, never 0).
+fn holder_ptr(h: Value) -> std::ptr::NonNull<u8> {
+    std::ptr::NonNull::new(h.raw() as *mut u8).unwrap_or_else(|| unreachable!("a holder is an allocated object"))
+}
+
 /// Word `i` of the holder `h`, through the collector (0 once cleared).
 fn weak_word(vm: &mut Vm, h: Value, i: usize) -> Value {
-    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    let p = holder_ptr(h);
     // SAFETY: `h` is a holder of a live table entry: a two-word object of
     // this heap, reachable from the table (or rooted by the caller).
     Value(unsafe { vm.h.m.read_weak(p, i) })
@@ -597,7 +602,7 @@ fn holder(vm: &mut Vm, a: Value, b: Value) -> R<Value> {
 
 /// Registers holder `h` with the collector.
 fn register(vm: &mut Vm, h: Value, ephemeron: bool) {
-    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    let p = holder_ptr(h);
     // SAFETY: `h` is a fresh two-word no-scan holder of this heap, read
     // through `read_weak` only (`weak_word`).
     unsafe {
@@ -611,7 +616,7 @@ fn register(vm: &mut Vm, h: Value, ephemeron: bool) {
 
 /// Stores `v` into word `i` of holder `h` through the write barrier.
 fn holder_store(vm: &mut Vm, h: Value, i: usize, v: Value) {
-    let p = std::ptr::NonNull::new(h.raw() as *mut u8).expect("a holder is an object");
+    let p = holder_ptr(h);
     // SAFETY: `h` is a live two-word holder of this heap.
     unsafe { vm.h.m.write_ptr(p, i, v.raw()) };
 }
