@@ -422,9 +422,22 @@ impl Heap {
     /// A statistics snapshot. Counts still held by mutator caches are not
     /// included until they flush (refill, `flush_stats`, or drop).
     pub fn mem_stats(&self) -> MemStats {
-        let (inuse, free, mapped, released) = {
+        // The OS accounting is read under the page heap's lock too: pages
+        // are released and reused (and the accounting moved) under it, so
+        // the page counts and Sys agree (MemStats::check) even while the
+        // scavenger returns memory.
+        let (inuse, free, mapped, released, sys, mspan_sys, gc_sys, reserved) = {
             let h = self.lock_mheap();
-            (h.inuse_pages, h.free_pages, h.mapped_pages(), h.released_pages)
+            (
+                h.inuse_pages,
+                h.free_pages,
+                h.mapped_pages(),
+                h.released_pages,
+                self.acct.mapped_ready(),
+                self.acct.ready(Purpose::SpanTable) + self.acct.ready(Purpose::Metadata),
+                self.acct.ready(Purpose::GcBitmap),
+                self.acct.reserved(),
+            )
         };
         let c = &self.counters;
         let mallocs = c.mallocs.load(Ordering::Relaxed);
@@ -440,10 +453,10 @@ impl Heap {
             heap_objects: mallocs - frees,
             mallocs,
             frees,
-            sys: self.acct.mapped_ready(),
-            mspan_sys: self.acct.ready(Purpose::SpanTable) + self.acct.ready(Purpose::Metadata),
-            gc_sys: self.acct.ready(Purpose::GcBitmap),
-            reserved: self.acct.reserved(),
+            sys,
+            mspan_sys,
+            gc_sys,
+            reserved,
             num_gc: g.num_gc,
             num_forced_gc: g.num_forced_gc,
             pause_total_ns: g.pause_total_ns,
